@@ -1,0 +1,6 @@
+"""`osm-l2sm` sub-commands of the k8s area."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Add this area's sub-commands to the top-level parser."""

@@ -1,0 +1,99 @@
+"""The shared vocabulary of every box: networks, attachments, plans and where networks are made.
+
+Plain data only; no box-specific behaviour lives here.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Network:
+    """One isolated L2 segment.
+
+    ``name`` is a DNS-1123 label (<= 63 chars). ``cidr`` is informative for the data plane (addresses are the
+    pods' business) but drives automatic addressing on Kubernetes. ``clusters`` is empty for a network inside
+    one cluster and lists cluster names for an inter-domain network.
+    """
+
+    name: str
+    cidr: str | None = None
+    gateway: str | None = None
+    vld: str | None = None  # the NSD virtual-link-desc id it comes from, when planned from descriptors
+    clusters: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["clusters"] = list(self.clusters)
+        return d
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One interface of one KDU's pods on one network."""
+
+    member_vnf_index: str
+    vnfd_id: str
+    kdu: str
+    cpd: str
+    network: str
+    interface: str  # net1, net2, ... in the order of the pod annotation
+    address: str | None = None  # "IP/PREFIX" or None for L2 only
+    cluster: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class KduDeployment:
+    """What one KDU needs to be installed: its chart and the Helm values the plan generated."""
+
+    member_vnf_index: str
+    vnfd_id: str
+    kdu: str
+    chart: str | None
+    values: dict = field(default_factory=dict)
+    cluster: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    """Everything needed to wire one NS instance: networks first, then attachments and per-KDU values."""
+
+    ns_name: str
+    nsd_id: str
+    networks: list[Network] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    kdus: list[KduDeployment] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "ns_name": self.ns_name,
+            "nsd_id": self.nsd_id,
+            "networks": [n.to_dict() for n in self.networks],
+            "attachments": [a.to_dict() for a in self.attachments],
+            "kdus": [k.to_dict() for k in self.kdus],
+        }
+
+
+@runtime_checkable
+class NetworkTarget(Protocol):
+    """Where networks are created: the sandbox, a Kubernetes cluster (CRs or Helm), ...
+
+    Implementations are idempotent: ``ensure_network`` on an existing equal network is a no-op, ``delete_network``
+    on a missing one returns False.
+    """
+
+    def ensure_network(self, network: Network) -> bool:
+        """Create the network if missing; return True when it was created by this call."""
+
+    def delete_network(self, name: str) -> bool:
+        """Delete the network; return False when it did not exist."""
+
+    def list_networks(self) -> list[str]:
+        """Names of the networks that exist on the target."""
