@@ -1,0 +1,61 @@
+"""NetworkAttachmentDefinitions: one per L2 network and namespace, pointing Multus at the l2sm-cni plugin."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from .resources import CNI_TYPE, NAD_CRD_NAME, NAD_GROUP, NAD_PLURAL, NAD_VERSION
+
+NAD_CRD_FILE = Path(__file__).with_name("nad-crd.yaml")
+
+
+def nad_body(network: str, namespace: str) -> dict:
+    """The NetworkAttachmentDefinition for ``network`` in ``namespace``."""
+    config = {"cniVersion": "1.0.0", "type": CNI_TYPE, "network": network}
+    return {
+        "apiVersion": f"{NAD_GROUP}/{NAD_VERSION}",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": network, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "l2sm"}},
+        "spec": {"config": json.dumps(config)},
+    }
+
+
+def ensure_nad_crd(api: client.ApiClient, wait_seconds: float = 30.0) -> bool:
+    """Create the NAD CRD when the cluster lacks it (no Multus installed yet); True when created here."""
+    ext = client.ApiextensionsV1Api(api)
+    try:
+        ext.read_custom_resource_definition(NAD_CRD_NAME)
+        return False
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    try:
+        ext.create_custom_resource_definition(yaml.safe_load(NAD_CRD_FILE.read_text()))
+    except ApiException as err:
+        if err.status != 409:  # created meanwhile by someone else
+            raise
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:  # the API serves the new kind only once the CRD is Established
+        conditions = ext.read_custom_resource_definition(NAD_CRD_NAME).status.conditions or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            break
+        time.sleep(0.2)
+    return True
+
+
+def ensure_nad(api: client.ApiClient, network: str, namespace: str) -> bool:
+    """Create the NAD of ``network`` in ``namespace`` if missing; True when created here."""
+    objects = client.CustomObjectsApi(api)
+    try:
+        objects.create_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL,
+                                                nad_body(network, namespace))
+        return True
+    except ApiException as err:
+        if err.status == 409:
+            return False
+        raise
