@@ -1,0 +1,123 @@
+"""The controller's northbound REST API (docs/controller-api.md), a Flask app over :class:`Controller`."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from osm_l2sm.errors import L2smError
+
+from .core import Controller
+
+LOG = logging.getLogger(__name__)
+API = "/api/v1"
+
+
+def _body() -> dict:
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise L2smError("body must be a JSON object", 400)
+    return data
+
+
+def _field(data: dict, key: str, required: bool = True):
+    if required and key not in data:
+        raise L2smError(f"missing field {key!r}", 400)
+    return data.get(key)
+
+
+def create_app(controller: Controller, token: str | None = None) -> Flask:
+    app = Flask("osm_l2sm.controller")
+    state = controller.state
+
+    @app.before_request
+    def authenticate():
+        if not token or request.path == "/healthz":
+            return None
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise L2smError("missing or wrong bearer token", 401)
+        return None
+
+    @app.after_request
+    def count(response):
+        controller.metrics.rest_requests.labels(code=str(response.status_code)).inc()
+        return response
+
+    @app.errorhandler(L2smError)
+    def l2sm_error(err):
+        return jsonify(error=str(err)), err.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(err):
+        return jsonify(error=f"{err.name}: {err.description}"), err.code
+
+    @app.errorhandler(Exception)
+    def unexpected(err):
+        LOG.exception("request %s %s failed", request.method, request.path)
+        return jsonify(error=f"internal error: {err}"), 500
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(controller.metrics.text(), mimetype="text/plain; version=0.0.4")
+
+    @app.get(f"{API}/networks")
+    def list_networks():
+        return jsonify(state.list_networks())
+
+    @app.post(f"{API}/networks")
+    def create_network():
+        data = _body()
+        view, created = controller.create_network(_field(data, "name"), data.get("cidr"), data.get("description"))
+        return jsonify(view), 201 if created else 200
+
+    @app.get(f"{API}/networks/<name>")
+    def get_network(name):
+        return jsonify(state.get_network(name))
+
+    @app.delete(f"{API}/networks/<name>")
+    def delete_network(name):
+        controller.delete_network(name)
+        return "", 204
+
+    @app.get(f"{API}/ports")
+    def list_ports():
+        return jsonify(state.list_ports())
+
+    @app.post(f"{API}/ports")
+    def attach_port():
+        data = _body()
+        view, changed = controller.attach_port(_field(data, "network"), _field(data, "switch"),
+                                               _field(data, "interface"), data.get("mac"))
+        return jsonify(view), 201 if changed else 200
+
+    @app.delete(f"{API}/ports/<switch>/<interface>")
+    def detach_port(switch, interface):
+        controller.detach_port(switch, interface)
+        return "", 204
+
+    @app.get(f"{API}/switches")
+    def list_switches():
+        return jsonify(state.list_switches())
+
+    @app.put(f"{API}/switches/<name>")
+    def register_switch(name):
+        data = _body()
+        return jsonify(controller.register_switch(name, _field(data, "dpid"), data.get("tunnels", {})))
+
+    @app.delete(f"{API}/switches/<name>")
+    def unregister_switch(name):
+        controller.unregister_switch(name)
+        return "", 204
+
+    @app.get(f"{API}/topology")
+    def topology():
+        return jsonify(state.topology())
+
+    return app
