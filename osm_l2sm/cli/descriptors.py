@@ -1,6 +1,103 @@
-"""`osm-l2sm` sub-commands of the descriptors area."""
+"""`osm-l2sm` sub-commands of the descriptors area: validate, plan, package build."""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from osm_l2sm.errors import L2smError
 
 
 def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
+    p = sub.add_parser("validate", help="check OSM packages (NSD and VNFDs) and their cross-references")
+    p.add_argument("packages", nargs="+", metavar="PKG", help="package folder, .tar.gz or descriptor YAML")
+    p.add_argument("--all", action="store_true", help="list every problem, not only the first")
+    p.set_defaults(func=run_validate)
+
+    p = sub.add_parser("plan", help="show the networks, attachments and Helm values of one NS instance")
+    p.add_argument("packages", nargs="+", metavar="PKG", help="the NSD package and its VNFD packages")
+    p.add_argument("--ns-name", required=True, help="the NS instance name (networks are named after it)")
+    p.add_argument("--config", metavar="FILE", help="ns-create config YAML (vld, additionalParamsForVnf)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=run_plan)
+
+    p = sub.add_parser("package", help="OSM package tools")
+    psub = p.add_subparsers(dest="package_command", metavar="SUBCOMMAND")
+    psub.required = True
+    b = psub.add_parser("build", help="write an onboardable <id>.tar.gz with checksums.txt")
+    b.add_argument("folder", metavar="DIR")
+    b.add_argument("-o", "--output", metavar="OUTDIR", default=".", help="where to write it (default: .)")
+    b.set_defaults(func=run_package_build)
+
+
+def _load(paths: list[str]):
+    from osm_l2sm.descriptors import load_package
+    return [load_package(p) for p in paths]
+
+
+def run_validate(args) -> int:
+    from osm_l2sm.descriptors import validate, validate_all
+    packages = _load(args.packages)
+    if not args.all:
+        validate(packages)
+    else:
+        errors = validate_all(packages)
+        for err in errors:
+            print(f"osm-l2sm: error: {err}", file=sys.stderr)
+        if errors:
+            return 1
+    for pkg in packages:
+        print(f"ok  {pkg.kind}  {pkg.id}  ({pkg.source})")
+    return 0
+
+
+def _read_config(path: str | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise L2smError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise L2smError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise L2smError(f"{path}: expected a mapping of ns-create config keys")
+    return data
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def run_plan(args) -> int:
+    from osm_l2sm.descriptors import plan_ns
+    plan = plan_ns(_load(args.packages), args.ns_name, _read_config(args.config))
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+        return 0
+    print(f"NS {plan.ns_name} (NSD {plan.nsd_id})\n")
+    print(_table([["NETWORK", "VLD", "CIDR", "GATEWAY"]]
+                 + [[n.name, n.vld or "-", n.cidr or "-", n.gateway or "-"] for n in plan.networks]))
+    print()
+    print(_table([["MEMBER", "KDU", "CPD", "INTERFACE", "NETWORK", "ADDRESS"]]
+                 + [[a.member_vnf_index, a.kdu, a.cpd, a.interface, a.network, a.address or "-"]
+                    for a in plan.attachments]))
+    print()
+    rows = [["MEMBER", "KDU", "CHART", "ROUTES"]]
+    for k in plan.kdus:
+        routes = ", ".join(f"{r['to']} via {r['via']}" for r in k.values.get("l2sm", {}).get("routes", []))
+        rows.append([k.member_vnf_index, k.kdu, k.chart or "-", routes or "-"])
+    print(_table(rows))
+    return 0
+
+
+def run_package_build(args) -> int:
+    from osm_l2sm.descriptors import build_package
+    print(build_package(args.folder, args.output))
+    return 0

@@ -1,0 +1,60 @@
+"""Build an onboardable OSM package: ``<id>.tar.gz`` with one top folder and ``checksums.txt``.
+
+Symlinked charts (the packages link to the repo's ``helm-charts/``) are stored as real files, and every entry gets
+fixed owner and time so the same folder always builds the same archive.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
+
+from .errors import DescriptorError
+from .package import load_package
+from .schema import schema_errors
+
+CHECKSUMS = "checksums.txt"
+
+
+def _files(folder: Path) -> list[Path]:
+    """Every regular file under the folder, links followed, in a stable order; the old checksums excluded."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_file() and path.relative_to(folder).as_posix() != CHECKSUMS:
+                out.append(path)
+    return out
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def build_package(folder, out_dir) -> Path:
+    """Validate the package in ``folder`` and write ``out_dir/<id>.tar.gz``; return its path."""
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise DescriptorError(str(folder), "(top)", "not a package folder")
+    pkg = load_package(folder)
+    problems = schema_errors(pkg.kind, pkg.descriptor, pkg.source)
+    if problems:
+        raise problems[0]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    top = folder.name
+    files = [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in _files(folder)]
+    checksums = "".join(f"{hashlib.md5(data).hexdigest()}  {rel}\n" for rel, data in files)
+    out = out_dir / f"{pkg.id}.tar.gz"
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
+        for rel, data in files:
+            _add(tar, f"{top}/{rel}", data)
+        _add(tar, f"{top}/{CHECKSUMS}", checksums.encode())
+    return out

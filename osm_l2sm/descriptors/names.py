@@ -1,0 +1,29 @@
+"""Deterministic DNS-1123 names for the networks of an NS instance."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_LABEL = 63
+_HASH_LEN = 8
+
+
+def dns_label(text: str) -> str:
+    """Lower case, anything outside [a-z0-9-] becomes '-', no leading/trailing '-'."""
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower())
+    return re.sub(r"-{2,}", "-", label).strip("-")
+
+
+def network_name(ns_name: str, vld_id: str) -> str:
+    """``<ns-name>-<vld-id>`` as a DNS-1123 label of at most 63 characters.
+
+    When sanitising changed the text or it is too long, a short hash of the exact pair is appended so two NS
+    instances (``a_b`` and ``a-b``) or two long names never end up on the same network.
+    """
+    raw = f"{ns_name}-{vld_id}"
+    label = dns_label(raw)
+    if label == raw and len(label) <= MAX_LABEL:
+        return label
+    digest = hashlib.sha256(f"{ns_name}\0{vld_id}".encode()).hexdigest()[:_HASH_LEN]
+    head = label[: MAX_LABEL - _HASH_LEN - 1].rstrip("-")
+    return f"{head}-{digest}" if head else digest

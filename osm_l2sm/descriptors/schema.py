@@ -1,0 +1,103 @@
+"""Our schema of the SOL006/OSM fields this project reads (osm.md §2), as JSON Schema.
+
+Unknown keys are allowed: real descriptors carry many fields we do not use. Cross-references and address checks
+live in :mod:`.validate`.
+"""
+from __future__ import annotations
+
+import jsonschema
+
+from .errors import DescriptorError
+
+# SOL006 identifiers: letters, digits, '-', '_', '.'; must start with a letter or digit.
+ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 255}
+# KDU names become Helm release and pod names: a DNS-1123 label.
+DNS_LABEL = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+TEXT = {"type": "string"}
+
+
+def _obj(required: list[str], **props) -> dict:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _list(item: dict, min_items: int = 0) -> dict:
+    return {"type": "array", "items": item, "minItems": min_items}
+
+
+L3_PROTOCOL_DATA = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "cidr": TEXT, "gateway-ip": TEXT,
+                                "dhcp-enabled": {"type": "boolean"}})
+IP_PROFILE = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "subnet-address": TEXT, "gateway-address": TEXT})
+
+VNFD = _obj(["vnfd"], vnfd=_obj(
+    ["id", "k8s-cluster", "ext-cpd", "kdu"],
+    id=ID, **{
+        "product-name": TEXT, "provider": TEXT, "version": {"type": ["string", "number"]}, "description": TEXT,
+        "mgmt-cp": ID,
+        "df": _list(_obj(["id"], id=ID)),
+        "k8s-cluster": _obj(["nets"], version=_list({"type": ["string", "number"]}),
+                            cni=_list({"enum": ["calico", "flannel", "multus"]}),
+                            nets=_list(_obj(["id"], id=ID), 1)),
+        "ext-cpd": _list(_obj(["id", "k8s-cluster-net"], id=ID, **{"k8s-cluster-net": ID}), 1),
+        "kdu": _list(_obj(["name", "helm-chart"], name=DNS_LABEL, **{
+            "helm-chart": {"type": "string", "minLength": 1},
+            "helm-version": {"enum": ["v3"]},
+            "service": _list(_obj(["name"], name=TEXT, **{"external-connection-point-ref": ID})),
+        }), 1),
+    }))
+
+CONSTITUENT_CPD = _obj(["constituent-base-element-id", "constituent-cpd-id"], **{
+    "constituent-base-element-id": ID, "constituent-cpd-id": ID, "ip-address": TEXT})
+
+NSD = _obj(["nsd"], nsd=_obj(["nsd"], nsd=_list(_obj(
+    ["id", "vnfd-id", "virtual-link-desc", "df"],
+    id=ID, name=TEXT, designer=TEXT, version={"type": ["string", "number"]}, description=TEXT, **{
+        "vnfd-id": _list(ID, 1),
+        "virtual-link-desc": _list(_obj(["id"], id=ID, **{
+            "mgmt-network": {"type": "boolean"}, "vim-network-name": TEXT, "description": TEXT,
+            "ip-profile": IP_PROFILE}), 1),
+        "df": _list(_obj(["id", "vnf-profile"], id=ID, **{
+            "virtual-link-profile": _list(_obj(["id", "virtual-link-desc-id"], id=ID, **{
+                "virtual-link-desc-id": ID,
+                "virtual-link-protocol-data": _obj([], **{"l3-protocol-data": L3_PROTOCOL_DATA})})),
+            "vnf-profile": _list(_obj(["id", "vnfd-id"], id=ID, **{
+                "vnfd-id": ID,
+                "virtual-link-connectivity": _list(_obj(["virtual-link-profile-id", "constituent-cpd-id"], **{
+                    "virtual-link-profile-id": ID,
+                    "constituent-cpd-id": _list(CONSTITUENT_CPD, 1)})),
+            }), 1),
+        }), 1),
+    }), 1, )))
+
+_VALIDATORS = {"vnfd": jsonschema.Draft7Validator(VNFD), "nsd": jsonschema.Draft7Validator(NSD)}
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "boolean": "true or false",
+               "number": "a number"}
+
+
+def _problem(err: jsonschema.ValidationError) -> tuple[list, str]:
+    """Turn a jsonschema error into (path, readable problem)."""
+    path = list(err.absolute_path)
+    if err.validator == "required":
+        missing = next((name for name in err.validator_value if name not in err.instance), "?")
+        return path + [missing], "required but missing"
+    if err.validator == "type":
+        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return path, f"expected {names}, got {err.instance!r}"
+    if err.validator == "pattern":
+        if err.schema is DNS_LABEL:
+            return path, f"{err.instance!r} is not a DNS-1123 label (lower case letters, digits and '-')"
+        return path, f"{err.instance!r} is not a legal identifier (letters, digits, '-', '_', '.')"
+    if err.validator == "maxLength":
+        return path, f"{err.instance!r} is longer than {err.validator_value} characters"
+    if err.validator == "minItems":
+        return path, "must not be empty"
+    if err.validator == "enum":
+        allowed = ", ".join(repr(v) for v in err.validator_value)
+        return path, f"{err.instance!r} is not one of {allowed}"
+    return path, err.message
+
+
+def schema_errors(kind: str, descriptor: dict, source: str) -> list[DescriptorError]:
+    """All schema problems, in document order."""
+    errors = sorted(_VALIDATORS[kind].iter_errors(descriptor), key=lambda e: [str(p) for p in e.absolute_path])
+    return [DescriptorError(source, *_problem(err)) for err in errors]

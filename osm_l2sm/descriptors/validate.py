@@ -1,0 +1,180 @@
+"""Validate packages: our schema first, then the cross-references the planner relies on.
+
+Every problem is a :class:`DescriptorError` naming the file and the YAML path.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+from .errors import DescriptorError
+from .package import Package
+from .schema import schema_errors
+from .topology import (NSD_PATH, as_list, connections, parse_host, parse_subnet, subnets, vl_desc_ids,
+                       vl_of_profile)
+
+
+def _duplicates(items: list, source: str, path: list, key: str, what: str) -> list[DescriptorError]:
+    """Entries of a list whose ``key`` repeats an earlier one."""
+    seen, errors = set(), []
+    for i, item in enumerate(items):
+        value = item.get(key) if isinstance(item, dict) else None
+        if value is None:
+            continue
+        if value in seen:
+            errors.append(DescriptorError(source, path + [i, key], f"duplicate {what} {value!r}"))
+        seen.add(value)
+    return errors
+
+
+def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
+    vnfd, src, errors = pkg.body, pkg.source, []
+    nets = as_list((vnfd.get("k8s-cluster") or {}).get("nets"))
+    cpds = as_list(vnfd.get("ext-cpd"))
+    kdus = as_list(vnfd.get("kdu"))
+    errors += _duplicates(nets, src, ["vnfd", "k8s-cluster", "nets"], "id", "k8s-cluster net")
+    errors += _duplicates(cpds, src, ["vnfd", "ext-cpd"], "id", "ext-cpd")
+    errors += _duplicates(kdus, src, ["vnfd", "kdu"], "name", "KDU")
+    net_ids = {n.get("id") for n in nets}
+    cpd_ids = {c.get("id") for c in cpds}
+    for i, cpd in enumerate(cpds):
+        if cpd.get("k8s-cluster-net") not in net_ids:
+            errors.append(DescriptorError(src, ["vnfd", "ext-cpd", i, "k8s-cluster-net"],
+                                          f"unknown k8s-cluster net {cpd.get('k8s-cluster-net')!r}"))
+    if "mgmt-cp" in vnfd and vnfd["mgmt-cp"] not in cpd_ids:
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], f"unknown ext-cpd {vnfd['mgmt-cp']!r}"))
+    for k, kdu in enumerate(kdus):
+        for s, service in enumerate(as_list(kdu.get("service"))):
+            ref = service.get("external-connection-point-ref") if isinstance(service, dict) else None
+            if ref is not None and ref not in cpd_ids:
+                errors.append(DescriptorError(src, ["vnfd", "kdu", k, "service", s, "external-connection-point-ref"],
+                                              f"unknown ext-cpd {ref!r}"))
+        chart = kdu.get("helm-chart")
+        # "repo/chart" is fetched from a Helm repository; a bare name is a chart inside the package.
+        if pkg.root is not None and "/" not in chart and pkg.chart_path(kdu.get("name")) is None:
+            errors.append(DescriptorError(src, ["vnfd", "kdu", k, "helm-chart"],
+                                          f"chart {chart!r} not found in the package's helm-charts/"))
+    return errors
+
+
+def _subnet_errors(nsd: dict, src: str, df_index: int) -> tuple[dict, list[DescriptorError]]:
+    """Parsed subnets per VL (None when absent or broken) and the problems found."""
+    parsed, errors = {}, []
+    for vl, subnet in subnets(nsd, df_index).items():
+        parsed[vl] = None
+        if subnet.cidr is None:
+            if subnet.gateway is not None:
+                errors.append(DescriptorError(src, subnet.gateway_path, "gateway without a subnet address"))
+            continue
+        try:
+            parsed[vl] = parse_subnet(subnet.cidr, src, subnet.cidr_path)
+            if subnet.gateway is not None:
+                parse_host(subnet.gateway, parsed[vl], src, subnet.gateway_path, "gateway")
+        except DescriptorError as err:
+            errors.append(err)
+    return parsed, errors
+
+
+def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError]:
+    nsd, src, errors = pkg.body, pkg.source, []
+    listed = as_list(nsd.get("vnfd-id"))
+    for i, ref in enumerate(listed):
+        if ref not in vnfds:
+            errors.append(DescriptorError(src, NSD_PATH + ["vnfd-id", i], f"unknown VNFD {ref!r}"))
+    errors += _duplicates(as_list(nsd.get("virtual-link-desc")), src, NSD_PATH + ["virtual-link-desc"], "id",
+                          "virtual-link-desc")
+    vl_ids = set(vl_desc_ids(nsd))
+    for d, df in enumerate(as_list(nsd.get("df"))):
+        df_path = NSD_PATH + ["df", d]
+        profiles = as_list(df.get("vnf-profile"))
+        errors += _duplicates(profiles, src, df_path + ["vnf-profile"], "id", "member-vnf-index")
+        errors += _duplicates(as_list(df.get("virtual-link-profile")), src, df_path + ["virtual-link-profile"],
+                              "id", "virtual-link-profile")
+        for j, vlp in enumerate(as_list(df.get("virtual-link-profile"))):
+            if vlp.get("virtual-link-desc-id") not in vl_ids:
+                errors.append(DescriptorError(src, df_path + ["virtual-link-profile", j, "virtual-link-desc-id"],
+                                              f"unknown virtual-link-desc {vlp.get('virtual-link-desc-id')!r}"))
+        for p, profile in enumerate(profiles):
+            ref = profile.get("vnfd-id")
+            if ref not in vnfds:
+                errors.append(DescriptorError(src, df_path + ["vnf-profile", p, "vnfd-id"], f"unknown VNFD {ref!r}"))
+            elif ref not in listed:
+                errors.append(DescriptorError(src, df_path + ["vnf-profile", p, "vnfd-id"],
+                                              f"VNFD {ref!r} is not listed in the NSD's vnfd-id"))
+            for c, conn in enumerate(as_list(profile.get("virtual-link-connectivity"))):
+                ref_vl = conn.get("virtual-link-profile-id")
+                if vl_of_profile(nsd, df, ref_vl) is None:
+                    errors.append(DescriptorError(
+                        src, df_path + ["vnf-profile", p, "virtual-link-connectivity", c, "virtual-link-profile-id"],
+                        f"unknown virtual link {ref_vl!r}"))
+        errors += _connection_errors(nsd, src, d, vnfds)
+    return errors
+
+
+def _connection_errors(nsd: dict, src: str, df_index: int, vnfds: dict[str, Package]) -> list[DescriptorError]:
+    parsed, errors = _subnet_errors(nsd, src, df_index)
+    taken: dict[tuple, str] = {}
+    used: dict[tuple, str] = {}
+    for conn in connections(nsd, df_index):
+        cpd_path = conn.path + ["constituent-cpd-id"]
+        base = conn.path + ["constituent-base-element-id"]
+        if conn.base_element != conn.member_vnf_index:
+            errors.append(DescriptorError(src, base, f"must name its vnf-profile {conn.member_vnf_index!r}, "
+                                                     f"not {conn.base_element!r}"))
+        vnfd = vnfds.get(conn.vnfd_id)
+        if vnfd is not None:
+            cpd_ids = [c.get("id") for c in as_list(vnfd.body.get("ext-cpd"))]
+            if conn.cpd not in cpd_ids:
+                errors.append(DescriptorError(src, cpd_path, f"VNFD {conn.vnfd_id!r} has no ext-cpd {conn.cpd!r}"))
+        key = (conn.member_vnf_index, conn.cpd)
+        if key in used and conn.vl is not None:
+            errors.append(DescriptorError(src, cpd_path, f"cpd {conn.cpd!r} of {conn.member_vnf_index!r} is "
+                                                         f"already on virtual link {used[key]!r}"))
+        used.setdefault(key, conn.vl)
+        if conn.ip_address is None or conn.vl is None:
+            continue
+        try:
+            ip = parse_host(conn.ip_address, parsed.get(conn.vl), src, conn.path + ["ip-address"])
+        except DescriptorError as err:
+            errors.append(err)
+            continue
+        if (conn.vl, ip) in taken:
+            errors.append(DescriptorError(src, conn.path + ["ip-address"], f"address {ip} is already used by "
+                                                                           f"{taken[(conn.vl, ip)]} on {conn.vl!r}"))
+        taken.setdefault((conn.vl, ip), f"{conn.member_vnf_index}/{conn.cpd}")
+    return errors
+
+
+def _package_errors(packages: list[Package]) -> list[DescriptorError]:
+    errors = []
+    counts = Counter((p.kind, p.id) for p in packages)
+    seen = set()
+    for pkg in packages:
+        if counts[(pkg.kind, pkg.id)] > 1 and (pkg.kind, pkg.id) in seen:
+            path = ["vnfd", "id"] if pkg.kind == "vnfd" else NSD_PATH + ["id"]
+            errors.append(DescriptorError(pkg.source, path, f"{pkg.kind.upper()} id {pkg.id!r} given twice"))
+        seen.add((pkg.kind, pkg.id))
+    return errors
+
+
+def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
+    """Every problem found, schema problems of a package first (its cross-checks need a sound structure)."""
+    packages = list(packages)
+    errors = _package_errors(packages)
+    sound = []
+    for pkg in packages:
+        problems = schema_errors(pkg.kind, pkg.descriptor, pkg.source)
+        errors += problems
+        if not problems:
+            sound.append(pkg)
+    vnfds = {p.id: p for p in packages if p.kind == "vnfd"}
+    for pkg in sound:
+        errors += _vnfd_errors(pkg) if pkg.kind == "vnfd" else _nsd_errors(pkg, vnfds)
+    return errors
+
+
+def validate(packages: Iterable[Package]) -> None:
+    """Raise the first problem found."""
+    errors = validate_all(packages)
+    if errors:
+        raise errors[0]
