@@ -1,0 +1,140 @@
+"""The pod's link: a veth pair whose host end stays in the node's netns and whose other end goes into the pod.
+
+All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from .errors import CONTAINER_UNKNOWN, IO_FAILURE, CniError
+
+
+@dataclass
+class PodLink:
+    host_if: str
+    host_mac: str
+    pod_if: str
+    pod_mac: str
+    pod_index: int
+
+
+def host_ifname(container_id: str, ifname: str) -> str:
+    """A stable host-side name (<= 15 chars) for one interface of one container."""
+    return "l2" + hashlib.sha1(f"{container_id}/{ifname}".encode()).hexdigest()[:12]
+
+
+def netns_exists(netns: str) -> bool:
+    return bool(netns) and os.path.exists(netns)
+
+
+def _pod_ipr(netns: str) -> IPRoute:
+    if not netns_exists(netns):
+        raise CniError(CONTAINER_UNKNOWN, f"network namespace {netns} does not exist")
+    return IPRoute(netns=netns, flags=0)  # flags=0: never create a missing namespace
+
+
+def _mac(ipr: IPRoute, index: int) -> str:
+    return ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+
+
+def _tx_offload_off(ifname: str) -> None:
+    # The userspace datapath passes frames with partial checksums on unchanged: TCP breaks without this.
+    proc = subprocess.run(["ethtool", "-K", ifname, "tx", "off"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CniError(IO_FAILURE, f"cannot turn TX checksum offload off on {ifname}", proc.stderr.strip())
+
+
+def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
+    """Make the veth pair, move one end into ``netns`` as ``ifname``, bring both up. No addresses yet."""
+    host_if = host_ifname(container_id, ifname)
+    peer_tmp = "p" + host_if[1:]  # a temporary, equally unique name in the node netns
+    with _pod_ipr(netns) as pod:
+        if pod.link_lookup(ifname=ifname):
+            raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}")
+    with IPRoute() as ipr:
+        try:
+            ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": peer_tmp, "mtu": mtu})
+        except NetlinkError as err:
+            raise CniError(IO_FAILURE, f"cannot create veth {host_if}: {err}") from err
+        try:
+            _tx_offload_off(peer_tmp)
+            peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
+            fd = os.open(netns, os.O_RDONLY)
+            try:
+                ipr.link("set", index=peer_index, net_ns_fd=fd)
+            finally:
+                os.close(fd)
+            host_index = ipr.link_lookup(ifname=host_if)[0]
+            ipr.link("set", index=host_index, state="up")
+            host_mac = _mac(ipr, host_index)
+        except (NetlinkError, OSError, IndexError) as err:
+            delete_host_end(host_if)
+            raise CniError(IO_FAILURE, f"cannot set up veth {host_if}: {err}") from err
+        except CniError:
+            delete_host_end(host_if)
+            raise
+    try:
+        with _pod_ipr(netns) as pod:
+            index = pod.link_lookup(ifname=peer_tmp)[0]
+            pod.link("set", index=index, ifname=ifname)
+            pod.link("set", index=index, state="up")
+            pod_mac = _mac(pod, index)
+    except (NetlinkError, OSError, IndexError) as err:
+        delete_host_end(host_if)
+        raise CniError(IO_FAILURE, f"cannot configure {ifname} in {netns}: {err}") from err
+    return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac, pod_index=index)
+
+
+def add_addresses(netns: str, ifname: str, ips: list) -> None:
+    with _pod_ipr(netns) as pod:
+        index = pod.link_lookup(ifname=ifname)[0]
+        for ip in ips:
+            try:
+                pod.addr("add", index=index, address=str(ip.ip), prefixlen=ip.network.prefixlen)
+            except NetlinkError as err:
+                raise CniError(IO_FAILURE, f"cannot add address {ip} to {ifname}: {err}") from err
+
+
+def delete_host_end(host_if: str) -> bool:
+    """Delete the pair by its host end (the pod end goes with it); False when it was already gone."""
+    with IPRoute() as ipr:
+        indexes = ipr.link_lookup(ifname=host_if)
+        if not indexes:
+            return False
+        try:
+            ipr.link("del", index=indexes[0])
+        except NetlinkError as err:
+            if err.code != 19:  # ENODEV: removed meanwhile
+                raise CniError(IO_FAILURE, f"cannot delete {host_if}: {err}") from err
+    return True
+
+
+def delete_pod_end(netns: str, ifname: str) -> None:
+    """Delete the pod end when the host end is gone already (e.g. renamed by someone); missing is fine."""
+    if not netns_exists(netns):
+        return
+    with IPRoute(netns=netns, flags=0) as pod:
+        for index in pod.link_lookup(ifname=ifname):
+            pod.link("del", index=index)
+
+
+def host_end_exists(host_if: str) -> bool:
+    with IPRoute() as ipr:
+        return bool(ipr.link_lookup(ifname=host_if))
+
+
+def pod_end_state(netns: str, ifname: str) -> tuple[str, set[str]] | None:
+    """(MAC, {"IP/PREFIX", ...}) of the pod end, or None when it is missing."""
+    with _pod_ipr(netns) as pod:
+        indexes = pod.link_lookup(ifname=ifname)
+        if not indexes:
+            return None
+        addrs = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in pod.get_addr(index=indexes[0])
+                 if a.get_attr("IFA_ADDRESS")}
+        return _mac(pod, indexes[0]), addrs

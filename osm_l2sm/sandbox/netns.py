@@ -1,0 +1,80 @@
+"""Network namespaces and the processes inside them, by name."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+from pyroute2 import netns as pyroute2_netns
+
+NETNS_DIR = "/var/run/netns"
+
+
+def path(name: str) -> str:
+    return os.path.join(NETNS_DIR, name)
+
+
+def exists(name: str) -> bool:
+    return os.path.exists(path(name))
+
+
+def names_with_prefix(prefix: str) -> list[str]:
+    return sorted(n for n in pyroute2_netns.listnetns() if n.startswith(prefix))
+
+
+def create(name: str) -> None:
+    if not exists(name):
+        pyroute2_netns.create(name)
+    run(name, ["ip", "link", "set", "lo", "up"], check=True)
+
+
+def _inode(p: str) -> int | None:
+    try:
+        return os.stat(p).st_ino
+    except OSError:
+        return None
+
+
+def pids(name: str) -> list[int]:
+    """The processes whose network namespace is ``name``."""
+    inode = _inode(path(name))
+    if inode is None:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _inode(f"/proc/{entry}/ns/net") == inode:
+            found.append(int(entry))
+    return found
+
+
+def kill_all(name: str, grace: float = 2.0) -> None:
+    """SIGTERM then SIGKILL every process living in the namespace (daemons that left their group too)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        targets = pids(name)
+        if not targets:
+            return
+        for pid in targets:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pids(name):
+            time.sleep(0.05)
+
+
+def remove(name: str) -> None:
+    if exists(name):
+        kill_all(name)
+        pyroute2_netns.remove(name)
+
+
+def argv(name: str, command: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", name, *command]
+
+
+def run(name: str, command: list[str], check: bool = False, timeout: float | None = None,
+        env: dict | None = None, capture: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(argv(name, command), check=check, timeout=timeout, env=env, text=True,
+                          capture_output=capture)

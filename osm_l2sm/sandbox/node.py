@@ -1,0 +1,75 @@
+"""A node: a network namespace with its own Open vSwitch, an underlay link and VXLAN tunnels to its peers."""
+from __future__ import annotations
+
+import os
+
+from pyroute2 import IPRoute
+
+from osm_l2sm.switch.bridge import ensure_bridge, ensure_tunnel
+from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+
+from . import netns
+from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, tunnel_vni, underlay_addresses
+
+
+class Node:
+    def __init__(self, layout: Layout, name: str, index: int, subnet: str):
+        self.layout = layout
+        self.name = name
+        self.index = index
+        self.netns = layout.node_netns(name)
+        self.gateway, self.address = underlay_addresses(subnet, index)
+        self.ovs = OvsInstance(layout.node_dir(name), netns=self.netns)
+
+    @property
+    def dpid(self) -> str:
+        return dpid_for(self.name)
+
+    def up(self, of_port: int) -> None:
+        """Namespace, underlay link, OVS and bridge; safe to repeat."""
+        netns.create(self.netns)
+        self._underlay_link()
+        os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
+        if not self.ovs.running:
+            self.ovs.start()
+        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
+
+    def _underlay_link(self) -> None:
+        host_if = self.layout.underlay_host_if(self.index)
+        with IPRoute(netns=netns.path(self.netns), flags=0) as inside:
+            if inside.link_lookup(ifname=UNDERLAY_IF):
+                return
+        peer_tmp = f"{self.layout.name}-p{self.index}"
+        with IPRoute() as ipr:
+            for name in (host_if, peer_tmp):
+                for index in ipr.link_lookup(ifname=name):
+                    ipr.link("del", index=index)
+            ipr.link("add", ifname=host_if, kind="veth", mtu=UNDERLAY_MTU,
+                     peer={"ifname": peer_tmp, "mtu": UNDERLAY_MTU})
+            fd = os.open(netns.path(self.netns), os.O_RDONLY)
+            try:
+                ipr.link("set", index=ipr.link_lookup(ifname=peer_tmp)[0], net_ns_fd=fd)
+            finally:
+                os.close(fd)
+            bridge = ipr.link_lookup(ifname=self.layout.underlay_bridge)[0]
+            ipr.link("set", index=ipr.link_lookup(ifname=host_if)[0], master=bridge, state="up")
+        with IPRoute(netns=netns.path(self.netns), flags=0) as inside:
+            index = inside.link_lookup(ifname=peer_tmp)[0]
+            inside.link("set", index=index, ifname=UNDERLAY_IF)
+            inside.addr("add", index=index, address=self.address, prefixlen=24)
+            inside.link("set", index=index, state="up")
+
+    def connect(self, peer: "Node") -> str:
+        """The tunnel towards ``peer``; returns its interface name."""
+        return ensure_tunnel(self.ovs, BRIDGE, peer.name, self.address, peer.address, UNDERLAY_IF,
+                             vni=tunnel_vni(self.index, peer.index), mtu=1500, netns=self.netns)
+
+    def down(self) -> None:
+        """Stop OVS, then drop the namespace (its links go with it) and the root end of the underlay link."""
+        try:
+            self.ovs.stop()
+        finally:
+            netns.remove(self.netns)
+            with IPRoute() as ipr:
+                for index in ipr.link_lookup(ifname=self.layout.underlay_host_if(self.index)):
+                    ipr.link("del", index=index)

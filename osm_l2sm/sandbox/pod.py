@@ -1,0 +1,87 @@
+"""A pod: a network namespace attached to networks through the CNI plugin, with an optional program inside."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+from . import cni_runtime, netns
+from .layout import BRIDGE, POD_MTU, Layout
+
+
+def cni_config(network: str, controller_url: str, node: str, node_dir: str, address: str | None) -> dict:
+    """The network configuration a runtime (Multus) would pass for one attachment."""
+    config = {"cniVersion": "1.0.0", "name": network, "type": "l2sm-cni", "network": network,
+              "controller": controller_url, "switch": node, "bridge": BRIDGE, "ovs_rundir": node_dir,
+              "mtu": POD_MTU}
+    if address:
+        config["runtimeConfig"] = {"ips": [address]}
+    return config
+
+
+class Pod:
+    """One pod as recorded in the sandbox state: ``record`` is its JSON-able dict, updated in place."""
+
+    def __init__(self, layout: Layout, name: str, record: dict):
+        self.layout = layout
+        self.name = name
+        self.record = record
+        self.netns = layout.pod_netns(name)
+
+    @property
+    def node(self) -> str:
+        return self.record["node"]
+
+    def next_ifname(self) -> str:
+        used = {att["interface"] for att in self.record["networks"].values()}
+        n = 1
+        while f"net{n}" in used:
+            n += 1
+        return f"net{n}"
+
+    def _cni(self, command: str, network: str, ifname: str, controller_url: str, address: str | None) -> dict:
+        config = cni_config(network, controller_url, self.node, self.layout.node_dir(self.node), address)
+        return cni_runtime.invoke(command, self.layout.node_netns(self.node), self.layout.container_id(self.name),
+                                  self.netns, ifname, config)
+
+    def attach(self, network: str, address: str | None, controller_url: str) -> str:
+        ifname = self.next_ifname()
+        self._cni("ADD", network, ifname, controller_url, address)
+        self.record["networks"][network] = {"interface": ifname, "address": address}
+        return ifname
+
+    def detach(self, network: str, controller_url: str) -> None:
+        att = self.record["networks"][network]
+        self._cni("DEL", network, att["interface"], controller_url, att["address"])
+        del self.record["networks"][network]
+
+    def start(self, command: list[str], env: dict | None = None) -> int:
+        log = self.layout.pod_log(self.name)
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        full_env = dict(os.environ, **(env or {}))
+        with open(log, "ab") as out:
+            # Own session: the program outlives this command and is stopped as a group.
+            proc = subprocess.Popen(netns.argv(self.netns, command), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+        self.record["pid"] = proc.pid
+        self.record["command"] = command
+        return proc.pid
+
+    def running(self) -> bool:
+        pid = self.record.get("pid")
+        return bool(pid) and pid in netns.pids(self.netns)
+
+    def stop(self) -> None:
+        """The recorded program's group first, then anything else left inside the pod's namespace."""
+        pid = self.record.get("pid")
+        if pid and pid in netns.pids(self.netns):  # the pid is still ours: it lives in the pod's netns
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and pid in netns.pids(self.netns):
+                time.sleep(0.05)
+        netns.kill_all(self.netns)
+        self.record["pid"] = None
