@@ -1,6 +1,250 @@
-"""`osm-l2sm` sub-commands of the osm area."""
+"""`osm-l2sm` sub-commands of the osm area: ns-create, ns-delete, k8scluster-add (osmclient's argument names)."""
 from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+
+import yaml
+
+from osm_l2sm.errors import L2smError
+
+
+def _osm_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("OSM NBI")
+    group.add_argument("--osm-host", "--hostname", dest="osm_host", default=os.environ.get("OSM_HOSTNAME"),
+                       help="OSM NBI host, host:port or URL (env OSM_HOSTNAME; default port 9999, path /osm)")
+    group.add_argument("--user", default=os.environ.get("OSM_USER", "admin"), help="env OSM_USER")
+    group.add_argument("--password", default=os.environ.get("OSM_PASSWORD", "admin"), help="env OSM_PASSWORD")
+    group.add_argument("--project", default=os.environ.get("OSM_PROJECT", "admin"), help="env OSM_PROJECT")
+    group.add_argument("--insecure", action="store_true", help="do not verify the NBI's TLS certificate")
+    group.add_argument("--nbi-timeout", type=float, default=30.0, help="seconds per NBI request")
+    return parent
+
+
+def _target_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("network target (one of)")
+    group.add_argument("--local", action="store_true", help="the local sandbox (OSM_L2SM_SANDBOX)")
+    group.add_argument("--sandbox", default=None, help="sandbox name for --local")
+    group.add_argument("--kubeconfig", help="a Kubernetes cluster: networks as L2Network resources")
+    group.add_argument("--k8s-cluster", dest="k8s_cluster",
+                       help="an OSM-registered K8s cluster; its kubeconfig comes from OSM unless --kubeconfig")
+    group.add_argument("--namespace", default="default", help="Kubernetes namespace for networks and KNFs")
+    group.add_argument("--k8s-mode", choices=("cr", "helm"), default="cr", help="L2Network CRs or Helm releases")
+    group.add_argument("--controller", help="URL of an osm-l2sm controller REST API")
+    group.add_argument("--controller-token", default=os.environ.get("L2SM_CONTROLLER_TOKEN"),
+                       help="bearer token of the controller (env L2SM_CONTROLLER_TOKEN)")
+    parent.add_argument("--package", nargs="+", action="extend", default=[], metavar="PKG",
+                        help="local NSD/VNFD packages (folder, .tar.gz or YAML) instead of OSM's copies")
+    return parent
 
 
 def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
+    osm_opts, target_opts = _osm_options(), _target_options()
+
+    p = sub.add_parser("ns-create", parents=[osm_opts, target_opts],
+                       help="create an NS's networks, then instantiate it (OSM NBI or Helm)")
+    p.add_argument("--ns_name", required=True, help="name of the NS instance")
+    p.add_argument("--nsd_name", help="NSD name or id (default: the NSD of --package)")
+    p.add_argument("--vim_account", help="VIM account of the NS (required with --osm-host)")
+    cfg = p.add_mutually_exclusive_group()
+    cfg.add_argument("--config", help="instantiation parameters as YAML")
+    cfg.add_argument("--config_file", help="instantiation parameters from a YAML file")
+    p.add_argument("--wait", action="store_true", help="wait until OSM finishes the instantiation")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait")
+    p.set_defaults(func=run_ns_create)
+
+    p = sub.add_parser("ns-delete", parents=[osm_opts, target_opts],
+                       help="delete an NS, then the networks ns-create made for it")
+    p.add_argument("--ns_name", required=True, help="name or id of the NS instance")
+    p.add_argument("--nsd_name", help="NSD name or id (default: from OSM's NS record or --package)")
+    p.add_argument("--force", action="store_true", help="forced deletion in OSM")
+    p.add_argument("--wait", action="store_true", help="wait until OSM finishes the deletion")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait")
+    p.set_defaults(func=run_ns_delete)
+
+    p = sub.add_parser("k8scluster-add", parents=[osm_opts],
+                       help="register a K8s cluster in OSM with --k8s-nets computed from the KNF descriptors")
+    p.add_argument("name", help="name of the K8s cluster in OSM")
+    p.add_argument("--creds", required=True, help="kubeconfig file of the cluster")
+    p.add_argument("--version", required=True, help="Kubernetes version, e.g. 1.29")
+    p.add_argument("--vim", required=True, help="VIM account the cluster belongs to")
+    p.add_argument("--package", nargs="+", action="extend", default=[], required=True, metavar="PKG",
+                   help="the NSD and VNFD packages whose KNFs will run on the cluster")
+    p.add_argument("--ns-name", help="map each K8s net to the network planned for this NS instance")
+    p.add_argument("--namespace", default="kube-system", help="namespace OSM uses on the cluster")
+    p.add_argument("--cni", help="CNI list as JSON, e.g. '[\"multus\"]'")
+    p.add_argument("--description", default="", help="free text")
+    p.add_argument("--dry-run", action="store_true", help="print the request body instead of sending it")
+    p.set_defaults(func=run_k8scluster_add)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _nbi(args):
+    if not args.osm_host:
+        return None
+    from osm_l2sm.osm.nbi import connect_nbi
+
+    return connect_nbi(args.osm_host, args.user, args.password, args.project, insecure=args.insecure,
+                       timeout=args.nbi_timeout)
+
+
+def _user_config(args) -> dict:
+    text, source = args.config, "--config"
+    if args.config_file:
+        try:
+            with open(args.config_file, encoding="utf-8") as f:
+                text, source = f.read(), args.config_file
+        except OSError as err:
+            raise L2smError(f"cannot read {args.config_file}: {err.strerror}") from err
+    if not text:
+        return {}
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise L2smError(f"{source}: not valid YAML: {str(err).splitlines()[0]}") from err
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise L2smError(f"{source}: expected a mapping of instantiation parameters")
+    return config
+
+
+def _packages(args, nbi, nsd_name: str | None) -> list:
+    from osm_l2sm.osm import lifecycle
+
+    if args.package:
+        return lifecycle.load_local_packages(args.package)
+    if nbi is None:
+        raise L2smError("no descriptors: pass --package PKG... or --osm-host to fetch them from OSM")
+    if not nsd_name:
+        raise L2smError("--nsd_name is required to fetch the descriptors from OSM")
+    return lifecycle.fetch_packages(nbi, nsd_name)
+
+
+def _kubeconfig_from_osm(args, nbi) -> None:
+    """``--k8s-cluster NAME`` without ``--kubeconfig``: write the credentials OSM holds to a private temp file."""
+    if not args.k8s_cluster or args.kubeconfig or args.local or args.controller:
+        return
+    if nbi is None:
+        raise L2smError("--k8s-cluster needs --osm-host (or pass the cluster's --kubeconfig)")
+    cluster = nbi.get_k8scluster(args.k8s_cluster)
+    creds = cluster.get("credentials")
+    if not isinstance(creds, dict):
+        raise L2smError(f"OSM does not return the credentials of K8s cluster {args.k8s_cluster!r}; "
+                        "pass --kubeconfig")
+    fd, path = tempfile.mkstemp(prefix="osm-l2sm-kubeconfig-", suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(creds, f)
+    args.kubeconfig = path
+
+
+def _target(args, nbi):
+    from osm_l2sm.osm.targets import target_from_args
+
+    _kubeconfig_from_osm(args, nbi)
+    return target_from_args(args)
+
+
+def _print_plan(plan, created: list[str]) -> None:
+    for net in plan.networks:
+        state = "created" if net.name in created else "existing"
+        print(f"network {net.name} ({net.cidr or 'L2 only'}, virtual link {net.vld}): {state}")
+
+
+# -- commands -----------------------------------------------------------------------------------------------------
+def run_ns_create(args) -> int:
+    from osm_l2sm.osm import lifecycle
+
+    nbi = _nbi(args)
+    if nbi and not args.vim_account:
+        raise L2smError("--vim_account is required to instantiate through OSM")
+    config = _user_config(args)
+    packages = _packages(args, nbi, args.nsd_name)
+    plan = lifecycle.plan_for(packages, args.ns_name, config)
+    target = _target(args, nbi)
+    kind = "kubeconfig" if args.kubeconfig else ("local" if args.local else "controller")
+    outcome: list[str] = []
+
+    def deploy():
+        if nbi is not None:
+            nsd_name = args.nsd_name or lifecycle.nsd_package(packages).id
+            body = lifecycle.instantiation_config(plan, config)
+            ns_id, op_id = nbi.ns_create(args.ns_name, nsd_name, args.vim_account, body)
+            if args.wait and op_id:
+                nbi.wait_op(op_id, timeout=args.timeout)
+            outcome.append(f"NS {args.ns_name} ({ns_id}): " + ("instantiated" if args.wait else
+                                                                 f"instantiating, operation {op_id}"))
+        elif kind == "kubeconfig":
+            from osm_l2sm.osm.targets import install_knfs
+
+            install_knfs(plan, args.kubeconfig, args.namespace)
+            outcome.append(f"KNFs of {args.ns_name} installed with Helm in namespace {args.namespace}")
+        else:
+            outcome.append("networks ready; KNFs not installed: without --osm-host only --kubeconfig installs "
+                           "them (on the sandbox, run them with `osm-l2sm pod run`)")
+
+    before = set(target.list_networks())
+    lifecycle.deploy_with_networks(plan, target, deploy)
+    _print_plan(plan, [n.name for n in plan.networks if n.name not in before])
+    print(*outcome, sep="\n")
+    return 0
+
+
+def run_ns_delete(args) -> int:
+    from osm_l2sm.osm import lifecycle
+
+    nbi = _nbi(args)
+    nsd_name, op_id = args.nsd_name, None
+    if nbi is not None and not args.package and not nsd_name:
+        ns = nbi.get_ns(args.ns_name)
+        nsd_name = (ns.get("nsd-id") or ns.get("nsdId") or (ns.get("instantiate_params") or {}).get("nsdId")
+                    or ns.get("nsd-ref"))
+    packages = _packages(args, nbi, nsd_name)
+    plan = lifecycle.plan_for(packages, args.ns_name)
+    target = _target(args, nbi)
+    if nbi is not None:
+        op_id = nbi.ns_delete(args.ns_name, force=args.force)
+        if args.wait and op_id:
+            nbi.wait_op(op_id, timeout=args.timeout, gone_is_done=True)
+        print(f"NS {args.ns_name}: " + ("deleted" if args.wait or not op_id else f"deleting, operation {op_id}"))
+    elif args.kubeconfig:
+        from osm_l2sm.osm.targets import uninstall_knfs
+
+        uninstall_knfs(plan, args.kubeconfig, args.namespace)
+    for net in plan.networks:
+        removed = target.delete_network(net.name)
+        print(f"network {net.name}: {'removed' if removed else 'already gone'}")
+    return 0
+
+
+def run_k8scluster_add(args) -> int:
+    from osm_l2sm.osm import lifecycle
+
+    packages = lifecycle.load_local_packages(args.package)
+    plan = lifecycle.plan_for(packages, args.ns_name) if args.ns_name else None
+    try:
+        with open(args.creds, encoding="utf-8") as f:
+            credentials = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as err:
+        raise L2smError(f"cannot read kubeconfig {args.creds}: {err}") from err
+    body = {"name": args.name, "credentials": credentials, "k8s_version": args.version,
+            "vim_account": args.vim, "nets": lifecycle.k8s_nets(packages, plan),
+            "namespace": args.namespace, "description": args.description}
+    if args.cni:
+        try:
+            body["cni"] = json.loads(args.cni)
+        except ValueError as err:
+            raise L2smError(f"--cni: not valid JSON: {err}") from err
+    if args.dry_run:
+        print(json.dumps(body, indent=2))
+        return 0
+    nbi = _nbi(args)
+    if nbi is None:
+        raise L2smError("k8scluster-add needs --osm-host (or --dry-run to print the request)")
+    print(f"K8s cluster {args.name}: {nbi.k8scluster_add(body)} (k8s-nets {json.dumps(body['nets'])})")
+    return 0

@@ -1,0 +1,192 @@
+"""NS lifecycle with networks: plan from descriptors, make the networks, instantiate, roll back on failure.
+
+The KDUs learn their networks through ``additionalParamsForVnf[].additionalParamsForKdu[].additionalParams``, the
+only instantiation data OSM hands to a KDU's Helm values; nested values travel as ``"!!yaml "`` strings, which OSM's
+LCM parses back before Helm sees them.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Callable
+
+import yaml
+
+from osm_l2sm.descriptors import deep_merge
+from osm_l2sm.errors import L2smError
+from osm_l2sm.model import Network, NetworkTarget, Plan
+
+log = logging.getLogger(__name__)
+
+YAML_PREFIX = "!!yaml "
+
+
+# -- additionalParams encoding ------------------------------------------------------------------------------------
+def encode_params(values: dict) -> dict:
+    """Helm values → OSM additionalParams: nested dicts/lists become ``"!!yaml ..."`` strings."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, (dict, list)):
+            text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=2**31 - 1).strip()
+            out[key] = YAML_PREFIX + text
+        else:
+            out[key] = value
+    return out
+
+
+def decode_params(params: dict) -> dict:
+    """OSM additionalParams → Helm values (the inverse of :func:`encode_params`, as OSM's LCM does it)."""
+    return {key: yaml.safe_load(value[len(YAML_PREFIX):])
+            if isinstance(value, str) and value.startswith(YAML_PREFIX) else value
+            for key, value in params.items()}
+
+
+def _entry(items: list, key: str, value: str) -> dict:
+    for item in items:
+        if str(item.get(key)) == str(value):
+            return item
+    item = {key: value}
+    items.append(item)
+    return item
+
+
+def normalised_config(config: dict | None) -> dict:
+    """The user's ns-create config with ``"!!yaml "`` KDU params parsed, so the planner merges real values."""
+    config = copy.deepcopy(config or {})
+    for vnf in config.get("additionalParamsForVnf") or []:
+        for kdu in vnf.get("additionalParamsForKdu") or []:
+            if isinstance(kdu.get("additionalParams"), dict):
+                kdu["additionalParams"] = decode_params(kdu["additionalParams"])
+    return config
+
+
+def instantiation_config(plan: Plan, user_config: dict | None) -> dict:
+    """The user's config with every KDU's planned Helm values merged in (the user's keys win and are kept)."""
+    config = normalised_config(user_config)
+    vnfs = config.setdefault("additionalParamsForVnf", [])
+    for kdu in plan.kdus:
+        vnf = _entry(vnfs, "member-vnf-index", kdu.member_vnf_index)
+        entry = _entry(vnf.setdefault("additionalParamsForKdu", []), "kdu_name", kdu.kdu)
+        entry["additionalParams"] = encode_params(deep_merge(kdu.values, entry.get("additionalParams") or {}))
+    return config
+
+
+# -- packages -----------------------------------------------------------------------------------------------------
+def _descriptors():
+    from osm_l2sm import descriptors  # the descriptors box; imported late so this module loads on its own
+
+    return descriptors
+
+
+def _nsds(package) -> list[dict]:
+    nsd = package.descriptor.get("nsd", {})
+    return nsd.get("nsd", [nsd]) if isinstance(nsd, dict) else list(nsd)
+
+
+def _vnfd(package) -> dict:
+    vnfd = package.descriptor.get("vnfd", {})
+    return vnfd[0] if isinstance(vnfd, list) else vnfd
+
+
+def vnfd_ids(nsd_package) -> list[str]:
+    """The VNFD ids an NSD package refers to, in order, without repeats."""
+    ids: list[str] = []
+    for nsd in _nsds(nsd_package):
+        for vnfd_id in nsd.get("vnfd-id", []):
+            if vnfd_id not in ids:
+                ids.append(vnfd_id)
+    return ids
+
+
+def load_local_packages(paths: list[str]) -> list:
+    descriptors = _descriptors()
+    return [descriptors.load_package(p) for p in paths]
+
+
+def fetch_packages(nbi, nsd_name: str) -> list:
+    """The NSD and every VNFD it uses, as descriptor texts from OSM's NBI."""
+    descriptors = _descriptors()
+    nsd = descriptors.load_descriptor_text(nbi.nsd_text(nsd_name), f"osm:nsd/{nsd_name}")
+    packages = [nsd]
+    for vnfd_id in vnfd_ids(nsd):
+        packages.append(descriptors.load_descriptor_text(nbi.vnfd_text(vnfd_id), f"osm:vnfd/{vnfd_id}"))
+    return packages
+
+
+def nsd_package(packages: list):
+    found = [p for p in packages if p.kind == "nsd"]
+    if len(found) != 1:
+        raise L2smError(f"expected exactly one NSD among the packages, found {len(found)}")
+    return found[0]
+
+
+def plan_for(packages: list, ns_name: str, config: dict | None = None) -> Plan:
+    descriptors = _descriptors()
+    descriptors.validate(packages)
+    return descriptors.plan_ns(packages, ns_name, normalised_config(config))
+
+
+# -- networks with rollback ---------------------------------------------------------------------------------------
+def ensure_networks(target: NetworkTarget, networks: list[Network]) -> list[str]:
+    """Make every network; return the names this call created. On failure, remove those and re-raise."""
+    created: list[str] = []
+    try:
+        for network in networks:
+            if target.ensure_network(network):
+                created.append(network.name)
+    except BaseException:
+        remove_networks(target, created)
+        raise
+    return created
+
+
+def remove_networks(target: NetworkTarget, names: list[str]) -> list[str]:
+    """Delete ``names`` (best effort, newest first); return the ones that could not be removed."""
+    left = []
+    for name in reversed(names):
+        try:
+            target.delete_network(name)
+        except Exception as err:  # keep going: the caller reports the original failure
+            log.warning("could not remove network %s: %s", name, err)
+            left.append(name)
+    return left
+
+
+def deploy_with_networks(plan: Plan, target: NetworkTarget, deploy: Callable[[], object]):
+    """Ensure the plan's networks, then ``deploy()``; if it fails, remove exactly the networks made here."""
+    created = ensure_networks(target, plan.networks)
+    try:
+        return deploy()
+    except BaseException as err:
+        left = remove_networks(target, created)
+        if left and isinstance(err, L2smError):
+            raise L2smError(f"{err} (and networks {', '.join(left)} could not be removed)", err.status) from err
+        raise
+
+
+# -- K8s cluster registration -------------------------------------------------------------------------------------
+def k8s_nets(packages: list, plan: Plan | None = None) -> dict:
+    """``{k8s-cluster net: network or None}`` for ``k8scluster-add --k8s-nets``.
+
+    A KNF's ``k8s-cluster.nets`` entry maps to the network of the virtual link its ext-cpds connect to: the
+    planned network name when a plan is given, else the VL's ``vim-network-name``, else None (any network).
+    """
+    vnfds = {_vnfd(p).get("id"): _vnfd(p) for p in packages if p.kind == "vnfd"}
+    by_vld = {n.vld: n.name for n in plan.networks} if plan else {}
+    nets: dict[str, str | None] = {}
+    for vnfd in vnfds.values():
+        for net in vnfd.get("k8s-cluster", {}).get("nets", []):
+            nets.setdefault(net["id"], None)
+    for nsd in _nsds(nsd_package(packages)):
+        vim_names = {vl["id"]: vl.get("vim-network-name") for vl in nsd.get("virtual-link-desc", [])}
+        for df in nsd.get("df", []):
+            for profile in df.get("vnf-profile", []):
+                cpd_nets = {c["id"]: c.get("k8s-cluster-net")
+                            for c in vnfds.get(profile.get("vnfd-id"), {}).get("ext-cpd", [])}
+                for link in profile.get("virtual-link-connectivity", []):
+                    vl = link.get("virtual-link-profile-id")
+                    for cpd in link.get("constituent-cpd-id", []):
+                        net = cpd_nets.get(cpd.get("constituent-cpd-id"))
+                        if net and nets.get(net) is None:
+                            nets[net] = by_vld.get(vl) or vim_names.get(vl)
+    return nets

@@ -1,0 +1,266 @@
+"""A small client of OSM's northbound interface (NBI): packages, NS instances, LCM operations, K8s clusters.
+
+``connect_nbi`` returns an osmclient-backed client when osmclient is importable, else :class:`RestNbi`, which speaks
+the documented SOL005 REST API itself. Both raise :class:`~osm_l2sm.errors.L2smError` with one readable line.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+import yaml
+
+from osm_l2sm.errors import L2smError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9999
+FINAL_OP_STATES = ("COMPLETED", "FAILED", "PARTIALLY_COMPLETED", "FAILED_TEMP", "ROLLED_BACK")
+
+_STATUS_HINTS = {
+    401: "authentication failed (check --user/--password/--project)",
+    403: "not allowed",
+    404: "not found",
+    409: "conflict",
+}
+
+
+def nbi_base_url(host: str) -> str:
+    """``host``, ``host:port`` or a full URL → the NBI base URL (``https://host:9999/osm`` by default)."""
+    if "://" not in host:
+        host = f"https://{host}"
+    parts = urlsplit(host)
+    if not parts.hostname:
+        raise L2smError(f"bad OSM host {host!r}")
+    netloc = parts.netloc if parts.port else f"{parts.netloc}:{DEFAULT_PORT}"
+    path = parts.path.rstrip("/") or "/osm"
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def _error_detail(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text.strip().splitlines()[0] if resp.text.strip() else ""
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("error") or body.get("message") or "")
+    return ""
+
+
+def find_by_name_or_id(items: list[dict], key: str, what: str) -> dict:
+    for field_ in ("_id", "id", "name"):
+        found = [i for i in items if i.get(field_) == key]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}", status=409)
+    raise L2smError(f"{what} {key!r} not found in OSM", status=404)
+
+
+class RestNbi:
+    """NBI over plain HTTP(S): token auth, bearer header, TLS verify switch, timeouts."""
+
+    def __init__(self, host: str, user: str = "admin", password: str = "admin", project: str = "admin",
+                 verify: bool = True, timeout: float = 30.0):
+        self.base = nbi_base_url(host)
+        self.user, self.password, self.project = user, password, project
+        self.timeout = timeout
+        self.verify = verify
+        self.session = requests.Session()
+        self._token: str | None = None
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+    def _authenticate(self) -> None:
+        body = {"username": self.user, "password": self.password, "project_id": self.project}
+        resp = self._send("POST", "/admin/v1/tokens", json=body, auth=False)
+        token = resp.json().get("id") if resp.content else None
+        if not token:
+            raise L2smError(f"OSM NBI at {self.base} answered the token request without an id", status=502)
+        self._token = token
+
+    def _send(self, method: str, path: str, auth: bool = True, ok_404: bool = False, **kwargs) -> requests.Response:
+        if auth and self._token is None:
+            self._authenticate()
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._token}"
+        url = self.base + path
+        try:
+            # verify per request: a session-wide setting loses to REQUESTS_CA_BUNDLE from the environment
+            resp = self.session.request(method, url, headers=headers, timeout=self.timeout, verify=self.verify,
+                                        **kwargs)
+        except requests.exceptions.SSLError as err:
+            raise L2smError(f"TLS error talking to OSM NBI at {self.base} (use --insecure to skip "
+                            f"certificate checks): {err.__class__.__name__}", status=502) from err
+        except requests.exceptions.Timeout as err:
+            raise L2smError(f"OSM NBI at {self.base} did not answer within {self.timeout:g}s", status=504) from err
+        except requests.exceptions.RequestException as err:
+            raise L2smError(f"cannot reach OSM NBI at {self.base}: {err.__class__.__name__}", status=502) from err
+        if resp.status_code == 404 and ok_404:
+            return resp
+        if resp.status_code >= 400:
+            detail = _error_detail(resp)
+            hint = _STATUS_HINTS.get(resp.status_code, "server error" if resp.status_code >= 500 else "rejected")
+            msg = f"OSM NBI {method} {path}: {resp.status_code} {hint}"
+            raise L2smError(f"{msg}: {detail}" if detail else msg, status=resp.status_code)
+        return resp
+
+    def _json(self, method: str, path: str, **kwargs):
+        resp = self._send(method, path, **kwargs)
+        return resp.json() if resp.content else {}
+
+    # -- packages ----------------------------------------------------------------------------------------------
+    def list_nsds(self) -> list[dict]:
+        return self._json("GET", "/nsd/v1/ns_descriptors")
+
+    def list_vnfds(self, vnfd_id: str | None = None) -> list[dict]:
+        params = {"id": vnfd_id} if vnfd_id else None
+        return self._json("GET", "/vnfpkgm/v1/vnf_packages", params=params)
+
+    def get_nsd(self, name_or_id: str) -> dict:
+        return find_by_name_or_id(self.list_nsds(), name_or_id, "NSD")
+
+    def get_vnfd(self, name_or_id: str) -> dict:
+        return find_by_name_or_id(self.list_vnfds(name_or_id) or self.list_vnfds(), name_or_id, "VNFD")
+
+    def nsd_text(self, name_or_id: str) -> str:
+        """The NSD's descriptor YAML."""
+        nsd = self.get_nsd(name_or_id)
+        return self._send("GET", f"/nsd/v1/ns_descriptors/{nsd['_id']}/nsd",
+                          headers={"Accept": "text/plain"}).text
+
+    def vnfd_text(self, name_or_id: str) -> str:
+        """The VNFD's descriptor YAML."""
+        vnfd = self.get_vnfd(name_or_id)
+        return self._send("GET", f"/vnfpkgm/v1/vnf_packages/{vnfd['_id']}/vnfd",
+                          headers={"Accept": "text/plain"}).text
+
+    def _onboard(self, path: str, package: Path) -> str:
+        data = package.read_bytes()
+        gz = package.name.endswith((".tar.gz", ".tgz"))
+        headers = {"Content-Type": "application/gzip" if gz else "application/yaml",
+                   "Content-Filename": package.name}
+        return self._json("POST", path, data=data, headers=headers)["id"]
+
+    def onboard_nsd(self, package: Path) -> str:
+        """Upload an NS package (``.tar.gz`` or YAML); return its id."""
+        return self._onboard("/nsd/v1/ns_descriptors_content", Path(package))
+
+    def onboard_vnfd(self, package: Path) -> str:
+        """Upload a VNF package (``.tar.gz`` or YAML); return its id."""
+        return self._onboard("/vnfpkgm/v1/vnf_packages_content", Path(package))
+
+    # -- NS lifecycle ------------------------------------------------------------------------------------------
+    def list_vim_accounts(self) -> list[dict]:
+        return self._json("GET", "/admin/v1/vim_accounts")
+
+    def vim_account_id(self, name_or_id: str) -> str:
+        return find_by_name_or_id(self.list_vim_accounts(), name_or_id, "VIM account")["_id"]
+
+    def list_ns(self) -> list[dict]:
+        return self._json("GET", "/nslcm/v1/ns_instances_content")
+
+    def get_ns(self, name_or_id: str) -> dict:
+        return find_by_name_or_id(self.list_ns(), name_or_id, "NS instance")
+
+    def ns_create(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> tuple[str, str]:
+        """Instantiate an NS; return ``(ns id, LCM operation id)``."""
+        body = dict(config or {})
+        body.update({"nsName": ns_name, "nsdId": self.get_nsd(nsd_name)["_id"],
+                     "vimAccountId": self.vim_account_id(vim_account)})
+        answer = self._json("POST", "/nslcm/v1/ns_instances_content", json=body)
+        return answer["id"], answer.get("nslcmop_id", "")
+
+    def ns_delete(self, name_or_id: str, force: bool = False) -> str | None:
+        """Terminate and delete an NS; return the LCM operation id (None when deleted at once)."""
+        ns = self.get_ns(name_or_id)
+        params = {"FORCE": "true"} if force else None
+        resp = self._send("DELETE", f"/nslcm/v1/ns_instances_content/{ns['_id']}", params=params)
+        if resp.status_code == 202 and resp.content:
+            answer = resp.json()
+            return answer.get("_id") or answer.get("id") or answer.get("nslcmop_id")
+        return None
+
+    def wait_op(self, op_id: str, timeout: float = 600.0, interval: float = 2.0, gone_is_done: bool = False) -> dict:
+        """Poll ``ns_lcm_op_occs/<op_id>`` until a final state; raise unless COMPLETED.
+
+        ``gone_is_done``: after a delete the operation disappears with its NS, which means it finished.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self._send("GET", f"/nslcm/v1/ns_lcm_op_occs/{op_id}", ok_404=gone_is_done)
+            if resp.status_code == 404:
+                return {"operationState": "COMPLETED"}
+            op = resp.json()
+            state = op.get("operationState", "")
+            if state in FINAL_OP_STATES:
+                if state != "COMPLETED":
+                    detail = op.get("detailed-status") or op.get("errorMessage") or ""
+                    raise L2smError(f"OSM operation {op_id} ({op.get('lcmOperationType', 'lcm')}) ended "
+                                    f"{state}" + (f": {detail}" if detail else ""), status=500)
+                return op
+            if time.monotonic() >= deadline:
+                raise L2smError(f"OSM operation {op_id} still {state or 'pending'} after {timeout:g}s", status=504)
+            time.sleep(interval)
+
+    # -- K8s clusters ------------------------------------------------------------------------------------------
+    def list_k8sclusters(self) -> list[dict]:
+        return self._json("GET", "/admin/v1/k8sclusters")
+
+    def get_k8scluster(self, name_or_id: str) -> dict:
+        return find_by_name_or_id(self.list_k8sclusters(), name_or_id, "K8s cluster")
+
+    def k8scluster_add(self, body: dict) -> str:
+        """Register a K8s cluster (``body`` as NBI expects, ``vim_account`` may be a name); return its id."""
+        body = dict(body, vim_account=self.vim_account_id(body["vim_account"]))
+        return self._json("POST", "/admin/v1/k8sclusters", json=body)["id"]
+
+
+class OsmclientNbi(RestNbi):
+    """osmclient for the lifecycle calls it offers, so its defaults (ports, auth, waiting) apply.
+
+    Descriptor texts and look-ups reuse the REST calls, which osmclient's public API does not expose as text.
+    """
+
+    def __init__(self, host: str, user: str, password: str, project: str, verify: bool = True,
+                 timeout: float = 30.0):
+        super().__init__(host, user, password, project, verify, timeout)
+        from osmclient import client as osmclient_client  # optional dependency
+
+        hostname = urlsplit(self.base).hostname
+        self.osm = osmclient_client.Client(host=hostname, sol005=True, user=user, password=password,
+                                           project=project)
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # osmclient raises ClientException and friends
+            raise L2smError(f"osmclient {what}: {str(err).splitlines()[0] if str(err) else err.__class__.__name__}",
+                            status=getattr(err, "http_code", 500)) from err
+
+    def ns_create(self, ns_name, nsd_name, vim_account, config=None):
+        ns_id = self._call("ns-create", self.osm.ns.create, nsd_name, ns_name, vim_account,
+                           config=yaml.safe_dump(config or {}), wait=False)
+        ops = self._json("GET", "/nslcm/v1/ns_lcm_op_occs", params={"nsInstanceId": ns_id})
+        return ns_id, (ops[-1]["_id"] if ops else "")
+
+    def k8scluster_add(self, body):
+        name = body["name"]
+        self._call("k8scluster-add", self.osm.k8scluster.create, name, dict(body))
+        return self.get_k8scluster(name)["_id"]
+
+
+def connect_nbi(host: str, user: str = "admin", password: str = "admin", project: str = "admin",
+                insecure: bool = False, timeout: float = 30.0, use_osmclient: bool | None = None) -> RestNbi:
+    """The NBI client for ``host``: osmclient-backed when importable (or ``use_osmclient``), else plain REST."""
+    if use_osmclient is None:
+        try:
+            import osmclient  # noqa: F401
+            use_osmclient = True
+        except ImportError:
+            use_osmclient = False
+    cls = OsmclientNbi if use_osmclient else RestNbi
+    return cls(host, user, password, project, verify=not insecure, timeout=timeout)
