@@ -139,7 +139,7 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
 
     # Effective address per (member, cpd): config first, then the descriptor.
     links: dict[tuple[str, str], tuple[str, str | None]] = {}
-    taken: dict[tuple, str] = {}
+    taken: dict[tuple, tuple] = {}
     for conn in connections(nsd):
         given = config_addresses.pop((conn.vl, conn.member_vnf_index, conn.cpd), None)
         address, source, path = conn.ip_address, nsd_pkg.source, conn.path + ["ip-address"]
@@ -148,10 +148,14 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
         ip = None
         if address is not None:
             ip = parse_host(address, parsed[conn.vl], source, path)
+            me = f"{conn.member_vnf_index}/{conn.cpd}"
             if (conn.vl, ip) in taken:
-                raise DescriptorError(source, path, f"address {ip} is already used by {taken[(conn.vl, ip)]} "
-                                                    f"on {conn.vl!r}")
-            taken[(conn.vl, ip)] = f"{conn.member_vnf_index}/{conn.cpd}"
+                other, other_source, other_path = taken[(conn.vl, ip)]
+                if other_source == CONFIG and source != CONFIG:  # blame the override, not the descriptor
+                    raise DescriptorError(other_source, other_path,
+                                          f"address {ip} is already used by {me} on {conn.vl!r}")
+                raise DescriptorError(source, path, f"address {ip} is already used by {other} on {conn.vl!r}")
+            taken[(conn.vl, ip)] = (me, source, path)
         links[(conn.member_vnf_index, conn.cpd)] = (conn.vl, f"{ip}/{parsed[conn.vl].prefixlen}" if ip else None)
     for (vl, member, cpd), (_, path) in config_addresses.items():
         raise DescriptorError(CONFIG, path[:-1] + ["vnfd-connection-point-ref"],

@@ -168,7 +168,8 @@ def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
         if not problems:
             sound.append(pkg)
     vnfds = {p.id: p for p in packages if p.kind == "vnfd"}
-    for pkg in sound:
+    # VNFDs first: an NSD problem is often the echo of a broken VNFD.
+    for pkg in sorted(sound, key=lambda p: p.kind != "vnfd"):
         errors += _vnfd_errors(pkg) if pkg.kind == "vnfd" else _nsd_errors(pkg, vnfds)
     return errors
 
