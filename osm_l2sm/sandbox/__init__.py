@@ -2,7 +2,7 @@
 
 Public API: :class:`Sandbox` (up, down, status, networks, pods) and :class:`SandboxTarget` (a NetworkTarget).
 """
-from .cluster import Sandbox, preflight
+from .cluster import Sandbox, preflight, temporary_sandbox
 from .target import SandboxTarget
 
-__all__ = ["Sandbox", "SandboxTarget", "preflight"]
+__all__ = ["Sandbox", "SandboxTarget", "preflight", "temporary_sandbox"]

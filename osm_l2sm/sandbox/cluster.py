@@ -117,12 +117,17 @@ class Sandbox:
             state.get("controller", {}).get("pid"), self.layout.controller_state)
 
     def up(self, nodes: int = 2) -> bool:
-        """Bring the cluster up; False when it already runs. A broken leftover is removed first."""
+        """Bring the cluster up; False when it already runs (a dead controller is restarted then, keeping its
+        state). Any other broken leftover is removed first."""
         preflight()
         if not 1 <= nodes <= 20:
             raise L2smError("--nodes must be from 1 to 20")
         with self._locked():
             if self.is_up():
+                return False
+            state = self._load()
+            if state and state.get("ready") and all(netns.exists(n.netns) for n in self._nodes(state)):
+                self._start_controller(state)
                 return False
             if self._load() is not None or netns.names_with_prefix(self.layout.prefix):
                 self._down_locked()
@@ -133,11 +138,7 @@ class Sandbox:
             self._save(state)
             try:
                 self._underlay_bridge(gateway)
-                controller = ControllerProcess(self.layout.controller_state, f"{gateway}:{OF_PORT}",
-                                               f"{gateway}:{REST_PORT}", log_file=self.layout.controller_log)
-                controller.start()
-                state["controller"] = {"pid": controller.pid, "url": controller.url}
-                self._save(state)
+                controller = self._start_controller(state)
                 members = []
                 for index in range(1, nodes + 1):
                     state["nodes"].append(node_name(index))
@@ -149,12 +150,46 @@ class Sandbox:
                 for node in members:
                     tunnels = {peer.name: node.connect(peer) for peer in members if peer is not node}
                     client.register_switch(node.name, node.dpid, tunnels)
+                self._wait_switches(client, [n.name for n in members])
                 state["ready"] = True
                 self._save(state)
             except BaseException:
                 self._down_locked()
                 raise
         return True
+
+    def _start_controller(self, state: dict) -> ControllerProcess:
+        gateway, _ = underlay_addresses(state["underlay"], 0)
+        controller = ControllerProcess(self.layout.controller_state, f"{gateway}:{OF_PORT}",
+                                       f"{gateway}:{REST_PORT}", log_file=self.layout.controller_log)
+        controller.start()
+        state["controller"] = {"pid": controller.pid, "url": controller.url}
+        self._save(state)
+        if state.get("ready"):
+            self._wait_switches(controller.client(), state["nodes"])
+        return controller
+
+    @staticmethod
+    def _wait_switches(client: ControllerClient, names: list[str], timeout: float = 30.0) -> None:
+        """Until every node's switch is connected (and so synced): attachments made before would not forward yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            connected = {s["name"] for s in client.list_switches() if s.get("connected")}
+            missing = sorted(set(names) - connected)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise L2smError(f"switches {', '.join(missing)} did not connect to the controller "
+                                f"within {timeout:.0f} s")
+            time.sleep(0.1)
+
+    def restart_controller(self) -> int:
+        """Start the controller again from its state file (after a crash or a kill); returns the new pid.
+        The switches keep forwarding meanwhile (fail_mode=secure) and are re-synced when they reconnect."""
+        with self._locked():
+            state = self._running_state()
+            self._stop_controller(state["controller"].get("pid"))
+            return self._start_controller(state).pid
 
     def _underlay_bridge(self, gateway: str) -> None:
         with IPRoute() as ipr:
@@ -368,3 +403,22 @@ class Sandbox:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+@contextlib.contextmanager
+def temporary_sandbox(prefix: str = "t", nodes: int = 2):
+    """A sandbox with a fresh unique name and a private state dir, removed on exit (for tests and benchmarks)."""
+    import secrets
+    import tempfile
+
+    name = (prefix + secrets.token_hex(3))[:6]
+    state_dir = tempfile.mkdtemp(prefix=f"l2sm-{name}-")
+    sandbox = Sandbox(name, state_dir)
+    try:
+        sandbox.up(nodes)
+        yield sandbox
+    finally:
+        try:
+            sandbox.down()
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)

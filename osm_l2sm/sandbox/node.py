@@ -33,6 +33,8 @@ class Node:
         if not self.ovs.running:
             self.ovs.start()
         ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
+        # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
+        self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
 
     def _underlay_link(self) -> None:
         host_if = self.layout.underlay_host_if(self.index)

@@ -1,0 +1,131 @@
+"""The sandbox's data plane as a user sees it: reachability, isolation, attach/detach, controller failures."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from osm_l2sm.sandbox import netns
+
+from .conftest import neighbour_resolved, ping
+
+
+@pytest.fixture(scope="module")
+def nets(sandbox):
+    sandbox.create_network("blue", cidr="10.10.0.0/24")
+    sandbox.create_network("red", cidr="10.10.0.0/24")
+    # blue: a (node1) and b (node2); red, same subnet: c (node2) and d (node1)
+    sandbox.run_pod("a", "node1", [("blue", "10.10.0.1/24")])
+    sandbox.run_pod("b", "node2", [("blue", "10.10.0.2/24")])
+    sandbox.run_pod("c", "node2", [("red", "10.10.0.3/24")])
+    sandbox.run_pod("d", "node1", [("red", "10.10.0.4/24")])
+    return sandbox
+
+
+def web_server(pod: str, address: str, tmp_path) -> tuple[bytes, list[str]]:
+    """A 2 MB file of random bytes and the nginx command line that serves it on ``address``:8080."""
+    root = tmp_path / f"www-{pod}"
+    root.mkdir()
+    body = os.urandom(2 * 1024 * 1024)
+    (root / "blob").write_bytes(body)
+    conf = tmp_path / f"nginx-{pod}.conf"
+    temp = tmp_path / f"nginx-{pod}-tmp"
+    temp.mkdir()
+    conf.write_text(f"""daemon off; user root; pid {tmp_path}/nginx-{pod}.pid; error_log {tmp_path}/nginx-{pod}.err;
+events {{}}
+http {{ access_log off; client_body_temp_path {temp}; proxy_temp_path {temp}; fastcgi_temp_path {temp};
+  uwsgi_temp_path {temp}; scgi_temp_path {temp};
+  server {{ listen {address}:8080; root {root}; }} }}
+""")
+    return body, ["nginx", "-c", str(conf), "-p", str(tmp_path)]
+
+
+def fetch(sb, pod: str, url: str) -> bytes:
+    # --retry-connrefused: nginx may not listen yet right after the pod started
+    curl = ["curl", "-sf", "--retry", "30", "--retry-connrefused", "--retry-delay", "1", "--max-time", "30", url]
+    proc = subprocess.run(netns.argv(sb.layout.pod_netns(pod), curl), capture_output=True)
+    assert proc.returncode == 0, f"curl {url} from {pod} failed: {proc.stderr.decode()}"
+    return proc.stdout
+
+
+def test_same_network_across_nodes_carries_ping_and_http(nets, tmp_path):
+    assert ping(nets, "a", "10.10.0.2")
+    body, nginx = web_server("web", "10.10.0.5", tmp_path)
+    nets.run_pod("web", "node2", [("blue", "10.10.0.5/24")], nginx)
+    try:
+        got = fetch(nets, "a", "http://10.10.0.5:8080/blob")
+        assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
+    finally:
+        nets.delete_pod("web")
+
+
+def test_same_subnet_networks_are_isolated_both_ways(nets):
+    assert ping(nets, "c", "10.10.0.4"), "red itself must work across nodes"
+    assert not ping(nets, "a", "10.10.0.3")
+    assert not ping(nets, "a", "10.10.0.4")
+    assert not ping(nets, "c", "10.10.0.1")
+    assert not ping(nets, "d", "10.10.0.2")
+    # ARP never crossed: the neighbours stay unresolved
+    assert not neighbour_resolved(nets, "a", "10.10.0.3")
+    assert not neighbour_resolved(nets, "c", "10.10.0.1")
+    assert neighbour_resolved(nets, "c", "10.10.0.4")
+
+
+def test_detach_stops_traffic_and_reattach_restores_it(nets):
+    nets.run_pod("e", "node1", [("blue", "10.10.0.6/24")])
+    try:
+        assert ping(nets, "e", "10.10.0.2")
+        nets.detach("e", "blue")
+        assert not ping(nets, "e", "10.10.0.2")
+        assert "net1" not in nets.exec_pod("e", ["ip", "-o", "link"]).stdout
+        ifname = nets.attach("e", "blue", "10.10.0.6/24")
+        assert ifname == "net1"
+        assert ping(nets, "e", "10.10.0.2")
+        assert ping(nets, "b", "10.10.0.6")
+    finally:
+        nets.delete_pod("e")
+
+
+def test_attach_adds_numbered_interfaces(nets):
+    nets.run_pod("f", "node2", [("blue", "10.10.0.7/24")])
+    try:
+        assert nets.attach("f", "red", "10.20.0.7/24") == "net2"
+        links = nets.exec_pod("f", ["ip", "-o", "link"]).stdout
+        assert "net1" in links and "net2" in links
+        assert ping(nets, "f", "10.10.0.1")
+    finally:
+        nets.delete_pod("f")
+
+
+def test_controller_killed_traffic_flows_and_restart_keeps_state(nets):
+    pid = nets.status()["controller"]["pid"]
+    pinger = subprocess.Popen(netns.argv(nets.layout.pod_netns("a"),
+                                         ["ping", "-c", "30", "-i", "0.1", "-W", "2", "10.10.0.2"]),
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        out, _ = pinger.communicate(timeout=60)
+    finally:
+        if pinger.poll() is None:
+            pinger.kill()
+    replied = {int(n) for n in re.findall(r"icmp_seq=(\d+)", out)}
+    assert 30 in replied, "the last pings (sent after the kill) got no reply"
+    assert nets.status()["controller"]["alive"] is False
+    assert ping(nets, "b", "10.10.0.1")
+    assert not ping(nets, "a", "10.10.0.3"), "isolation holds without the controller"
+
+    nets.restart_controller()
+    networks = {n["name"]: n for n in nets.networks()}
+    assert set(networks) >= {"blue", "red"}
+    assert len(networks["blue"]["ports"]) == 2 and len(networks["red"]["ports"]) == 2
+    nets.run_pod("g", "node2", [("red", "10.10.0.8/24")])
+    try:
+        assert ping(nets, "g", "10.10.0.4")
+        assert not ping(nets, "g", "10.10.0.1")
+        assert ping(nets, "a", "10.10.0.2")
+    finally:
+        nets.delete_pod("g")
