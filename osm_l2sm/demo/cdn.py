@@ -1,0 +1,378 @@
+"""The reference CDN service (OSM PoC 14) from its OSM packages to validated traffic on the local sandbox.
+
+Everything service-specific comes from the packages: networks and addresses from the NSD/VNFDs through the planner,
+what each KDU runs from its sandbox profile. This module only sequences the phases and checks what the PoC checked:
+ping (ttl 63), traceroute (two hops), a download with a matching sha256, isolation, the firewall, and the cut-off
+(router gone mid-download: the transfer stalls; router back: it resumes and completes).
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from osm_l2sm.descriptors import load_package, plan_ns, validate
+from osm_l2sm.errors import L2smError
+from osm_l2sm.model import Plan
+from osm_l2sm.sandbox import Sandbox
+
+from .profiles import SandboxProfile, load_profile
+
+DEFAULT_PACKAGES = Path(__file__).resolve().parents[2] / "descriptors"
+DEFAULT_SANDBOX = "cdn"
+DEFAULT_NS_NAME = "cdn"
+DEFAULT_RATE = "6M"  # 64 MiB in about 11 s: the cut-off lands mid-transfer and the demo stays under a minute
+FILE_NAME = "video.mp4"  # what the content server publishes under $POD_DIR/www, with <name>.sha256 beside it
+DEFAULT_SIZE_MIB = 64
+STALL_WINDOW = 3.0  # seconds the download is watched while the router is gone
+PROBE_POD = "probe"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    value: object
+    expected: object
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "value": self.value, "expected": self.expected,
+                "detail": self.detail}
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    phases: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks],
+                "phases": [{"name": n, "seconds": round(s, 3)} for n, s in self.phases],
+                "total_seconds": round(sum(s for _, s in self.phases), 3)}
+
+
+@dataclass(frozen=True)
+class Role:
+    """One KDU of the plan as it runs on the sandbox: its pod, interfaces and profile."""
+
+    kdu: str
+    member: str
+    values: dict
+    profile: SandboxProfile
+
+    @property
+    def pod(self) -> str:
+        return self.kdu
+
+    @property
+    def interfaces(self) -> list[dict]:
+        return self.values.get("l2sm", {}).get("networks", [])
+
+    @property
+    def routes(self) -> list[dict]:
+        return self.values.get("l2sm", {}).get("routes", [])
+
+    def first_ip(self) -> str:
+        return self.interfaces[0]["ips"][0].split("/")[0]
+
+
+class CdnDemo:
+    def __init__(self, packages_dir: Path | str = DEFAULT_PACKAGES, sandbox: str = DEFAULT_SANDBOX,
+                 ns_name: str = DEFAULT_NS_NAME, rate: str = DEFAULT_RATE, nodes: int = 2, size_mib: int = DEFAULT_SIZE_MIB,
+                 progress: Callable[[str], None] = lambda _msg: None):
+        if not re.fullmatch(r"[0-9]+[kKmMgG]?", rate):
+            raise L2smError(f"--rate {rate!r}: use curl's form, e.g. 200k or 6M")
+        self.packages_dir = Path(packages_dir)
+        self.sandbox = Sandbox(sandbox)
+        self.ns_name = ns_name
+        self.rate = rate
+        self.nodes = nodes
+        if size_mib < 1:
+            raise L2smError(f"--size-mib {size_mib}: must be at least 1")
+        self.size_mib = size_mib
+        self.progress = progress
+        self.report = Report()
+
+    # phases ----------------------------------------------------------------------------------------------------
+    def _phase(self, name: str, fn, *args):
+        self.progress(f"{name} ...")
+        start = time.monotonic()
+        result = fn(*args)
+        self.report.phases.append((name, time.monotonic() - start))
+        return result
+
+    def run(self) -> Report:
+        plan, packages = self._phase("plan", self._plan)
+        self._phase("sandbox", self._sandbox_up)
+        self._phase("clean", self._remove_service, plan)
+        roles = self._roles(plan, packages)
+        self._phase("networks", self._create_networks, plan)
+        by_member = {r.member: r for r in roles}
+        cache, router, content = self._identify(plan, by_member)
+        env = self._peer_env(roles)
+        self._phase("pods", self._start_pods, [content, router], env)
+        self._phase("download+cutoff", self._download_with_cutoff, cache, router, content, env)
+        self._phase("ping+traceroute", self._check_path, cache, router, content)
+        self._phase("isolation+firewall", self._check_isolation, plan, cache, router, content)
+        return self.report
+
+    def down(self) -> None:
+        self.sandbox.down()
+
+    # plan ------------------------------------------------------------------------------------------------------
+    def _plan(self) -> tuple[Plan, dict]:
+        folders = sorted(p for p in self.packages_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not folders:
+            raise L2smError(f"{self.packages_dir}: no OSM packages found")
+        packages = [load_package(p) for p in folders]
+        validate(packages)
+        return plan_ns(packages, self.ns_name), {p.id: p for p in packages}
+
+    def _roles(self, plan: Plan, packages: dict) -> list[Role]:
+        return [Role(kdu=k.kdu, member=k.member_vnf_index, values=k.values,
+                     profile=load_profile(packages[k.vnfd_id].root, k.kdu)) for k in plan.kdus]
+
+    @staticmethod
+    def _identify(plan: Plan, roles: dict[str, Role]) -> tuple[Role, Role, Role]:
+        """Cache, router and content server by topology: the router is the KDU holding the VL gateways;
+        the cache sits on the VL listed first in the NSD, the content server on the other one."""
+        gateways = {n.name: n.gateway for n in plan.networks}
+        router = next((r for r in roles.values()
+                       if len(r.interfaces) > 1 and all(gateways.get(i["name"]) == i["ips"][0].split("/")[0]
+                                                        for i in r.interfaces)), None)
+        if router is None:
+            raise L2smError("the NS has no KDU that is the gateway of every virtual link it joins (the router)")
+        first_vl = plan.networks[0].name
+        others = [r for r in roles.values() if r is not router]
+        cache = next((r for r in others if r.interfaces and r.interfaces[0]["name"] == first_vl), None)
+        content = next((r for r in others if r is not cache), None)
+        if cache is None or content is None:
+            raise L2smError("the NS does not have the cache / router / content-server shape of the CDN service")
+        return cache, router, content
+
+    # sandbox ---------------------------------------------------------------------------------------------------
+    def _sandbox_up(self) -> None:
+        if not self.sandbox.is_up():
+            self.sandbox.up(self.nodes)
+
+    def _remove_service(self, plan: Plan) -> None:
+        """A second run starts from a clean service on the same sandbox."""
+        existing = {p["name"] for p in self.sandbox.pods()}
+        for pod in sorted(existing & ({k.kdu for k in plan.kdus} | {PROBE_POD})):
+            self.sandbox.delete_pod(pod)
+        names = {n["name"] for n in self.sandbox.networks()}
+        for net in plan.networks:
+            if net.name in names:
+                self.sandbox.delete_network(net.name)
+
+    def _create_networks(self, plan: Plan) -> None:
+        for net in plan.networks:
+            self.sandbox.create_network(net.name, cidr=net.cidr)
+
+    def _pod_dir(self, role: Role) -> Path:
+        path = Path(self.sandbox.layout.state_dir) / "demo" / role.pod
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _peer_env(self, roles: list[Role]) -> dict:
+        """<KDU>_<IF>_IP for every attachment of the plan, so profiles name peers without fixed addresses."""
+        env = {}
+        for role in roles:
+            for itf in role.interfaces:
+                key = re.sub(r"[^A-Z0-9]", "_", f"{role.kdu}_{itf['interface']}".upper())
+                if itf.get("ips"):
+                    env[f"{key}_IP"] = itf["ips"][0].split("/")[0]
+        return env
+
+    def _pod_env(self, role: Role, peers: dict) -> dict:
+        env = dict(peers, POD_NAME=role.pod, POD_DIR=str(self._pod_dir(role)), RATE=self.rate, FILE_NAME=FILE_NAME,
+                   FILE_SIZE_MIB=str(self.size_mib))
+        for itf in role.interfaces:
+            prefix = itf["interface"].upper()
+            env[f"{prefix}_IF"] = itf["interface"]
+            env[f"{prefix}_NETWORK"] = itf["name"]
+            if itf.get("ips"):
+                iface = ipaddress.ip_interface(itf["ips"][0])
+                env.update({f"{prefix}_ADDR": str(iface), f"{prefix}_IP": str(iface.ip),
+                            f"{prefix}_CIDR": str(iface.network)})
+        return env
+
+    def _script(self, role: Role) -> str:
+        """Routes from the plan, then the profile's setup, then its command: one shell script per pod."""
+        lines = ["set -e"]
+        for r in role.routes:
+            lines.append(f"ip route replace {shlex.quote(r['to'])} via {shlex.quote(r['via'])} "
+                         f"dev {shlex.quote(r['interface'])}")
+        lines.extend(role.profile.setup)
+        lines.append('touch "$POD_DIR/.ready"')
+        lines.append(f"exec {role.profile.command}" if role.profile.command else "exec sleep infinity")
+        return "\n".join(lines)
+
+    def _start_pod(self, role: Role, peers: dict) -> None:
+        pod_dir = self._pod_dir(role)
+        (pod_dir / ".ready").unlink(missing_ok=True)
+        node = role.profile.node or "node1"
+        nets = [(i["name"], (i.get("ips") or [None])[0]) for i in role.interfaces]
+        self.sandbox.run_pod(role.pod, node, nets, command=["sh", "-c", self._script(role)],
+                             env=self._pod_env(role, peers))
+
+    def _wait_ready(self, role: Role, timeout: float = 60.0) -> None:
+        ready = self._pod_dir(role) / ".ready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready.exists() and (not role.profile.ready or self._exec_ok(role.pod, role.profile.ready, role)):
+                return
+            info = next((p for p in self.sandbox.pods() if p["name"] == role.pod), None)
+            if info is not None and not info["running"] and not ready.exists():
+                tail = self.sandbox.pod_log(role.pod).strip().splitlines()[-1:] or ["(no output)"]
+                raise L2smError(f"pod {role.pod} ({role.profile.source}) failed during setup: {tail[0]}")
+            time.sleep(0.2)
+        raise L2smError(f"pod {role.pod} was not ready within {timeout:.0f} s (see `osm-l2sm pod logs {role.pod}`)")
+
+    def _start_pods(self, roles: list[Role], peers: dict) -> None:
+        for role in roles:
+            self._start_pod(role, peers)
+        for role in roles:
+            self.progress(f"  waiting for {role.pod}")
+            self._wait_ready(role)
+
+    # helpers ---------------------------------------------------------------------------------------------------
+    def _exec(self, pod: str, cmd: str, role: Role | None = None, timeout: float = 30.0):
+        argv = ["sh", "-c", cmd]
+        if role is not None:
+            argv = ["env", *[f"{k}={v}" for k, v in self._pod_env(role, {}).items()], *argv]
+        return self.sandbox.exec_pod(pod, argv, timeout=timeout)
+
+    def _exec_ok(self, pod: str, cmd: str, role: Role | None = None, timeout: float = 30.0) -> bool:
+        return self._exec(pod, cmd, role, timeout).returncode == 0
+
+    def _check(self, name, ok, value, expected, detail="") -> Check:
+        check = Check(name, bool(ok), value, expected, detail)
+        self.report.checks.append(check)
+        self.progress(f"  {'PASS' if check.ok else 'FAIL'} {name}: {value} (expected {expected})")
+        return check
+
+    # download and cut-off ------------------------------------------------------------------------------------
+    def _file_size(self, path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _download_with_cutoff(self, cache: Role, router: Role, content: Role, peers: dict) -> None:
+        origin_dir = self._pod_dir(content)
+        expected_sha = (origin_dir / "www" / f"{FILE_NAME}.sha256").read_text().split()[0]
+        total = (origin_dir / "www" / FILE_NAME).stat().st_size
+        target = self._pod_dir(cache) / FILE_NAME
+        target.unlink(missing_ok=True)
+        self._start_pod(cache, peers)  # the cache's command is the download itself
+        self._wait_ready(cache)
+        # cut when the transfer is well under way, as the PoC scaled the router to 0 mid-download
+        deadline = time.monotonic() + 60
+        while self._file_size(target) < total * 0.25:
+            if time.monotonic() > deadline or not self._pod_running(cache.pod):
+                self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
+                            "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
+                return
+            time.sleep(0.05)
+        self.progress(f"  router removed at {self._file_size(target) * 100 // total}% of the download")
+        self.sandbox.delete_pod(router.pod)
+        stalled_at, drained = self._wait_stall(target)
+        self._check("cutoff_stalled", stalled_at is not None and stalled_at < total,
+                    f"0 bytes in {STALL_WINDOW:.0f} s" if stalled_at is not None else "still growing",
+                    "0 bytes while the router is gone",
+                    f"{drained} bytes already received by the cache's socket were written after the cut")
+        self._start_pods([router], peers)
+        deadline = time.monotonic() + 120
+        shown = time.monotonic()
+        while self._pod_running(cache.pod) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if time.monotonic() - shown >= 2:
+                shown = time.monotonic()
+                self.progress(f"  download at {self._file_size(target) * 100 // total}%")
+        size = self._file_size(target)
+        done = not self._pod_running(cache.pod) and size == total
+        self._check("cutoff_resumed", done and stalled_at is not None and size > stalled_at,
+                    f"{size} of {total} bytes", f"{total} bytes",
+                    f"the download went on from {stalled_at} bytes after the router came back")
+        digest = hashlib.sha256(target.read_bytes()).hexdigest() if target.exists() else ""
+        self._check("sha256_match", digest == expected_sha, digest[:16], expected_sha[:16],
+                    "sha256 of the cached file against the content server's")
+
+    def _wait_stall(self, target: Path, timeout: float = 20.0) -> tuple[int | None, int]:
+        """Wait until the file stops growing for STALL_WINDOW seconds. Data the kernel had already received keeps
+        landing for a moment after the cut, so the window starts once that has drained. Returns the size at the
+        stall (None when it never stalled) and how much landed after the cut."""
+        cut_at = last = self._file_size(target)
+        still_since = time.monotonic()
+        deadline = still_since + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            size = self._file_size(target)
+            if size != last:
+                last, still_since = size, time.monotonic()
+            elif time.monotonic() - still_since >= STALL_WINDOW:
+                return size, size - cut_at
+        return None, last - cut_at
+
+    def _pod_running(self, pod: str) -> bool:
+        info = next((p for p in self.sandbox.pods() if p["name"] == pod), None)
+        return bool(info and info["running"])
+
+    # ping, traceroute, isolation, firewall ------------------------------------------------------------------
+    def _check_path(self, cache: Role, router: Role, content: Role) -> None:
+        target = content.first_ip()
+        out = self._exec(cache.pod, f"ping -c1 -W2 {target}")
+        ttl = re.search(r"ttl=(\d+)", out.stdout or "")
+        self._check("ping_ttl", ttl is not None and int(ttl.group(1)) == 63, int(ttl.group(1)) if ttl else None, 63,
+                    f"ping {target} from {cache.pod}")
+        out = self._exec(cache.pod, f"traceroute -I -n -q1 -w2 -m5 {target}")
+        hops = re.findall(r"^\s*\d+\s+(\S+)", out.stdout or "", re.MULTILINE)
+        gateway = next(r["via"] for r in cache.routes)
+        self._check("traceroute_hops", hops == [gateway, target], len(hops), 2, " -> ".join(hops))
+
+    def _check_isolation(self, plan: Plan, cache: Role, router: Role, content: Role) -> None:
+        target = content.first_ip()
+        # A pod on the cache network that uses an address of the content subnet: only a leak between the two
+        # networks could let it reach the content server, since no router serves it.
+        content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0]["name"]))
+        probe_ip = f"{content_net[-2]}/{content_net.prefixlen}"
+        self.sandbox.run_pod(PROBE_POD, cache.profile.node or "node1", [(cache.interfaces[0]["name"], probe_ip)])
+        try:
+            leaked = self._exec_ok(PROBE_POD, f"ping -c2 -W1 {target}")
+        finally:
+            self.sandbox.delete_pod(PROBE_POD)
+        self._check("network_isolation", not leaked, "reachable" if leaked else "unreachable", "unreachable",
+                    f"{probe_ip} on {cache.interfaces[0]['name']} -> {target} without the router")
+        blocked_url = f"http://{target}:8080/"
+        from_router = self._exec_ok(router.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
+        from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
+        self._check("firewall_blocks", from_router and not from_cache,
+                    "blocked" if not from_cache else "open", "blocked",
+                    f"{blocked_url} answers the router ({'yes' if from_router else 'no'}) but not the cache")
+
+
+def format_report(report: Report) -> str:
+    rows = [("check", "result", "value", "expected")]
+    rows += [(c.name, "PASS" if c.ok else "FAIL", str(c.value), str(c.expected)) for c in report.checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append("phase".ljust(20) + "seconds")
+    lines += [f"{name:<20}{secs:7.2f}" for name, secs in report.phases]
+    lines.append(f"{'total':<20}{sum(s for _, s in report.phases):7.2f}")
+    lines.append("")
+    lines.append("CDN service: all checks passed" if report.ok else "CDN service: some checks FAILED")
+    return "\n".join(lines)
