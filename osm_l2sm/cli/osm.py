@@ -182,7 +182,7 @@ def run_ns_create(args) -> int:
         elif kind == "kubeconfig":
             from osm_l2sm.osm.targets import install_knfs
 
-            install_knfs(plan, args.kubeconfig, args.namespace)
+            install_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
             outcome.append(f"KNFs of {args.ns_name} installed with Helm in namespace {args.namespace}")
         else:
             outcome.append("networks ready; KNFs not installed: without --osm-host only --kubeconfig installs "
@@ -215,7 +215,7 @@ def run_ns_delete(args) -> int:
     elif args.kubeconfig:
         from osm_l2sm.osm.targets import uninstall_knfs
 
-        uninstall_knfs(plan, args.kubeconfig, args.namespace)
+        uninstall_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
     for net in plan.networks:
         removed = target.delete_network(net.name)
         print(f"network {net.name}: {'removed' if removed else 'already gone'}")

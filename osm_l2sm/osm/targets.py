@@ -43,6 +43,9 @@ class ControllerTarget(ControllerClient):
         return [n["name"] for n in super().list_networks()]
 
 
+K8S_MODULE = "osm_l2sm.k8s.target"  # KubernetesTarget, install_plan, uninstall_plan
+
+
 def optional_box(module: str, what: str):
     try:
         return importlib.import_module(module)
@@ -56,17 +59,17 @@ def sandbox_target(name: str | None = None) -> NetworkTarget:
 
 
 def kubernetes_target(kubeconfig: str, namespace: str = "default", mode: str = "cr") -> NetworkTarget:
-    k8s = optional_box("osm_l2sm.k8s", "the Kubernetes target")
+    k8s = optional_box(K8S_MODULE, "the Kubernetes target")
     return k8s.KubernetesTarget(kubeconfig, namespace, mode=mode)
 
 
-def install_knfs(plan, kubeconfig: str, namespace: str = "default") -> None:
+def install_knfs(plan, kubeconfig: str, namespace: str = "default", mode: str = "cr") -> None:
     """Helm-install every KDU chart of ``plan`` (ns-create with local packages and no OSM)."""
-    optional_box("osm_l2sm.k8s", "the Kubernetes target").install_plan(plan, kubeconfig, namespace)
+    optional_box(K8S_MODULE, "the Kubernetes target").install_plan(plan, kubeconfig, namespace, mode=mode)
 
 
-def uninstall_knfs(plan, kubeconfig: str, namespace: str = "default") -> None:
-    optional_box("osm_l2sm.k8s", "the Kubernetes target").uninstall_plan(plan, kubeconfig, namespace)
+def uninstall_knfs(plan, kubeconfig: str, namespace: str = "default", mode: str = "cr") -> None:
+    optional_box(K8S_MODULE, "the Kubernetes target").uninstall_plan(plan, kubeconfig, namespace, mode=mode)
 
 
 def target_kind(args) -> str:
