@@ -11,7 +11,7 @@ import os
 from osm_l2sm.controller.client import ControllerClient
 from osm_l2sm.errors import L2smError
 
-from .bridge import ensure_bridge, ensure_tunnel, remove_bridge, remove_tunnel
+from .bridge import ensure_bridge, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel
 from .ovs import OvsInstance, dpid_for
 
 LOG = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     ensure_bridge(ovs, bridge, dpid, controller)
     with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
         json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": peers}, f)
-    tunnels = {peer: ensure_tunnel(ovs, bridge, peer, local_ip, ip, underlay_dev, mtu=mtu, netns=netns)
+    tunnels = {peer: ensure_tunnel(ovs, bridge, peer, local_ip, ip, underlay_dev, vni=pair_vni(node, peer), mtu=mtu,
+                                   netns=netns)
                for peer, ip in sorted(peers.items())}
     return ControllerClient(rest, token).register_switch(node, dpid, tunnels)
 

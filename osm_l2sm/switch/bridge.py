@@ -1,6 +1,7 @@
 """The node bridge, its tunnels and its ports, on an :class:`OvsInstance`. Every call is idempotent."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import ipaddress
 
@@ -58,6 +59,13 @@ def tunnel_name(peer: str) -> str:
     return name if len(name) <= IFNAMSIZ else "vx-" + hashlib.sha1(peer.encode()).hexdigest()[:IFNAMSIZ - 3]
 
 
+def pair_vni(node: str, peer: str) -> int:
+    """The VNI of the tunnel between two nodes, the same seen from either end. The kernel allows one VXLAN device
+    per VNI and UDP port in a namespace, so each peer of a node needs its own."""
+    digest = hashlib.sha256("|".join(sorted((node, peer))).encode()).digest()
+    return 4096 + int.from_bytes(digest[:4], "big") % (2 ** 24 - 4096)
+
+
 def _ipr(netns: str | None):
     return NetNS(netns) if netns else IPRoute()
 
@@ -83,7 +91,7 @@ def ensure_tunnel(ovs: OvsInstance, bridge: str, peer: str, local_ip: str, remot
             info = link.get_attr("IFLA_LINKINFO")
             data = info.get_attr("IFLA_INFO_DATA") if info else None
             have = {k: data.get_attr(k) for k in wanted} if data else {}
-            if have != wanted or link.get_attr("IFLA_MTU") != mtu:
+            if have != wanted:
                 del_port(ovs, bridge, name)
                 ipr.link("del", index=existing[0])
                 existing = []
@@ -92,8 +100,17 @@ def ensure_tunnel(ovs: OvsInstance, bridge: str, peer: str, local_ip: str, remot
                 ipr.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local_ip,
                          vxlan_group=remote_ip, vxlan_port=dstport, vxlan_link=under[0], mtu=mtu)
             except NetlinkError as err:
+                if err.code == errno.EEXIST:
+                    raise L2smError(f"cannot create vxlan {name}: another VXLAN device here already uses VNI {vni} "
+                                    f"and port {dstport} (give each peer its own VNI)") from err
                 raise L2smError(f"cannot create vxlan {name} to {remote_ip}: {err.args[-1]}") from err
-        ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
+        index = ipr.link_lookup(ifname=name)[0]
+        if ipr.get_links(index)[0].get_attr("IFLA_MTU") != mtu:
+            try:
+                ipr.link("set", index=index, mtu=mtu)
+            except NetlinkError:
+                pass  # above what the underlay allows: the kernel already chose its largest
+        ipr.link("set", index=index, state="up")
     add_port(ovs, bridge, name)
     return name
 

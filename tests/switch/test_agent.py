@@ -1,0 +1,113 @@
+"""`osm-l2sm switch up|down` on real OVS in a node namespace, and the controller's own process life."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+
+import pytest
+from l2sm_nodes import free_port, free_subnet, sh, wait_until
+from pyroute2 import IPRoute, NetNS, netns
+
+from osm_l2sm.controller.process import ControllerProcess
+from osm_l2sm.switch.bridge import tunnel_name
+from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+
+
+@pytest.fixture
+def node(require_root_ovs, tmp_path):
+    """A node namespace whose ul0 (veth to the root namespace) reaches a controller on the root side."""
+    tag = "a" + secrets.token_hex(3)
+    subnet = free_subnet()
+    gateway, node_ip = str(subnet.network_address + 1), str(subnet.network_address + 2)
+    ns, host_if = f"{tag}n", f"{tag}h"
+    run_dir = tempfile.mkdtemp(prefix=f"{tag}-")
+    controller = ControllerProcess(str(tmp_path / "state.json"), f"{gateway}:{free_port()}",
+                                   f"{gateway}:{free_port()}", log_file=str(tmp_path / "controller.log"))
+    netns.create(ns)
+    try:
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": "ul0", "net_ns_fd": ns})
+            idx = ipr.link_lookup(ifname=host_if)[0]
+            ipr.addr("add", index=idx, address=gateway, prefixlen=24)
+            ipr.link("set", index=idx, state="up")
+        with NetNS(ns) as ipr:
+            idx = ipr.link_lookup(ifname="ul0")[0]
+            ipr.addr("add", index=idx, address=node_ip, prefixlen=24)
+            ipr.link("set", index=idx, state="up")
+        controller.start()
+        yield {"ns": ns, "ip": node_ip, "gateway": gateway, "run_dir": run_dir, "controller": controller,
+               "name": f"{tag}-node1"}
+    finally:
+        controller.stop()
+        OvsInstance(run_dir).stop()
+        netns.remove(ns)
+        subprocess.run(["rm", "-rf", run_dir], check=False)
+
+
+def osm_l2sm(ns, *args):
+    return sh("osm-l2sm", *args, ns=ns, check=False)
+
+
+def test_switch_up_is_idempotent_and_down_removes_everything(node):
+    ns, run_dir, name = node["ns"], node["run_dir"], node["name"]
+    client = node["controller"].client()
+    of_target = f"tcp:{node['gateway']}:{node['controller'].of_listen.rsplit(':', 1)[1]}"
+    up = ["switch", "up", "--node", name, "--run-dir", run_dir, "--controller", of_target,
+          "--rest", node["controller"].url, "--local-ip", node["ip"], "--underlay-dev", "ul0",
+          "--peer", "peer-a=10.255.0.1", "--peer", "a-very-long-peer-name=10.255.0.2"]
+    first = osm_l2sm(ns, *up)
+    assert first.returncode == 0, first.stderr
+    ovs = OvsInstance(run_dir)
+    assert ovs.running
+    wait_until(lambda: client.list_switches()[0]["connected"], what="switch connected")
+    assert client.list_switches()[0]["name"] == name
+    bridge = ovs.vsctl("--columns=datapath_type,fail_mode,protocols,other_config", "list", "bridge", "br-l2sm")
+    assert "netdev" in bridge and "secure" in bridge and "OpenFlow13" in bridge and dpid_for(name) in bridge
+    tunnels = {"peer-a": "vx-peer-a", "a-very-long-peer-name": tunnel_name("a-very-long-peer-name")}
+    assert len(tunnels["a-very-long-peer-name"]) <= 15
+    assert client.list_switches()[0]["tunnels"] == tunnels
+    assert sorted(ovs.vsctl("list-ports", "br-l2sm").split()) == sorted(tunnels.values())
+    client.register_switch("peer-a", "00000000000000aa", {name: "vx-x"})  # tunnel flows need a known peer
+    client.create_network("blue")
+    wait_until(lambda: "dl_vlan=1" in ovs.ofctl("dump-flows", "br-l2sm"), what="flows for blue")
+    pids = open(os.path.join(run_dir, "ovs-vswitchd.pid")).read()
+
+    again = osm_l2sm(ns, *up)  # idempotent: same daemons, still connected, flows kept
+    assert again.returncode == 0, again.stderr
+    assert open(os.path.join(run_dir, "ovs-vswitchd.pid")).read() == pids
+    log = open(node["controller"].log_file).read()
+    assert log.count(f"switch {name} ") == 1 and " connected with " in log, "the switch reconnected"
+    assert "dl_vlan=1" in ovs.ofctl("dump-flows", "br-l2sm")
+
+    down = osm_l2sm(ns, "switch", "down", "--node", name, "--run-dir", run_dir, "--rest", node["controller"].url)
+    assert down.returncode == 0, down.stderr
+    assert [s["name"] for s in client.list_switches()] == ["peer-a"]
+    assert not ovs.running
+    links = sh("ip", "-o", "link", ns=ns).stdout
+    assert "vx-" not in links and "br-l2sm" not in links
+
+
+def test_switch_up_with_an_unknown_underlay_device_is_one_clear_error(node):
+    result = osm_l2sm(node["ns"], "switch", "up", "--node", node["name"], "--run-dir", node["run_dir"],
+                      "--controller", "tcp:127.0.0.1:1", "--rest", node["controller"].url,
+                      "--local-ip", node["ip"], "--underlay-dev", "nope0", "--peer", "p=10.0.0.9")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["osm-l2sm: error: underlay device nope0 not found"]
+    osm_l2sm(node["ns"], "switch", "down", "--node", node["name"], "--run-dir", node["run_dir"])
+    assert not OvsInstance(node["run_dir"]).running
+
+
+def test_controller_exits_cleanly_on_sigterm_and_keeps_its_state(tmp_path):
+    proc = ControllerProcess(str(tmp_path / "s.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    proc.start()
+    try:
+        proc.client().create_network("blue")
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=15) == 0
+        proc.start()
+        assert [n["name"] for n in proc.client().list_networks()] == ["blue"]
+    finally:
+        proc.stop()
