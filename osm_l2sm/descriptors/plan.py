@@ -116,6 +116,34 @@ def _networks(ns_name: str, nsd_pkg: Package, settings: dict) -> tuple[list[Netw
     return networks, parsed
 
 
+def _addresses(nsd_pkg: Package, parsed: dict, config_addresses: dict) -> dict[tuple[str, str], tuple]:
+    """(vl, "IP/PREFIX" or None) per (member, cpd): the config's address first, then the descriptor's."""
+    links: dict[tuple[str, str], tuple[str, str | None]] = {}
+    taken: dict[tuple, tuple] = {}
+    for conn in connections(nsd_pkg.body):
+        given = config_addresses.pop((conn.vl, conn.member_vnf_index, conn.cpd), None)
+        address, source, path = conn.ip_address, nsd_pkg.source, conn.path + ["ip-address"]
+        if given is not None:
+            address, source, path = given[0], CONFIG, given[1]
+        ip = None
+        if address is not None:
+            ip = parse_host(address, parsed[conn.vl], source, path)
+            me = f"{conn.member_vnf_index}/{conn.cpd}"
+            if (conn.vl, ip) in taken:
+                other, other_source, other_path = taken[(conn.vl, ip)]
+                if other_source == CONFIG and source != CONFIG:  # blame the override, not the descriptor
+                    raise DescriptorError(other_source, other_path,
+                                          f"address {ip} is already used by {me} on {conn.vl!r}")
+                raise DescriptorError(source, path, f"address {ip} is already used by {other} on {conn.vl!r}")
+            taken[(conn.vl, ip)] = (me, source, path)
+        links[(conn.member_vnf_index, conn.cpd)] = (conn.vl, f"{ip}/{parsed[conn.vl].prefixlen}" if ip else None)
+    if config_addresses:  # left over: the config names a cpd that is not on that link
+        (vl, member, cpd), (_, path) = next(iter(config_addresses.items()))
+        raise DescriptorError(CONFIG, path[:-1] + ["vnfd-connection-point-ref"],
+                              f"member {member!r} has no cpd {cpd!r} on virtual link {vl!r}")
+    return links
+
+
 def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
     """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages and the ns-create config."""
     packages = list(packages)
@@ -137,29 +165,7 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
     networks, parsed = _networks(ns_name, nsd_pkg, settings)
     net_of = {n.vld: n for n in networks}
 
-    # Effective address per (member, cpd): config first, then the descriptor.
-    links: dict[tuple[str, str], tuple[str, str | None]] = {}
-    taken: dict[tuple, tuple] = {}
-    for conn in connections(nsd):
-        given = config_addresses.pop((conn.vl, conn.member_vnf_index, conn.cpd), None)
-        address, source, path = conn.ip_address, nsd_pkg.source, conn.path + ["ip-address"]
-        if given is not None:
-            address, source, path = given[0], CONFIG, given[1]
-        ip = None
-        if address is not None:
-            ip = parse_host(address, parsed[conn.vl], source, path)
-            me = f"{conn.member_vnf_index}/{conn.cpd}"
-            if (conn.vl, ip) in taken:
-                other, other_source, other_path = taken[(conn.vl, ip)]
-                if other_source == CONFIG and source != CONFIG:  # blame the override, not the descriptor
-                    raise DescriptorError(other_source, other_path,
-                                          f"address {ip} is already used by {me} on {conn.vl!r}")
-                raise DescriptorError(source, path, f"address {ip} is already used by {other} on {conn.vl!r}")
-            taken[(conn.vl, ip)] = (me, source, path)
-        links[(conn.member_vnf_index, conn.cpd)] = (conn.vl, f"{ip}/{parsed[conn.vl].prefixlen}" if ip else None)
-    for (vl, member, cpd), (_, path) in config_addresses.items():
-        raise DescriptorError(CONFIG, path[:-1] + ["vnfd-connection-point-ref"],
-                              f"member {member!r} has no cpd {cpd!r} on virtual link {vl!r}")
+    links = _addresses(nsd_pkg, parsed, config_addresses)
 
     user_params = _kdu_params(config, members)
     plan = Plan(ns_name=ns_name, nsd_id=nsd_pkg.id, networks=networks)
@@ -174,7 +180,7 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
                            for i, (cpd, vl, address) in enumerate(wired, start=1)]
             plan.attachments += attachments
             user = user_params.get((member, kdu["name"]), {})
-            values = deep_merge(_kdu_values(attachments, net_of, networks),
+            values = deep_merge(_kdu_values(attachments, networks),
                                 user.get("additionalParams") or {})
             chart = user.get("kdu_model") or _chart(vnfd, kdu)
             plan.kdus.append(KduDeployment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"],
@@ -187,7 +193,7 @@ def _chart(vnfd: Package, kdu: dict) -> str:
     return str(path) if path is not None else kdu["helm-chart"]
 
 
-def _routes(attachments: list[Attachment], net_of: dict, networks: list[Network]) -> list[dict]:
+def _routes(attachments: list[Attachment], networks: list[Network]) -> list[dict]:
     """Routes to the NS's other subnets through the gateway of the first attached link that has one.
 
     A KDU holding a link's gateway address is the router of that link and gets no route through it.
@@ -209,7 +215,7 @@ def _routes(attachments: list[Attachment], net_of: dict, networks: list[Network]
     return routes
 
 
-def _kdu_values(attachments: list[Attachment], net_of: dict, networks: list[Network]) -> dict:
+def _kdu_values(attachments: list[Attachment], networks: list[Network]) -> dict:
     vld_of = {n.name: n.vld for n in networks}
     annotation = [{"name": a.network, "ips": [a.address]} if a.address else {"name": a.network}
                   for a in attachments]
@@ -219,6 +225,6 @@ def _kdu_values(attachments: list[Attachment], net_of: dict, networks: list[Netw
         "l2sm": {
             "networks": [{"name": a.network, "interface": a.interface, "ips": [a.address] if a.address else [],
                           "vld": vld_of[a.network]} for a in attachments],
-            "routes": _routes(attachments, net_of, networks),
+            "routes": _routes(attachments, networks),
         },
     }

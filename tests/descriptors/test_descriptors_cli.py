@@ -71,3 +71,14 @@ def test_package_build_writes_the_archive(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path / "cdn_ns.tar.gz")
     assert osm_l2sm("validate", tmp_path / "cdn_ns.tar.gz", *ALL[1:]).returncode == 0
+
+
+def test_validate_all_prints_every_problem(pkg_copy):
+    def two_bad_addresses(doc):
+        for profile in doc["nsd"]["nsd"][0]["df"][0]["vnf-profile"][::2]:
+            profile["virtual-link-connectivity"][0]["constituent-cpd-id"][0]["ip-address"] = "192.0.2.1"
+    pkg_copy.edit("cdn_ns", two_bad_addresses)
+    result = osm_l2sm("validate", "--all", *[pkg_copy.root / name for name in PACKAGES])
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all("address 192.0.2.1 is outside the link's subnet" in line for line in lines)

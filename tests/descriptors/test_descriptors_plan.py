@@ -160,3 +160,23 @@ def test_bad_config_names_the_key(cdn_packages, config, message):
 def test_plan_needs_exactly_one_nsd(cdn_packages):
     with pytest.raises(DescriptorError, match="expected exactly one NSD package, got 0"):
         plan_ns([p for p in cdn_packages if p.kind == "vnfd"], "vod")
+
+
+def test_a_link_without_ip_profile_is_l2_only(pkg_copy):
+    def drop_content_addressing(doc):
+        df = doc["nsd"]["nsd"][0]["df"][0]
+        df["virtual-link-profile"].pop(1)
+        for profile in df["vnf-profile"]:
+            for link in profile["virtual-link-connectivity"]:
+                if link["virtual-link-profile-id"] == "content-vl":
+                    link["constituent-cpd-id"][0].pop("ip-address")
+    pkg_copy.edit("cdn_ns", drop_content_addressing)
+    plan = plan_ns(pkg_copy.load(), "vod")
+    content_vl = next(n for n in plan.networks if n.vld == "content-vl")
+    assert (content_vl.cidr, content_vl.gateway) == (None, None)
+    kdus = {k.kdu: k.values for k in plan.kdus}
+    assert json.loads(kdus["router-firewall"]["podAnnotations"]["l2sm/networks"]) == [
+        {"name": "vod-cache-vl", "ips": ["10.0.1.1/24"]}, {"name": "vod-content-vl"}]
+    assert kdus["content-server"]["l2sm"] == {
+        "networks": [{"name": "vod-content-vl", "interface": "net1", "ips": [], "vld": "content-vl"}], "routes": []}
+    assert kdus["cdn-cache"]["l2sm"]["routes"] == []  # no subnet to route to
