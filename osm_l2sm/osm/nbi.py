@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 import yaml
+from urllib3.exceptions import InsecureRequestWarning
 
 from osm_l2sm.errors import L2smError
 
@@ -89,9 +91,12 @@ class RestNbi:
             headers["Authorization"] = f"Bearer {self._token}"
         url = self.base + path
         try:
-            # verify per request: a session-wide setting loses to REQUESTS_CA_BUNDLE from the environment
-            resp = self.session.request(method, url, headers=headers, timeout=self.timeout, verify=self.verify,
-                                        **kwargs)
+            with warnings.catch_warnings():
+                if not self.verify:  # the user asked for --insecure; do not nag on every request
+                    warnings.simplefilter("ignore", InsecureRequestWarning)
+                # verify per request: a session-wide setting loses to REQUESTS_CA_BUNDLE from the environment
+                resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                            verify=self.verify, **kwargs)
         except requests.exceptions.SSLError as err:
             raise L2smError(f"TLS error talking to OSM NBI at {self.base} (use --insecure to skip "
                             f"certificate checks): {err.__class__.__name__}", status=502) from err
@@ -230,8 +235,8 @@ class OsmclientNbi(RestNbi):
         super().__init__(host, user, password, project, verify, timeout)
         from osmclient import client as osmclient_client  # optional dependency
 
-        hostname = urlsplit(self.base).hostname
-        self.osm = osmclient_client.Client(host=hostname, sol005=True, user=user, password=password,
+        # osmclient takes "host:port" and builds https://host:port/osm itself
+        self.osm = osmclient_client.Client(host=urlsplit(self.base).netloc, sol005=True, user=user, password=password,
                                            project=project)
 
     def _call(self, what: str, fn, *args, **kwargs):
