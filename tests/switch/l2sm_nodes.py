@@ -160,9 +160,10 @@ class TwoNodes:
                 ipr.addr("add", index=idx, address=address[0], prefixlen=address[1])
             ipr.link("set", index=idx, state="up")
 
-    def add_pod(self, name: str, node: str, network: str | None, address: str, mac: str | None = None) -> Pod:
+    def add_pod(self, name: str, node: str, network: str | None, address: str, mac: str | None = None,
+                register_first: bool = False) -> Pod:
         """A pod namespace with eth0 (MTU 1450, TX offload off) plugged into ``node``'s bridge, registered in
-        ``network`` unless None."""
+        ``network`` unless None (before the port exists on the bridge with ``register_first``)."""
         node_obj = self.nodes[node]
         ns = self._netns(f"{self.tag}p{name}")
         host_if = f"{self.tag}{name}"[:15]
@@ -171,9 +172,11 @@ class TwoNodes:
         sh("ethtool", "-K", "eth0", "tx", "off", ns=ns)
         with NetNS(ns) as ipr:
             mac = ipr.get_links(ipr.link_lookup(ifname="eth0")[0])[0].get_attr("IFLA_ADDRESS")
-        add_port(node_obj.ovs, BRIDGE, host_if)
         pod = Pod(name, ns, node_obj, host_if, mac)
         self.pods[name] = pod
+        if network and register_first:  # the controller learns the ofport when the port appears
+            self.client.attach_port(network, node, host_if, mac)
+        add_port(node_obj.ovs, BRIDGE, host_if)
         if network:
             self.attach(pod, network)
         return pod

@@ -7,6 +7,8 @@ import subprocess
 import pytest
 from l2sm_nodes import BRIDGE, WebServer, wait_until
 
+from osm_l2sm.switch.bridge import del_port
+
 
 @pytest.fixture
 def blue(two_nodes, tmp_path):
@@ -52,6 +54,17 @@ def test_detach_stops_traffic_and_reattach_restores_it(blue):
     assert not a.ping("10.10.0.2")
     topo.attach(b, "blue")
     assert a.ping("10.10.0.2")
+
+
+def test_ports_registered_before_they_exist_work_once_plugged_and_stop_once_unplugged(blue):
+    topo, a, b = blue
+    n1, n2 = sorted(topo.nodes)
+    f = topo.add_pod("f", n2, "blue", "10.10.0.6/24", register_first=True)
+    assert a.ping("10.10.0.6") and f.ping("10.10.0.1")
+    del_port(f.node.ovs, BRIDGE, f.host_if)
+    wait_until(lambda: topo.port_ofport(f) is None, what="unplugged port forgotten")
+    assert f"dl_dst={f.mac}" not in f.node.flows()
+    assert not a.ping("10.10.0.6")
 
 
 def test_controller_crash_keeps_traffic_and_restart_resyncs(blue, tmp_path):
