@@ -236,8 +236,8 @@ class OsmclientNbi(RestNbi):
         from osmclient import client as osmclient_client  # optional dependency
 
         # osmclient takes "host:port" and builds https://host:port/osm itself
-        self.osm = osmclient_client.Client(host=urlsplit(self.base).netloc, sol005=True, user=user, password=password,
-                                           project=project)
+        self.osm = osmclient_client.Client(host=urlsplit(self.base).netloc, sol005=True, user=user,
+                                           password=password, project=project)
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:

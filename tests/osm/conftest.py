@@ -1,21 +1,12 @@
 """Fixtures of the OSM adapter tests: the NBI double and a real controller process."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from osm_l2sm.controller.process import ControllerProcess
 
 from nbi_double import NbiDouble, NbiState
-
-TOKEN = "osm-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from osm_testdata import TOKEN, free_port
 
 
 @pytest.fixture

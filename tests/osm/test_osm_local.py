@@ -1,15 +1,12 @@
 """`ns-create --local` and `ns-delete --local` on a real sandbox (OVS, namespaces, controller process)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from osm_testdata import PACKAGES
 
 from osm_l2sm.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
-PACKAGES = [str(REPO / "descriptors" / p)
-            for p in ("cdn_ns", "content_server_knf", "router_firewall_knf", "cdn_cache_knf")]
 
 
 @pytest.fixture

@@ -118,10 +118,9 @@ def test_ns_delete_waits_until_the_operation_is_gone(nbi):
 
 
 def test_unreachable_host_names_the_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/osm"
+    from osm_testdata import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/osm"
     with pytest.raises(L2smError, match=f"cannot reach OSM NBI at {url}"):
         connect_nbi(url).list_nsds()
 
@@ -164,3 +163,18 @@ def test_k8scluster_add_resolves_the_vim(nbi):
     (sent,) = nbi.state.bodies("POST", "/admin/v1/k8sclusters")
     assert sent == dict(body, vim_account="vim-0001")
     assert client(nbi).get_k8scluster("c1")["_id"] == cluster_id
+
+
+def test_console_script_reports_unreachable_osm_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from osm_testdata import PACKAGES, free_port
+
+    url = f"http://127.0.0.1:{free_port()}/osm"
+    creds = tmp_path / "kubeconfig"
+    creds.write_text("apiVersion: v1\nkind: Config\n")
+    done = subprocess.run([sys.executable, "-m", "osm_l2sm", "k8scluster-add", "edge", "--creds", str(creds),
+                           "--version", "1.29", "--vim", "v", "--package", *PACKAGES, "--osm-host", url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"osm-l2sm: error: cannot reach OSM NBI at {url}: ConnectionError\n"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TOKEN
 from nbi_double import add_descriptor
+from osm_testdata import PACKAGES, TOKEN
 
 from osm_l2sm.cli import main
 from osm_l2sm.errors import L2smError
@@ -16,9 +16,6 @@ from osm_l2sm.osm import nbi as nbi_module
 from osm_l2sm.osm.lifecycle import decode_params
 from osm_l2sm.osm.targets import ControllerTarget
 
-REPO = Path(__file__).resolve().parents[2]
-PACKAGES = [str(REPO / "descriptors" / p)
-            for p in ("cdn_ns", "content_server_knf", "router_firewall_knf", "cdn_cache_knf")]
 NETWORKS = {"vod-cache-vl": "10.0.1.0/24", "vod-content-vl": "10.0.2.0/24"}
 
 

@@ -8,7 +8,7 @@ import time
 from importlib.metadata import entry_points
 
 import pytest
-from conftest import TOKEN
+from osm_testdata import TOKEN
 
 from osm_l2sm.osm.sdnconn import SdnConnectorBase, SdnConnectorError
 
