@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -34,6 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"bearer token the REST API requires (default ${TOKEN_ENV}; none: no auth)")
 
 
+def check_free(address: tuple[str, int], what: str) -> None:
+    """Fail with one line when we cannot listen on ``address`` (the servers would only log it, or exit)."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            raise L2smError(f"cannot listen for {what} on {address[0]}:{address[1]}: {err.strerror}") from err
+
+
 def run(args) -> int:
     """Serve until SIGTERM/SIGINT. Everything is persisted on each change, so stopping loses nothing."""
     from os_ken import cfg
@@ -49,11 +61,9 @@ def run(args) -> int:
     disable_created_metrics()  # the *_created series only add noise to scrapes
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is too much
     controller = Controller(State(args.state))
-    try:
-        server = make_server(args.rest_listen[0], args.rest_listen[1], create_app(controller, args.token),
-                             threaded=True)
-    except OSError as err:
-        raise L2smError(f"cannot listen for REST on {args.rest_listen[0]}:{args.rest_listen[1]}: {err}") from err
+    check_free(args.of_listen, "OpenFlow")
+    check_free(args.rest_listen, "REST")
+    server = make_server(args.rest_listen[0], args.rest_listen[1], create_app(controller, args.token), threaded=True)
 
     def stop(signum, _frame):
         LOG.info("stopping on signal %d", signum)

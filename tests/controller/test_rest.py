@@ -182,3 +182,15 @@ def test_an_unreachable_controller_is_one_error_naming_the_url():
     with pytest.raises(L2smError) as err:
         ControllerClient(url, timeout=1).healthz()
     assert url in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_second_controller_on_a_busy_port_fails_with_one_line(controller, tmp_path):
+    rest_port = controller.rest_listen.rsplit(":", 1)[1]
+    log = tmp_path / "second.log"
+    second = ControllerProcess(str(tmp_path / "other.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{rest_port}",
+                               log_file=str(log))
+    with pytest.raises(L2smError, match="exited with code 1"):
+        second.start()
+    assert log.read_text().strip().splitlines()[-1] == \
+        f"osm-l2sm: error: cannot listen for REST on 127.0.0.1:{rest_port}: Address already in use"
+    assert controller.client().healthz() == {"status": "ok"}
