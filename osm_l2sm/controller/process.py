@@ -71,10 +71,11 @@ class ControllerProcess:
                 where = f"; see {self.log_file}" if self.log_file else ""
                 raise L2smError(f"controller exited with code {self.proc.returncode} at start{where}")
             try:
-                client.healthz()
-                return self
+                if client.healthz().get("pid") == self.proc.pid:  # not another controller on the same port
+                    return self
             except L2smError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.kill()
         raise L2smError(f"controller did not answer on {self.url} within {timeout:.0f}s")
 

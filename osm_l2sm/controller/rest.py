@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 import logging
 
 from flask import Flask, Response, jsonify, request
@@ -61,7 +62,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        return jsonify(status="ok")
+        return jsonify(status="ok", pid=os.getpid())  # lets a starter tell its own process from another
 
     @app.get("/metrics")
     def metrics():
