@@ -203,6 +203,9 @@ class Sandbox:
     def down(self) -> None:
         """Remove everything this sandbox made, also when it is half broken; keeps going past errors."""
         preflight()
+        if not os.path.isdir(self.layout.state_dir):  # never made here: only look for leftovers, create nothing
+            self._down_locked()
+            return
         with self._locked():
             self._down_locked()
 

@@ -93,8 +93,3 @@ def underlay_addresses(subnet: str, index: int) -> tuple[str, str]:
     net = ipaddress.ip_network(subnet)
     return str(net.network_address + 1), str(net.network_address + 10 + index)
 
-
-def tunnel_vni(a: int, b: int) -> int:
-    """One VNI per node pair, so that no two VXLAN devices of a node share (VNI, port)."""
-    low, high = sorted((a, b))
-    return 1000 + low * 100 + high

@@ -5,11 +5,11 @@ import os
 
 from pyroute2 import IPRoute
 
-from osm_l2sm.switch.bridge import ensure_bridge, ensure_tunnel
+from osm_l2sm.switch.bridge import ensure_bridge, ensure_tunnel, pair_vni
 from osm_l2sm.switch.ovs import OvsInstance, dpid_for
 
 from . import netns
-from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, tunnel_vni, underlay_addresses
+from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
 
 
 class Node:
@@ -64,7 +64,7 @@ class Node:
     def connect(self, peer: "Node") -> str:
         """The tunnel towards ``peer``; returns its interface name."""
         return ensure_tunnel(self.ovs, BRIDGE, peer.name, self.address, peer.address, UNDERLAY_IF,
-                             vni=tunnel_vni(self.index, peer.index), mtu=1500, netns=self.netns)
+                             vni=pair_vni(self.name, peer.name), mtu=1500, netns=self.netns)
 
     def down(self) -> None:
         """Stop OVS, then drop the namespace (its links go with it) and the root end of the underlay link."""
