@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -129,3 +130,36 @@ def test_controller_killed_traffic_flows_and_restart_keeps_state(nets):
         assert ping(nets, "a", "10.10.0.2")
     finally:
         nets.delete_pod("g")
+
+
+def test_pod_program_runs_inside_with_its_output_logged(nets):
+    nets.run_pod("h", "node1", [("blue", "10.10.0.9/24")], ["sh", "-c", "ip -o addr show net1; sleep 600"])
+    try:
+        info = next(p for p in nets.pods() if p["name"] == "h")
+        assert info["running"] and info["networks"] == [
+            {"network": "blue", "interface": "net1", "address": "10.10.0.9/24"}]
+        for _ in range(100):  # the program may not have written yet
+            if "10.10.0.9/24" in nets.pod_log("h"):
+                break
+            time.sleep(0.05)
+        assert "10.10.0.9/24" in nets.pod_log("h")
+    finally:
+        nets.delete_pod("h")
+    assert "h" not in [p["name"] for p in nets.pods()]
+    assert not netns.exists(nets.layout.pod_netns("h"))
+
+
+def test_sandbox_target_is_an_idempotent_network_target(nets):
+    from osm_l2sm.model import Network, NetworkTarget
+    from osm_l2sm.sandbox import SandboxTarget
+
+    target = SandboxTarget(nets)
+    assert isinstance(target, NetworkTarget)
+    assert target.ensure_network(Network("green", cidr="10.60.0.0/24")) is True
+    assert target.ensure_network(Network("green", cidr="10.60.0.0/24")) is False
+    assert "green" in target.list_networks()
+    nets.run_pod("i", "node2", [("green", "10.60.0.2/24")])
+    assert target.delete_network("green") is True
+    assert target.delete_network("green") is False
+    assert next(p for p in nets.pods() if p["name"] == "i")["networks"] == [], "its pods were detached"
+    nets.delete_pod("i")
