@@ -232,9 +232,11 @@ class Sandbox:
             attempt(leftover, netns.remove, leftover)
         attempt("controller", self._stop_controller, state.get("controller", {}).get("pid"))
         attempt("underlay", self._remove_links)
-        for path in (self.layout.state_file, self.layout.controller_state):
+        for path in (self.layout.state_file, self.layout.controller_state, self.layout.controller_log):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
+        for sub in ("nodes", "pods"):  # OVS databases and logs: a new `up` starts from scratch
+            shutil.rmtree(os.path.join(self.layout.state_dir, sub), ignore_errors=True)
         if errors:
             raise L2smError(f"sandbox {self.name} removed with errors: {'; '.join(errors)}")
 
