@@ -42,8 +42,12 @@ class ControllerClient:
     def metrics(self) -> str:
         return self._call("GET", "/metrics")
 
-    def create_network(self, name: str, cidr: str | None = None, description: str | None = None) -> dict:
-        return self._call("POST", f"{API}/networks", {"name": name, "cidr": cidr, "description": description})
+    def create_network(self, name: str, cidr: str | None = None, description: str | None = None,
+                       interdomain_tag: int | None = None) -> dict:
+        body = {"name": name, "cidr": cidr, "description": description}
+        if interdomain_tag is not None:
+            body["interdomain"] = {"tag": interdomain_tag}
+        return self._call("POST", f"{API}/networks", body)
 
     def get_network(self, name: str) -> dict:
         return self._call("GET", f"{API}/networks/{quote(name, safe='')}")
@@ -64,8 +68,12 @@ class ControllerClient:
     def list_ports(self) -> list:
         return self._call("GET", f"{API}/ports")
 
-    def register_switch(self, name: str, dpid: str, tunnels: dict[str, str]) -> dict:
-        return self._call("PUT", f"{API}/switches/{quote(name, safe='')}", {"dpid": dpid, "tunnels": tunnels})
+    def register_switch(self, name: str, dpid: str, tunnels: dict[str, str],
+                        domain_links: dict[str, str] | None = None) -> dict:
+        body = {"dpid": dpid, "tunnels": tunnels}
+        if domain_links:
+            body["domain_links"] = domain_links
+        return self._call("PUT", f"{API}/switches/{quote(name, safe='')}", body)
 
     def unregister_switch(self, name: str) -> None:
         self._call("DELETE", f"{API}/switches/{quote(name, safe='')}")

@@ -96,8 +96,8 @@ class Controller:
         self.sync([name])
 
     # -- state changes from the REST API ------------------------------------------------------------------------
-    def create_network(self, name, cidr=None, description=None):
-        view, created = self.state.create_network(name, cidr, description)
+    def create_network(self, name, cidr=None, description=None, interdomain=None):
+        view, created = self.state.create_network(name, cidr, description, interdomain)
         if created:
             self.sync()
         return view, created
@@ -119,8 +119,8 @@ class Controller:
         self.state.detach_port(switch, interface)
         self.sync(self.state.switches_of_network(network) | {switch})
 
-    def register_switch(self, name, dpid, tunnels):
-        view = self.state.register_switch(name, dpid, tunnels)
+    def register_switch(self, name, dpid, tunnels, domain_links=None):
+        view = self.state.register_switch(name, dpid, tunnels, domain_links)
         with self.state.lock:
             waiting = self.unknown.get(view["dpid"])
         if waiting:

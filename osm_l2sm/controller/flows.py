@@ -8,6 +8,12 @@ Pipeline (OpenFlow 1.3, works on the OVS userspace datapath with kernel VXLAN de
   to their local port, or get tag N pushed and go to the tunnel towards the switch hosting them. The rest
   (broadcast, multicast, unknown unicast) floods to the network's local ports and, only when it came from a local
   port (split horizon over the full mesh of tunnels), tagged to the switches that have ports in that network.
+* Inter-domain (docs/multidomain.md): an edge switch is a switch with ``domain_links`` (peer cluster -> interface).
+  Only networks with an ``interdomain`` tag reach it: every switch counts the edges among the switches of such a
+  network. On a domain link the frame carries the global tag; it is classified "from a domain link" and goes only
+  to this cluster's switches (known MAC: the one switch; otherwise all with ports in the network), never back to a
+  domain link. Frames the edge gets from its own cluster go to every domain link, one copy each, and never back
+  into the cluster. So any number of clusters in full mesh has no loop.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 CLASSIFY_TABLE = 0
 FORWARD_TABLE = 1
 FROM_TUNNEL = 1
+FROM_DOMAIN = 1 << 63  # with FROM_TUNNEL: came in on a domain link
 ALL_BITS = 0xFFFFFFFFFFFFFFFF
 NETWORK_BITS = ALL_BITS ^ FROM_TUNNEL  # match the network whatever the origin
 VLAN_PRESENT = 0x1000  # OFPVID_PRESENT
@@ -56,6 +63,40 @@ def _tag(network_id: int) -> list:
     return [("push_vlan", ETH_TYPE_8021Q), ("set_field", "vlan_vid", VLAN_PRESENT | network_id)]
 
 
+def _edges(state) -> set[str]:
+    return {name for name, sw in state.switches.items() if sw.get("domain_links")}
+
+
+def _edge_flows(state, switch_name: str, ofports: dict, tunnels: dict) -> list[Flow]:
+    """The flows of an edge switch between its domain links and its cluster's tunnels."""
+    links = sorted(ofports[i] for i in state.switches[switch_name].get("domain_links", {}).values() if i in ofports)
+    flows = []
+    for net_name, net in sorted(state.networks.items()):
+        tag = (net.get("interdomain") or {}).get("tag")
+        if not tag:
+            continue
+        nid = net["id"]
+        from_domain = _metadata(nid, True) | FROM_DOMAIN
+        ports = [p for _, p in sorted(state.ports.items()) if p["network"] == net_name]
+        members = sorted({p["switch"] for p in ports} & set(tunnels))
+        for link in links:
+            flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": link, "vlan_vid": VLAN_PRESENT | tag},
+                                   [("pop_vlan",), ("write_metadata", from_domain, ALL_BITS),
+                                    ("goto_table", FORWARD_TABLE)]))
+        if links:  # from the cluster: one copy per domain link, with the global tag
+            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
+                                   _tag(tag) + [("output", o) for o in links]))
+        for p in ports:
+            if p.get("mac") and p["switch"] in members:
+                flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS),
+                                                                      "eth_dst": p["mac"]},
+                                       _tag(nid) + [("output", tunnels[p["switch"]])]))
+        if members:  # from another cluster: to this cluster's switches in the network, never to a domain link
+            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (from_domain, ALL_BITS)},
+                                   _tag(nid) + [("output", tunnels[s]) for s in members]))
+    return flows
+
+
 def desired_flows(state, switch_name: str) -> list[Flow]:
     """Every flow ``switch_name`` should hold, sorted; ports and tunnels whose ofport is not known yet are left out."""
     with state.lock:
@@ -67,9 +108,13 @@ def desired_flows(state, switch_name: str) -> list[Flow]:
         tunnels = {peer: ofports[ifname] for peer, ifname in switch.get("tunnels", {}).items()
                    if ifname in ofports and peer in state.switches}
         flows = [Flow.make(CLASSIFY_TABLE, PRIO_MISS), Flow.make(FORWARD_TABLE, PRIO_MISS)]
+        flows += _edge_flows(state, switch_name, ofports, tunnels)
+        edges = _edges(state) - {switch_name}
         for net_name, net in sorted(state.networks.items()):
             nid = net["id"]
             ports = [p for _, p in sorted(state.ports.items()) if p["network"] == net_name]
+            # the edges stand for the other clusters' ports of an inter-domain network
+            ports += [{"switch": e} for e in sorted(edges) if net.get("interdomain")]
             local = [p for p in ports if p["switch"] == switch_name and p["interface"] in ofports]
             local_ofports = sorted(ofports[p["interface"]] for p in local)
             remote_peers = sorted({p["switch"] for p in ports if p["switch"] != switch_name} & set(tunnels))

@@ -75,7 +75,8 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     @app.post(f"{API}/networks")
     def create_network():
         data = _body()
-        view, created = controller.create_network(_field(data, "name"), data.get("cidr"), data.get("description"))
+        view, created = controller.create_network(_field(data, "name"), data.get("cidr"), data.get("description"),
+                                                  data.get("interdomain"))
         return jsonify(view), 201 if created else 200
 
     @app.get(f"{API}/networks/<name>")
@@ -110,7 +111,8 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     @app.put(f"{API}/switches/<name>")
     def register_switch(name):
         data = _body()
-        return jsonify(controller.register_switch(name, _field(data, "dpid"), data.get("tunnels", {})))
+        return jsonify(controller.register_switch(name, _field(data, "dpid"), data.get("tunnels", {}),
+                                                     data.get("domain_links", {})))
 
     @app.delete(f"{API}/switches/<name>")
     def unregister_switch(name):

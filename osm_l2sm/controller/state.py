@@ -53,6 +53,16 @@ def check_optional_text(value, what: str) -> str | None:
     return value
 
 
+def check_interdomain(value) -> dict | None:
+    """``None`` or ``{"tag": N}``: the global tag (1..4094) a network carries on domain links."""
+    if value is None:
+        return None
+    tag = value.get("tag") if isinstance(value, dict) else None
+    if not isinstance(tag, int) or isinstance(tag, bool) or not 1 <= tag <= MAX_NETWORK_ID:
+        raise L2smError(f"interdomain must be {{\"tag\": 1..{MAX_NETWORK_ID}}} (got {value!r})", 400)
+    return {"tag": tag}
+
+
 def port_id(switch: str, interface: str) -> str:
     return f"{switch}/{interface}"
 
@@ -105,8 +115,11 @@ class State:
     def network_view(self, name: str) -> dict:
         net = self.networks[name]
         ports = [self.port_view(pid) for pid in sorted(self.ports) if self.ports[pid]["network"] == name]
-        return {"name": name, "id": net["id"], "cidr": net.get("cidr"), "description": net.get("description"),
+        view = {"name": name, "id": net["id"], "cidr": net.get("cidr"), "description": net.get("description"),
                 "ports": ports}
+        if net.get("interdomain"):
+            view["interdomain"] = dict(net["interdomain"])
+        return view
 
     def port_view(self, pid: str) -> dict:
         p = self.ports[pid]
@@ -115,8 +128,11 @@ class State:
 
     def switch_view(self, name: str) -> dict:
         sw = self.switches[name]
-        return {"name": name, "dpid": sw["dpid"], "tunnels": dict(sw.get("tunnels", {})),
+        view = {"name": name, "dpid": sw["dpid"], "tunnels": dict(sw.get("tunnels", {})),
                 "connected": name in self.connected, "ports": dict(self.ofports.get(name, {}))}
+        if sw.get("domain_links"):
+            view["domain_links"] = dict(sw["domain_links"])
+        return view
 
     def list_networks(self) -> list[dict]:
         with self.lock:
@@ -161,22 +177,31 @@ class State:
         return {"switches": [self.switch_view(n) for n in names], "links": links}
 
     # -- mutations (each returns what it changed and the switches whose flows it affects) -----------------------
-    def create_network(self, name, cidr=None, description=None) -> tuple[dict, bool]:
+    def create_network(self, name, cidr=None, description=None, interdomain=None) -> tuple[dict, bool]:
         """Create (or find an equal) network; returns (view, created)."""
         check_name(name, "network name")
         check_optional_text(cidr, "cidr")
         check_optional_text(description, "description")
+        interdomain = check_interdomain(interdomain)
         with self.lock:
             if name in self.networks:
                 net = self.networks[name]
-                if net.get("cidr") != cidr or net.get("description") != description:
+                if (net.get("cidr") != cidr or net.get("description") != description
+                        or net.get("interdomain") != interdomain):
                     raise L2smError(f"network {name} already exists with other fields", 409)
                 return self.network_view(name), False
             used = {n["id"] for n in self.networks.values()}
             free = next((i for i in range(1, MAX_NETWORK_ID + 1) if i not in used), None)
             if free is None:
                 raise L2smError(f"no network id left (at most {MAX_NETWORK_ID} networks)", 409)
+            tag = interdomain and interdomain["tag"]
+            owner = next((n for n, v in self.networks.items() if tag and (v.get("interdomain") or {}).get("tag") == tag),
+                         None)
+            if owner:
+                raise L2smError(f"interdomain tag {tag} is already used by network {owner}", 409)
             self.networks[name] = {"id": free, "cidr": cidr, "description": description}
+            if interdomain:
+                self.networks[name]["interdomain"] = interdomain
             self.save()
             return self.network_view(name), True
 
@@ -218,7 +243,7 @@ class State:
             del self.ports[pid]
             self.save()
 
-    def register_switch(self, name, dpid, tunnels) -> dict:
+    def register_switch(self, name, dpid, tunnels, domain_links=None) -> dict:
         check_name(name, "switch name")
         dpid = check_dpid(dpid)
         if tunnels is None:
@@ -228,11 +253,19 @@ class State:
         for peer, ifname in tunnels.items():
             check_name(peer, "peer switch")
             check_interface(ifname, "tunnel interface")
+        domain_links = domain_links or {}
+        if not isinstance(domain_links, dict):
+            raise L2smError("domain_links must be an object {peer cluster: interface}", 400)
+        for peer, ifname in domain_links.items():
+            check_name(peer, "peer cluster")
+            check_interface(ifname, "domain link interface")
         with self.lock:
             other = self.switch_by_dpid(dpid)
             if other and other != name:
                 raise L2smError(f"dpid {dpid} is already registered by switch {other}", 409)
             record = {"dpid": dpid, "tunnels": dict(tunnels)}
+            if domain_links:
+                record["domain_links"] = dict(domain_links)
             if self.switches.get(name) != record:
                 self.switches[name] = record
                 self.save()
