@@ -21,6 +21,10 @@ def register(sub) -> None:
     p.add_argument("packages", nargs="+", metavar="PKG", help="the NSD package and its VNFD packages")
     p.add_argument("--ns-name", required=True, help="the NS instance name (networks are named after it)")
     p.add_argument("--config", metavar="FILE", help="ns-create config YAML (vld, additionalParamsForVnf)")
+    p.add_argument("--vim-account", "--vim_account", dest="vim_account",
+                   help="the NS's VIM account (members without a config vnf[].vimAccountId run there)")
+    p.add_argument("--cluster-map", metavar="VIM=CLUSTER,...",
+                   help="the cluster of each VIM account, e.g. vim1=c1,vim2=c2 (default: a VIM is its cluster)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run_plan)
 
@@ -76,17 +80,23 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run_plan(args) -> int:
-    from osm_l2sm.descriptors import plan_ns
-    plan = plan_ns(_load(args.packages), args.ns_name, _read_config(args.config))
+    from osm_l2sm.descriptors import parse_cluster_map, plan_ns
+    plan = plan_ns(_load(args.packages), args.ns_name, _read_config(args.config), args.vim_account,
+                   parse_cluster_map(args.cluster_map))
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
         return 0
     print(f"NS {plan.ns_name} (NSD {plan.nsd_id})\n")
-    print(_table([["NETWORK", "VLD", "CIDR", "GATEWAY"]]
-                 + [[n.name, n.vld or "-", n.cidr or "-", n.gateway or "-"] for n in plan.networks]))
+    placed = any(a.cluster for a in plan.attachments)
+    print(_table([["NETWORK", "VLD", "CIDR", "GATEWAY"] + (["CLUSTERS", "SCOPE"] if placed else [])]
+                 + [[n.name, n.vld or "-", n.cidr or "-", n.gateway or "-"]
+                    + ([",".join(n.clusters) or "-", "inter-domain" if len(n.clusters) > 1 else "cluster"]
+                       if placed else [])
+                    for n in plan.networks]))
     print()
-    print(_table([["MEMBER", "KDU", "CPD", "INTERFACE", "NETWORK", "ADDRESS"]]
+    print(_table([["MEMBER", "KDU", "CPD", "INTERFACE", "NETWORK", "ADDRESS"] + (["CLUSTER"] if placed else [])]
                  + [[a.member_vnf_index, a.kdu, a.cpd, a.interface, a.network, a.address or "-"]
+                    + ([a.cluster or "-"] if placed else [])
                     for a in plan.attachments]))
     print()
     rows = [["MEMBER", "KDU", "CHART", "ROUTES"]]

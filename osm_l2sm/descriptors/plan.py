@@ -7,6 +7,7 @@ reads, our ``l2sm`` block the CDN charts read, deep-merged with the user's ``add
 from __future__ import annotations
 
 import copy
+import dataclasses
 import ipaddress
 import json
 
@@ -17,6 +18,7 @@ from osm_l2sm.model import Attachment, KduDeployment, Network, Plan
 from .errors import DescriptorError
 from .names import network_name
 from .package import Package
+from .placement import member_clusters, spanned_clusters
 from .topology import as_list, connections, parse_host, parse_subnet, subnets
 from .validate import validate
 
@@ -144,8 +146,14 @@ def _addresses(nsd_pkg: Package, parsed: dict, config_addresses: dict) -> dict[t
     return links
 
 
-def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
-    """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages and the ns-create config."""
+def plan_ns(packages, ns_name: str, config: dict | None = None, vim_account: str | None = None,
+            cluster_of_vim: dict[str, str] | None = None) -> Plan:
+    """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages and the ns-create config.
+
+    With KNFs placed on several VIM accounts (config ``vnf[].vimAccountId``; ``vim_account`` is the NS's own) and
+    ``cluster_of_vim``, attachments and KDUs get their cluster and each network the clusters it spans: a network
+    spanning more than one is inter-domain (see placement.py).
+    """
     packages = list(packages)
     validate(packages)
     nsds = [p for p in packages if p.kind == "nsd"]
@@ -168,15 +176,18 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
     links = _addresses(nsd_pkg, parsed, config_addresses)
 
     user_params = _kdu_params(config, members)
+    cluster_of = member_clusters(config, members, vim_account, cluster_of_vim)
     plan = Plan(ns_name=ns_name, nsd_id=nsd_pkg.id, networks=networks)
     for profile in profiles:
         member = str(profile["id"])
         vnfd = members[member]
+        cluster = cluster_of[member]
         wired = [(cpd["id"], *links[(member, cpd["id"])]) for cpd in vnfd.body["ext-cpd"]
                  if (member, cpd["id"]) in links]
         for kdu in vnfd.body["kdu"]:
             attachments = [Attachment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"], cpd=cpd,
-                                      network=net_of[vl].name, interface=f"net{i}", address=address)
+                                      network=net_of[vl].name, interface=f"net{i}", address=address,
+                                      cluster=cluster)
                            for i, (cpd, vl, address) in enumerate(wired, start=1)]
             plan.attachments += attachments
             user = user_params.get((member, kdu["name"]), {})
@@ -184,7 +195,9 @@ def plan_ns(packages, ns_name: str, config: dict | None = None) -> Plan:
                                 user.get("additionalParams") or {})
             chart = user.get("kdu_model") or _chart(vnfd, kdu)
             plan.kdus.append(KduDeployment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"],
-                                           chart=chart, values=values))
+                                           chart=chart, values=values, cluster=cluster))
+    plan.networks = [dataclasses.replace(n, clusters=spanned_clusters(plan.attachments, n.name))
+                     for n in plan.networks]
     return plan
 
 
