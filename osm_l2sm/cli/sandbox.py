@@ -44,7 +44,7 @@ def _command(args) -> list[str]:
 # sandbox ---------------------------------------------------------------------------------------------------------
 def sandbox_up(args) -> int:
     sb = _sandbox()
-    if sb.up(args.nodes):
+    if sb.up(args.nodes, args.clusters, args.interdomain_delay, args.interdomain_loss):
         status = sb.status()
         print(f"sandbox {sb.name} is up: {len(status['nodes'])} nodes, controller {status['controller']['url']}")
     else:
@@ -68,6 +68,12 @@ def sandbox_status(args) -> int:
         print(f"sandbox {status['name']}: down")
         return 0
     print(f"sandbox {status['name']}: {'up' if status['up'] else 'broken (run: osm-l2sm sandbox down)'}")
+    for cluster, rec in status.get("clusters", {}).items():
+        print(f"  cluster {cluster}: controller {rec['controller']['url']} "
+              f"{'alive' if rec['controller']['alive'] else 'dead'}, edge {rec['edge']}, nodes {', '.join(rec['nodes'])}")
+    if status.get("provider"):
+        print(f"  provider {status['provider']['url']} {'alive' if status['provider']['alive'] else 'dead'}, "
+              f"inter-domain underlay {status['interdomain']}")
     ctl = status["controller"]
     print(f"  controller {ctl['url']} pid {ctl['pid']} {'alive' if ctl['alive'] else 'dead'}")
     for node in status["nodes"]:
@@ -80,8 +86,11 @@ def sandbox_status(args) -> int:
 
 # network ---------------------------------------------------------------------------------------------------------
 def network_create(args) -> int:
-    net = _sandbox().create_network(args.name, cidr=args.cidr)
-    print(f"network {net['name']} (id {net['id']}{', ' + net['cidr'] if net.get('cidr') else ''})")
+    clusters = [c for c in (args.clusters or "").split(",") if c] or None
+    net = _sandbox().create_network(args.name, cidr=args.cidr, clusters=clusters)
+    where = f"clusters {','.join(net['clusters'])}" if net.get("clusters") else f"id {net['id']}"
+    tag = f", global tag {net['interdomain']['tag']}" if net.get("interdomain") else ""
+    print(f"network {net['name']} ({where}{tag}{', ' + net['cidr'] if net.get('cidr') else ''})")
     return 0
 
 
@@ -92,8 +101,9 @@ def network_delete(args) -> int:
 
 
 def network_list(args) -> int:
-    return _print_list(_sandbox().networks(), args.json, f"{'NAME':20} {'ID':>5} {'CIDR':18} PORTS",
-                       lambda n: f"{n['name']:20} {n['id']:>5} {n.get('cidr') or '-':18} {len(n.get('ports', []))}")
+    return _print_list(_sandbox().networks(), args.json, f"{'NAME':20} {'ID':>5} {'CIDR':18} {'PORTS':>5} CLUSTERS",
+                       lambda n: f"{n['name']:20} {n['id']:>5} {n.get('cidr') or '-':18} {len(n.get('ports', [])):>5} "
+                                 f"{','.join(n.get('clusters', [])) or '-'}")
 
 
 # pod -------------------------------------------------------------------------------------------------------------
@@ -155,6 +165,10 @@ def register(sub) -> None:
     sbs = sb.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sbs.add_parser("up", help="start nodes, underlay, tunnels and the controller")
     p.add_argument("--nodes", type=int, default=2, help="how many nodes (node1..nodeN), default 2")
+    p.add_argument("--clusters", type=int, default=1,
+                   help="how many clusters (c1..cK, nodes cK-node1..N, joined by edge devices), default 1")
+    p.add_argument("--interdomain-delay", type=float, metavar="MS", help="tc netem delay on inter-domain links")
+    p.add_argument("--interdomain-loss", type=float, metavar="PCT", help="tc netem loss on inter-domain links")
     p.set_defaults(func=sandbox_up)
     sbs.add_parser("down", help="remove everything the sandbox made").set_defaults(func=sandbox_down)
     p = sbs.add_parser("status", help="show nodes, controller, networks and pods")
@@ -166,6 +180,8 @@ def register(sub) -> None:
     p = nets.add_parser("create", help="create a network")
     p.add_argument("name")
     p.add_argument("--cidr", help="its IP range (informative; two networks may share one)")
+    p.add_argument("--clusters", metavar="C1,C2",
+                   help="multi-cluster sandbox: where it lives (required there; two or more: inter-domain)")
     p.set_defaults(func=network_create)
     p = nets.add_parser("delete", help="delete a network (pods on it are detached)")
     p.add_argument("name")

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OpenFlow listen address (default 0.0.0.0:6653)")
     parser.add_argument("--rest-listen", type=host_port, default=("127.0.0.1", 8181), metavar="HOST:PORT",
                         help="REST listen address (default 127.0.0.1:8181)")
+    parser.add_argument("--role", choices=("cluster", "provider"), default="cluster",
+                        help="cluster: a cluster's controller; provider: the registry of inter-domain networks, "
+                             "whose network ids are their global tags (the same code)")
     parser.add_argument("--state", required=True, metavar="FILE", help="state file (created when missing)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"bearer token the REST API requires (default ${TOKEN_ENV}; none: no auth)")
@@ -74,7 +77,8 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
-    LOG.info("REST on http://%s:%d, OpenFlow on %s:%d, state %s", *args.rest_listen, *args.of_listen, args.state)
+    LOG.info("%s controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s", getattr(args, "role", "cluster"),
+             *args.rest_listen, *args.of_listen, args.state)
 
     cfg.CONF(args=["--ofp-listen-host", args.of_listen[0], "--ofp-tcp-listen-port", str(args.of_listen[1])],
              project="os_ken")

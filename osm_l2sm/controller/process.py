@@ -22,8 +22,9 @@ class ControllerProcess:
     """One ``python -m osm_l2sm.controller`` process, known by its own pid."""
 
     def __init__(self, state_file: str, of_listen="0.0.0.0:6653", rest_listen="127.0.0.1:8181",
-                 token: str | None = None, log_file: str | None = None):
+                 token: str | None = None, log_file: str | None = None, role: str = "cluster"):
         self.state_file = state_file
+        self.role = role
         self.of_listen = _addr(of_listen)
         self.rest_listen = _addr(rest_listen)
         self.token = token
@@ -52,7 +53,7 @@ class ControllerProcess:
         if self.running:
             return self
         cmd = [sys.executable, "-m", "osm_l2sm.controller", "--state", self.state_file,
-               "--of-listen", self.of_listen, "--rest-listen", self.rest_listen]
+               "--of-listen", self.of_listen, "--rest-listen", self.rest_listen, "--role", self.role]
         env = dict(os.environ)
         env.pop("L2SM_CONTROLLER_TOKEN", None)
         if self.token:

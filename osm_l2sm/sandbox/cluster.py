@@ -23,7 +23,7 @@ from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.errors import L2smError
 from osm_l2sm.switch.ovs import OvsInstance
 
-from . import netns
+from . import domains, netns
 from .layout import (OF_PORT, REST_PORT, UNDERLAY_MTU, UNDERLAY_POOL, Layout, check_item_name, node_name,
                      underlay_addresses)
 from .node import Node
@@ -41,18 +41,18 @@ def preflight() -> None:
             raise L2smError(f"{tool} is missing: install openvswitch-switch, iproute2 and ethtool")
 
 
-def _free_underlay(name: str) -> str:
+def _free_underlay(name: str, pool=UNDERLAY_POOL) -> str:
     """A /24 of the pool that no address of this host uses, starting at one derived from the name."""
     used = []
     with IPRoute() as ipr:
         for addr in ipr.get_addr(family=2):
             used.append(ipaddress.ip_network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
-    subnets = list(UNDERLAY_POOL.subnets(new_prefix=24))
+    subnets = list(pool.subnets(new_prefix=24))
     start = zlib.crc32(name.encode()) % len(subnets)
     for subnet in subnets[start:] + subnets[:start]:
         if not any(subnet.overlaps(u) for u in used):
             return str(subnet)
-    raise L2smError(f"no free /24 left in {UNDERLAY_POOL} for the sandbox underlay")
+    raise L2smError(f"no free /24 left in {pool} for the sandbox underlay")
 
 
 def _process_alive(pid: int | None, marker: str) -> bool:
@@ -114,19 +114,26 @@ class Sandbox:
     def is_up(self) -> bool:
         state = self._load()
         return bool(state and state.get("ready")) and _process_alive(
-            state.get("controller", {}).get("pid"), self.layout.controller_state)
+            state.get("controller", {}).get("pid"), self._main_marker(state))
 
-    def up(self, nodes: int = 2) -> bool:
-        """Bring the cluster up; False when it already runs (a dead controller is restarted then, keeping its
-        state). Any other broken leftover is removed first."""
+    def _main_marker(self, state: dict) -> str:
+        return self._controller_state("c1" if state.get("clusters") else None)
+
+    def up(self, nodes: int = 2, clusters: int = 1, delay_ms: float | None = None,
+           loss_pct: float | None = None) -> bool:
+        """Bring the cluster (or ``clusters`` clusters joined by their edges) up; False when it already runs (a dead
+        controller is restarted then, keeping its state). Any other broken leftover is removed first."""
         preflight()
         if not 1 <= nodes <= 20:
             raise L2smError("--nodes must be from 1 to 20")
+        if not 1 <= clusters <= 4:
+            raise L2smError("--clusters must be from 1 to 4")
         with self._locked():
             if self.is_up():
                 return False
             state = self._load()
-            if state and state.get("ready") and all(netns.exists(n.netns) for n in self._nodes(state)):
+            if (state and state.get("ready") and not state.get("clusters")
+                    and all(netns.exists(n.netns) for n in self._nodes(state))):
                 self._start_controller(state)
                 return False
             if self._load() is not None or netns.names_with_prefix(self.layout.prefix):
@@ -138,6 +145,9 @@ class Sandbox:
             self._save(state)
             try:
                 self._underlay_bridge(gateway)
+                if clusters > 1:
+                    self._up_clusters(state, clusters, nodes, delay_ms, loss_pct)
+                    return True
                 controller = self._start_controller(state)
                 members = []
                 for index in range(1, nodes + 1):
@@ -157,6 +167,63 @@ class Sandbox:
                 self._down_locked()
                 raise
         return True
+
+    def _up_clusters(self, state: dict, count: int, nodes: int, delay_ms, loss_pct) -> None:
+        """Clusters c1..cK, each with nodes, an edge and a controller; the provider; the domain links."""
+        subnet = state["underlay"]
+        gateway, _ = underlay_addresses(subnet, 0)
+        state["clusters"] = {}
+        state["interdomain"] = _free_underlay(self.name + "-id", domains.INTERDOMAIN_POOL)
+        edges = {}
+        members = {}
+        for cluster in domains.cluster_names(count):
+            of_port, rest_port = domains.cluster_ports(cluster)
+            controller = self._spawn_controller(f"{gateway}:{of_port}", f"{gateway}:{rest_port}", cluster)
+            state["clusters"][cluster] = {"controller": {"pid": controller.pid, "url": controller.url},
+                                          "nodes": [], "edge": domains.edge_name(cluster)}
+            members[cluster] = []
+            for name in [f"{cluster}-{node_name(i)}" for i in range(1, nodes + 1)] + [domains.edge_name(cluster)]:
+                state["nodes"].append(name)
+                state["clusters"][cluster]["nodes"].append(name)
+                self._save(state)
+                node = Node(self.layout, name, len(state["nodes"]), subnet)
+                node.up(of_port)
+                members[cluster].append(node)
+            edges[cluster] = members[cluster][-1]
+        state["controller"] = state["clusters"]["c1"]["controller"]  # the default one, for single-cluster callers
+        provider = self._spawn_controller(f"{gateway}:{domains.PROVIDER_OF_PORT}",
+                                          f"{gateway}:{domains.PROVIDER_REST_PORT}", "provider")
+        state["provider"] = {"pid": provider.pid, "url": provider.url}
+        self._save(state)
+        links = domains.connect_edges(self.layout, state["interdomain"], edges, delay_ms, loss_pct)
+        for cluster, group in members.items():
+            client = ControllerClient(state["clusters"][cluster]["controller"]["url"])
+            for node in group:
+                tunnels = {peer.name: node.connect(peer) for peer in group if peer is not node}
+                client.register_switch(node.name, node.dpid, tunnels,
+                                       links[cluster] if node is edges[cluster] else None)
+            self._wait_switches(client, [n.name for n in group])
+        state["ready"] = True
+        self._save(state)
+
+    def _spawn_controller(self, of_listen: str, rest_listen: str, label: str) -> ControllerProcess:
+        controller = ControllerProcess(self._controller_state(label), of_listen, rest_listen,
+                                       log_file=self._controller_state(label)[:-len(".json")] + ".log",
+                                       role="provider" if label == "provider" else "cluster")
+        return controller.start()
+
+    def _controller_state(self, label: str | None) -> str:
+        """The state file of the single controller, of a cluster's controller or of the provider."""
+        if not label:
+            return self.layout.controller_state
+        return os.path.join(self.layout.state_dir, f"controller-{label}.json")
+
+    def _cluster_of(self, state: dict, node: str) -> str | None:
+        return next((c for c, rec in state.get("clusters", {}).items() if node in rec["nodes"]), None)
+
+    def _controller_url(self, state: dict, node: str) -> str:
+        cluster = self._cluster_of(state, node)
+        return state["clusters"][cluster]["controller"]["url"] if cluster else state["controller"]["url"]
 
     def _start_controller(self, state: dict) -> ControllerProcess:
         gateway, _ = underlay_addresses(state["underlay"], 0)
@@ -230,18 +297,29 @@ class Sandbox:
             if os.path.isdir(run_dir):
                 attempt(leftover, OvsInstance(run_dir, netns=leftover).stop)
             attempt(leftover, netns.remove, leftover)
-        attempt("controller", self._stop_controller, state.get("controller", {}).get("pid"))
+        labels = list(state.get("clusters", {})) + ["provider"]
+        for label in labels:
+            record = state.get("provider") if label == "provider" else state["clusters"][label]["controller"]
+            attempt(f"controller {label}", self._stop_controller, (record or {}).get("pid"),
+                    self._controller_state(label))
+        if not state.get("clusters"):
+            attempt("controller", self._stop_controller, state.get("controller", {}).get("pid"))
         attempt("underlay", self._remove_links)
         for path in (self.layout.state_file, self.layout.controller_state, self.layout.controller_log):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
+        for label in labels:
+            for path in (self._controller_state(label), self._controller_state(label)[:-len(".json")] + ".log"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
         for sub in ("nodes", "pods"):  # OVS databases and logs: a new `up` starts from scratch
             shutil.rmtree(os.path.join(self.layout.state_dir, sub), ignore_errors=True)
         if errors:
             raise L2smError(f"sandbox {self.name} removed with errors: {'; '.join(errors)}")
 
-    def _stop_controller(self, pid: int | None) -> None:
-        if not _process_alive(pid, self.layout.controller_state):
+    def _stop_controller(self, pid: int | None, marker: str | None = None) -> None:
+        marker = marker or self.layout.controller_state
+        if not _process_alive(pid, marker):
             return
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
             with contextlib.suppress(ProcessLookupError):
@@ -250,7 +328,7 @@ class Sandbox:
             while time.monotonic() < deadline:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)  # reap it when it is our child
-                if not _process_alive(pid, self.layout.controller_state):
+                if not _process_alive(pid, marker):
                     return
                 time.sleep(0.05)
 
@@ -268,7 +346,7 @@ class Sandbox:
         if not state:
             return {"name": self.name, "up": False, "state_dir": self.layout.state_dir}
         controller = state.get("controller", {})
-        alive = _process_alive(controller.get("pid"), self.layout.controller_state)
+        alive = _process_alive(controller.get("pid"), self._main_marker(state))
         nodes = []
         for node in self._nodes(state):
             nodes.append({"name": node.name, "netns": node.netns, "underlay_ip": node.address,
@@ -277,7 +355,18 @@ class Sandbox:
         if alive:
             with contextlib.suppress(L2smError):
                 networks = [n["name"] for n in ControllerClient(controller["url"]).list_networks()]
+        clusters = {}
+        for cluster, rec in state.get("clusters", {}).items():
+            clusters[cluster] = {"nodes": rec["nodes"], "edge": rec["edge"], "controller": dict(
+                rec["controller"], alive=_process_alive(rec["controller"].get("pid"), self._controller_state(cluster)))}
+        if state.get("provider"):
+            clusters_extra = {"provider": dict(state["provider"], alive=_process_alive(
+                state["provider"].get("pid"), self._controller_state("provider"))),
+                "interdomain": state.get("interdomain")}
+        else:
+            clusters_extra = {}
         return {"name": self.name, "up": bool(state.get("ready")) and alive, "state_dir": self.layout.state_dir,
+                **({"clusters": clusters} if clusters else {}), **clusters_extra,
                 "underlay": state.get("underlay"),
                 "controller": {"url": controller.get("url"), "pid": controller.get("pid"), "alive": alive},
                 "nodes": nodes, "networks": networks, "pods": sorted(state.get("pods", {}))}
@@ -292,23 +381,79 @@ class Sandbox:
         return OvsInstance(self.layout.node_dir(node), netns=self.layout.node_netns(node))
 
     # networks --------------------------------------------------------------------------------------------------
-    def create_network(self, name: str, cidr: str | None = None) -> dict:
-        return self.controller_client().create_network(name, cidr=cidr)
+    def create_network(self, name: str, cidr: str | None = None, clusters: list[str] | None = None) -> dict:
+        """One network; with several clusters, ``clusters`` names where it lives (two or more: an inter-domain
+        network whose global tag the provider allocates)."""
+        state = self._running_state()
+        if not state.get("clusters"):
+            if clusters:
+                raise L2smError(f"sandbox {self.name} has a single cluster: create the network without --clusters")
+            return ControllerClient(state["controller"]["url"]).create_network(name, cidr=cidr)
+        known = sorted(state["clusters"])
+        if not clusters:
+            raise L2smError(f"sandbox {self.name} has clusters {', '.join(known)}: say where the network lives "
+                            f"with --clusters (one cluster, or several for an inter-domain network)")
+        unknown = sorted(set(clusters) - set(known))
+        if unknown:
+            raise L2smError(f"unknown cluster {', '.join(unknown)} (clusters: {', '.join(known)})")
+        tag = None
+        if len(set(clusters)) > 1:
+            try:
+                tag = ControllerClient(state["provider"]["url"]).create_network(name, cidr=cidr)["id"]
+            except L2smError as err:
+                raise L2smError(f"cannot create inter-domain network {name}: provider controller: {err}") from err
+        for cluster in clusters:
+            ControllerClient(state["clusters"][cluster]["controller"]["url"]).create_network(
+                name, cidr=cidr, interdomain_tag=tag)
+        return {"name": name, "cidr": cidr, "clusters": list(clusters), "interdomain": {"tag": tag} if tag else None}
 
     def delete_network(self, name: str) -> None:
         """Delete a network; the sandbox's pods on it are detached first so no stale interface stays."""
         with self._locked():
             state = self._running_state()
-            client = ControllerClient(state["controller"]["url"])
-            client.get_network(name)
+            urls = [rec["controller"]["url"] for rec in state.get("clusters", {}).values()] or \
+                [state["controller"]["url"]]
+            found = [u for u in urls if any(n["name"] == name for n in ControllerClient(u).list_networks())]
+            if not found:
+                raise L2smError(f"no network named {name}", 404)
             for pod_name, record in state["pods"].items():
                 if name in record["networks"]:
-                    Pod(self.layout, pod_name, record).detach(name, state["controller"]["url"])
+                    pod = Pod(self.layout, pod_name, record)
+                    pod.detach(name, self._controller_url(state, pod.node))
                     self._save(state)
-            client.delete_network(name)
+            for url in found:
+                ControllerClient(url).delete_network(name)
+            if state.get("provider") and len(found) > 1:
+                with contextlib.suppress(L2smError):  # a stopped provider keeps a stale tag, harmless
+                    ControllerClient(state["provider"]["url"]).delete_network(name)
 
     def networks(self) -> list[dict]:
-        return self.controller_client().list_networks()
+        """Every network; with several clusters, each once with the ``clusters`` it lives in."""
+        state = self._running_state()
+        if not state.get("clusters"):
+            return ControllerClient(state["controller"]["url"]).list_networks()
+        merged: dict[str, dict] = {}
+        for cluster, rec in sorted(state["clusters"].items()):
+            for net in ControllerClient(rec["controller"]["url"]).list_networks():
+                entry = merged.setdefault(net["name"], dict(net, clusters=[], ports=[]))
+                entry["clusters"].append(cluster)
+                entry["ports"] += net.get("ports", [])
+        return [merged[n] for n in sorted(merged)]
+
+    def provider(self, running: bool) -> None:
+        """Stop or start again the provider controller (its state is kept)."""
+        with self._locked():
+            state = self._running_state()
+            if not state.get("provider"):
+                raise L2smError(f"sandbox {self.name} has no provider (it has a single cluster)")
+            label = "provider"
+            self._stop_controller(state["provider"].get("pid"), self._controller_state(label))
+            if running:
+                gateway, _ = underlay_addresses(state["underlay"], 0)
+                proc = self._spawn_controller(f"{gateway}:{domains.PROVIDER_OF_PORT}",
+                                              f"{gateway}:{domains.PROVIDER_REST_PORT}", label)
+                state["provider"] = {"pid": proc.pid, "url": proc.url}
+            self._save(state)
 
     # pods ------------------------------------------------------------------------------------------------------
     def run_pod(self, name: str, node: str, networks: list[tuple[str, str | None]],
@@ -321,7 +466,7 @@ class Sandbox:
                 raise L2smError(f"unknown node {node} (nodes: {', '.join(state['nodes'])})")
             if name in state["pods"]:
                 raise L2smError(f"pod {name} exists already in sandbox {self.name}")
-            url = state["controller"]["url"]
+            url = self._controller_url(state, node)
             client = ControllerClient(url)
             for network, _ in networks:
                 client.get_network(network)  # unknown network: fail before making anything
@@ -361,7 +506,7 @@ class Sandbox:
 
     def _delete_pod(self, state: dict, pod: Pod) -> None:
         pod.stop()
-        url = state["controller"]["url"]
+        url = self._controller_url(state, pod.node)
         for network in list(pod.record["networks"]):
             with contextlib.suppress(L2smError):
                 pod.detach(network, url)
@@ -377,7 +522,7 @@ class Sandbox:
             p = self._pod(state, pod)
             if network in p.record["networks"]:
                 raise L2smError(f"pod {pod} is attached to {network} already")
-            ifname = p.attach(network, address, state["controller"]["url"])
+            ifname = p.attach(network, address, self._controller_url(state, p.node))
             self._save(state)
             return ifname
 
@@ -388,7 +533,7 @@ class Sandbox:
             p = self._pod(state, pod)
             if network not in p.record["networks"]:
                 raise L2smError(f"pod {pod} is not attached to {network}")
-            p.detach(network, state["controller"]["url"])
+            p.detach(network, self._controller_url(state, p.node))
             self._save(state)
 
     def _pod_info(self, pod: Pod) -> dict:

@@ -37,29 +37,8 @@ class Node:
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
 
     def _underlay_link(self) -> None:
-        host_if = self.layout.underlay_host_if(self.index)
-        with IPRoute(netns=netns.path(self.netns), flags=0) as inside:
-            if inside.link_lookup(ifname=UNDERLAY_IF):
-                return
-        peer_tmp = f"{self.layout.name}-p{self.index}"
-        with IPRoute() as ipr:
-            for name in (host_if, peer_tmp):
-                for index in ipr.link_lookup(ifname=name):
-                    ipr.link("del", index=index)
-            ipr.link("add", ifname=host_if, kind="veth", mtu=UNDERLAY_MTU,
-                     peer={"ifname": peer_tmp, "mtu": UNDERLAY_MTU})
-            fd = os.open(netns.path(self.netns), os.O_RDONLY)
-            try:
-                ipr.link("set", index=ipr.link_lookup(ifname=peer_tmp)[0], net_ns_fd=fd)
-            finally:
-                os.close(fd)
-            bridge = ipr.link_lookup(ifname=self.layout.underlay_bridge)[0]
-            ipr.link("set", index=ipr.link_lookup(ifname=host_if)[0], master=bridge, state="up")
-        with IPRoute(netns=netns.path(self.netns), flags=0) as inside:
-            index = inside.link_lookup(ifname=peer_tmp)[0]
-            inside.link("set", index=index, ifname=UNDERLAY_IF)
-            inside.addr("add", index=index, address=self.address, prefixlen=24)
-            inside.link("set", index=index, state="up")
+        bridge_link(self.netns, self.layout.underlay_bridge, self.layout.underlay_host_if(self.index),
+                    f"{self.layout.name}-p{self.index}", UNDERLAY_IF, self.address)
 
     def connect(self, peer: "Node") -> str:
         """The tunnel towards ``peer``; returns its interface name."""
@@ -75,3 +54,28 @@ class Node:
             with IPRoute() as ipr:
                 for index in ipr.link_lookup(ifname=self.layout.underlay_host_if(self.index)):
                     ipr.link("del", index=index)
+
+
+def bridge_link(ns: str, bridge: str, host_if: str, tmp_if: str, inside_if: str, address: str) -> None:
+    """A veth from the root-netns Linux ``bridge`` (end ``host_if``) into ``ns`` as ``inside_if`` with ``address``/24;
+    left alone when ``inside_if`` already exists."""
+    with IPRoute(netns=netns.path(ns), flags=0) as inside:
+        if inside.link_lookup(ifname=inside_if):
+            return
+    with IPRoute() as ipr:
+        for name in (host_if, tmp_if):
+            for index in ipr.link_lookup(ifname=name):
+                ipr.link("del", index=index)
+        ipr.link("add", ifname=host_if, kind="veth", mtu=UNDERLAY_MTU, peer={"ifname": tmp_if, "mtu": UNDERLAY_MTU})
+        fd = os.open(netns.path(ns), os.O_RDONLY)
+        try:
+            ipr.link("set", index=ipr.link_lookup(ifname=tmp_if)[0], net_ns_fd=fd)
+        finally:
+            os.close(fd)
+        master = ipr.link_lookup(ifname=bridge)[0]
+        ipr.link("set", index=ipr.link_lookup(ifname=host_if)[0], master=master, state="up")
+    with IPRoute(netns=netns.path(ns), flags=0) as inside:
+        index = inside.link_lookup(ifname=tmp_if)[0]
+        inside.link("set", index=index, ifname=inside_if)
+        inside.addr("add", index=index, address=address, prefixlen=24)
+        inside.link("set", index=index, state="up")

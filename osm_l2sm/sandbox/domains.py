@@ -1,0 +1,89 @@
+"""Several clusters in one sandbox: names, ports and the inter-domain link between their edge devices.
+
+Cluster ``cK`` has nodes ``cK-node1..N`` and an edge ``cK-edge`` (a node whose switch also has one domain link per
+peer cluster), its own controller (OpenFlow 6653+K, REST 8181+K on the underlay gateway) and its own state file.
+The edges meet on a separate underlay: the Linux bridge ``<sandbox>-id`` with its own /24, interface ``id0`` in
+each edge, root end ``<sandbox>-dK``. The provider controller (REST 8190) allocates the global tags.
+"""
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+
+from pyroute2 import IPRoute
+
+from osm_l2sm.errors import L2smError
+from osm_l2sm.switch.bridge import ensure_tunnel, pair_vni, tunnel_name
+
+from . import netns
+from .layout import BRIDGE, OF_PORT, REST_PORT, UNDERLAY_MTU, Layout
+from .node import Node, bridge_link
+
+INTERDOMAIN_POOL = ipaddress.ip_network("10.232.0.0/16")
+INTERDOMAIN_IF = "id0"
+PROVIDER_OF_PORT = OF_PORT + 50
+PROVIDER_REST_PORT = REST_PORT + 9
+
+
+def cluster_names(count: int) -> list[str]:
+    return [f"c{k}" for k in range(1, count + 1)]
+
+
+def edge_name(cluster: str) -> str:
+    return f"{cluster}-edge"
+
+
+def cluster_ports(cluster: str) -> tuple[int, int]:
+    k = int(cluster[1:])
+    return OF_PORT + k, REST_PORT + k
+
+
+def interdomain_bridge(layout: Layout) -> str:
+    return f"{layout.name}-id"
+
+
+def domain_link_name(peer_cluster: str) -> str:
+    return tunnel_name(f"d-{peer_cluster}")
+
+
+def ensure_interdomain_bridge(layout: Layout, subnet: str) -> None:
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=interdomain_bridge(layout)):
+            return
+        ipr.link("add", ifname=interdomain_bridge(layout), kind="bridge", mtu=UNDERLAY_MTU)
+        ipr.link("set", index=ipr.link_lookup(ifname=interdomain_bridge(layout))[0], state="up")
+
+
+def edge_address(subnet: str, cluster: str) -> str:
+    return str(ipaddress.ip_network(subnet).network_address + 10 + int(cluster[1:]))
+
+
+def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms: float | None = None,
+                  loss_pct: float | None = None) -> dict[str, dict[str, str]]:
+    """Link every edge to the inter-domain bridge and make one VXLAN domain link per pair of clusters;
+    returns {cluster: {peer cluster: interface}}."""
+    ensure_interdomain_bridge(layout, subnet)
+    for cluster, edge in edges.items():
+        k = int(cluster[1:])
+        bridge_link(edge.netns, interdomain_bridge(layout), f"{layout.name}-d{k}", f"{layout.name}-q{k}",
+                    INTERDOMAIN_IF, edge_address(subnet, cluster))
+        if delay_ms or loss_pct:
+            netem = ["delay", f"{delay_ms or 0}ms"] + (["loss", f"{loss_pct}%"] if loss_pct else [])
+            done = netns.run(edge.netns, ["tc", "qdisc", "replace", "dev", INTERDOMAIN_IF, "root", "netem", *netem])
+            if done.returncode != 0:
+                raise L2smError(f"tc netem on {cluster}'s inter-domain link failed: {done.stderr.strip()}")
+    links: dict[str, dict[str, str]] = {}
+    for cluster, edge in edges.items():
+        links[cluster] = {}
+        for peer in edges:
+            if peer == cluster:
+                continue
+            links[cluster][peer] = ensure_tunnel(
+                edge.ovs, BRIDGE, f"d-{peer}", edge_address(subnet, cluster), edge_address(subnet, peer),
+                INTERDOMAIN_IF, vni=pair_vni(edge.name, edge_name(peer)), mtu=1500, netns=edge.netns)
+    return links
+
+
+def set_link(layout: Layout, cluster: str, up: bool) -> None:
+    """Cut or restore a cluster's inter-domain underlay link (the root end of its edge's veth)."""
+    subprocess.run(["ip", "link", "set", f"{layout.name}-d{cluster[1:]}", "up" if up else "down"], check=True)
