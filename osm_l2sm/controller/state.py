@@ -159,7 +159,10 @@ class State:
         return None
 
     def switches_of_network(self, network: str) -> set[str]:
-        return {p["switch"] for p in self.ports.values() if p["network"] == network}
+        """The switches whose flows depend on ``network``: those with its ports, and edges when inter-domain."""
+        edges = {n for n, sw in self.switches.items() if sw.get("domain_links")}
+        inter = (self.networks.get(network) or {}).get("interdomain")
+        return {p["switch"] for p in self.ports.values() if p["network"] == network} | (edges if inter else set())
 
     def topology(self) -> dict:
         with self.lock:
