@@ -33,13 +33,22 @@ def register(sub) -> None:
     create = nsub.add_parser("create", help="create a network (no-op when it exists)")
     create.add_argument("name")
     create.add_argument("--cidr", help="subnet for automatic pod addresses, e.g. 10.0.1.0/24")
-    delete = nsub.add_parser("delete", help="delete a network")
+    create.add_argument("--provider", help="inter-domain provider: the network becomes an ext-vnet in every cluster "
+                        "(default l2sm-provider with several --kubeconfig)")
+    create.add_argument("--provider-domain", help="the provider's DNS domain (default: its name)")
+    create.add_argument("--split-range", action="store_true",
+                        help="give each cluster its own part of the CIDR's addresses (podAddressRange)")
+    delete = nsub.add_parser("delete", help="delete a network (from every cluster given)")
     delete.add_argument("name")
     listing = nsub.add_parser("list", help="list the networks of the namespace")
+    for p in (create, delete):
+        p.add_argument("--kubeconfig", action="append", metavar="[CLUSTER=]FILE",
+                       help="kubeconfig file (env KUBECONFIG); repeat for an inter-domain network over several "
+                       "clusters, each in its context's namespace unless --namespace")
+    listing.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), required="KUBECONFIG" not in os.environ,
+                         help="kubeconfig file (env KUBECONFIG)")
     for p in (create, delete, listing):
-        p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), required="KUBECONFIG" not in os.environ,
-                       help="kubeconfig file (env KUBECONFIG)")
-        p.add_argument("--namespace", default="default")
+        p.add_argument("--namespace", help="namespace of the networks (default: default)")
         p.add_argument("--mode", choices=("cr", "helm"), default="cr",
                        help="cr: L2Network resources; helm: one l2sm-network release per network")
         p.add_argument("--helm", help="helm executable (default: helm on PATH)")
@@ -66,26 +75,60 @@ def _run_operator(args) -> int:
     return 0
 
 
+def _kubeconfigs(args) -> list[str]:
+    from osm_l2sm.errors import L2smError
+
+    given = args.kubeconfig if isinstance(args.kubeconfig, list) else [args.kubeconfig] if args.kubeconfig else []
+    given = given or ([os.environ["KUBECONFIG"]] if os.environ.get("KUBECONFIG") else [])
+    if not given:
+        raise L2smError("no cluster: pass --kubeconfig FILE (or set KUBECONFIG)")
+    return given
+
+
+def _interdomain(args):
+    """The multi-cluster target when the network is inter-domain (several clusters, a provider or a split range)."""
+    from osm_l2sm.k8s.multidomain import interdomain_target
+
+    kubeconfigs = _kubeconfigs(args)
+    provider = getattr(args, "provider", None)  # `network delete` has none: it removes from every cluster
+    split = getattr(args, "split_range", False)
+    if len(kubeconfigs) == 1 and "=" not in kubeconfigs[0] and not provider and not split:
+        return None
+    if args.mode != "cr":
+        from osm_l2sm.errors import L2smError
+
+        raise L2smError("inter-domain networks are made as L2Network resources: use --mode cr")
+    return interdomain_target(kubeconfigs, args.namespace, provider, getattr(args, "provider_domain", None), split)
+
+
 def _target(args):
     from osm_l2sm.k8s.target import KubernetesTarget
 
-    return KubernetesTarget(args.kubeconfig, args.namespace, mode=args.mode, helm=args.helm)
+    return KubernetesTarget(_kubeconfigs(args)[0], args.namespace or "default", mode=args.mode, helm=args.helm)
+
+
+def _where(target, args) -> str:
+    if target is None:
+        return f"namespace {args.namespace or 'default'}"
+    return "clusters " + ", ".join(f"{c.name} (namespace {c.namespace})" for c in target.clusters.values())
 
 
 def _network_create(args) -> int:
     from osm_l2sm.model import Network
 
-    created = _target(args).ensure_network(Network(args.name, cidr=args.cidr))
-    print(f"network {args.name} {'created' if created else 'already exists'} in namespace {args.namespace}")
+    multi = _interdomain(args)
+    created = (multi or _target(args)).ensure_network(Network(args.name, cidr=args.cidr))
+    print(f"network {args.name} {'created' if created else 'already exists'} in {_where(multi, args)}")
     return 0
 
 
 def _network_delete(args) -> int:
     from osm_l2sm.errors import L2smError
 
-    if not _target(args).delete_network(args.name):
-        raise L2smError(f"network {args.name} does not exist in namespace {args.namespace}")
-    print(f"network {args.name} deleted from namespace {args.namespace}")
+    multi = _interdomain(args)
+    if not (multi or _target(args)).delete_network(args.name):
+        raise L2smError(f"network {args.name} does not exist in {_where(multi, args)}")
+    print(f"network {args.name} deleted from {_where(multi, args)}")
     return 0
 
 

@@ -63,6 +63,16 @@ def kubernetes_target(kubeconfig: str, namespace: str = "default", mode: str = "
     return k8s.KubernetesTarget(kubeconfig, namespace, mode=mode)
 
 
+K8S_MULTIDOMAIN_MODULE = "osm_l2sm.k8s.multidomain"  # InterDomainTarget over several clusters
+
+
+def interdomain_target(kubeconfigs: list[str], namespace: str | None = None, provider: str | None = None,
+                       provider_domain: str | None = None, split: bool = False) -> NetworkTarget:
+    """Networks on several clusters (``CLUSTER=FILE`` each): a network spanning clusters is an ext-vnet in each."""
+    md = optional_box(K8S_MULTIDOMAIN_MODULE, "the multi-cluster Kubernetes target")
+    return md.interdomain_target(kubeconfigs, namespace, provider, provider_domain, split)
+
+
 def install_knfs(plan, kubeconfig: str, namespace: str = "default", mode: str = "cr") -> None:
     """Helm-install every KDU chart of ``plan`` (ns-create with local packages and no OSM)."""
     optional_box(K8S_MODULE, "the Kubernetes target").install_plan(plan, kubeconfig, namespace, mode=mode)
@@ -73,12 +83,14 @@ def uninstall_knfs(plan, kubeconfig: str, namespace: str = "default", mode: str 
 
 
 def target_kind(args) -> str:
-    """Which target the arguments ask for: ``local``, ``kubeconfig`` or ``controller``."""
+    """Which target the arguments ask for: ``local``, ``kubeconfig``, ``clusters`` (several kubeconfigs) or
+    ``controller``."""
     chosen = [kind for kind, given in (("local", getattr(args, "local", False)),
                                         ("kubeconfig", getattr(args, "kubeconfig", None)),
+                                        ("clusters", getattr(args, "clusters", None)),
                                         ("controller", getattr(args, "controller", None))) if given]
     if len(chosen) > 1:
-        raise L2smError("choose one network target: --local, --kubeconfig or --controller")
+        raise L2smError("choose one network target: --local, --kubeconfig (one or several) or --controller")
     if not chosen:
         raise L2smError("no network target: pass --local (sandbox), --kubeconfig FILE (Kubernetes) "
                         "or --controller URL")
@@ -93,4 +105,7 @@ def target_from_args(args) -> NetworkTarget:
     if kind == "kubeconfig":
         return kubernetes_target(args.kubeconfig, getattr(args, "namespace", None) or "default",
                                  getattr(args, "k8s_mode", None) or "cr")
+    if kind == "clusters":
+        return interdomain_target(args.clusters, getattr(args, "cluster_namespace", None),
+                                  getattr(args, "provider", None), getattr(args, "provider_domain", None))
     return ControllerTarget(args.controller, token=getattr(args, "controller_token", None))
