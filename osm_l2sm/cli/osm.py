@@ -29,11 +29,19 @@ def _target_options() -> argparse.ArgumentParser:
     group = parent.add_argument_group("network target (one of)")
     group.add_argument("--local", action="store_true", help="the local sandbox (OSM_L2SM_SANDBOX)")
     group.add_argument("--sandbox", default=None, help="sandbox name for --local")
-    group.add_argument("--kubeconfig", help="a Kubernetes cluster: networks as L2Network resources")
+    group.add_argument("--kubeconfig", action="append", metavar="[CLUSTER=]FILE",
+                       help="a Kubernetes cluster: networks as L2Network resources; repeat as CLUSTER=FILE for an NS "
+                       "over several clusters (links spanning clusters become ext-vnet networks in each)")
     group.add_argument("--k8s-cluster", dest="k8s_cluster",
                        help="an OSM-registered K8s cluster; its kubeconfig comes from OSM unless --kubeconfig")
-    group.add_argument("--namespace", default="default", help="Kubernetes namespace for networks and KNFs")
+    group.add_argument("--namespace", help="Kubernetes namespace for networks and KNFs (default: default; with "
+                       "several clusters: each kubeconfig context's)")
     group.add_argument("--k8s-mode", choices=("cr", "helm"), default="cr", help="L2Network CRs or Helm releases")
+    group.add_argument("--cluster-map", metavar="VIM=CLUSTER,...",
+                       help="the cluster of each VIM account the config places KNFs on (vnf[].vimAccountId); "
+                       "default with several --kubeconfig: OSM's K8s clusters per VIM")
+    group.add_argument("--provider", help="inter-domain provider named by spanning networks (default l2sm-provider)")
+    group.add_argument("--provider-domain", help="the provider's DNS domain (default: its name)")
     group.add_argument("--controller", help="URL of an osm-l2sm controller REST API")
     group.add_argument("--controller-token", default=os.environ.get("L2SM_CONTROLLER_TOKEN"),
                        help="bearer token of the controller (env L2SM_CONTROLLER_TOKEN)")
@@ -84,6 +92,27 @@ def register(sub) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+def _split_kubeconfigs(args) -> None:
+    """One plain ``--kubeconfig FILE`` keeps the single-cluster target; several, or ``CLUSTER=FILE``, make
+    ``args.clusters`` (the multi-cluster target, each cluster in its context's namespace unless --namespace)."""
+    given = args.kubeconfig or []
+    args.cluster_namespace, args.clusters = args.namespace, None
+    args.namespace = args.namespace or "default"
+    if len(given) > 1 or any("=" in k for k in given):
+        args.clusters, args.kubeconfig = given, None
+    else:
+        args.kubeconfig = given[0] if given else None
+
+
+def _cluster_map(args, nbi) -> dict[str, str]:
+    """VIM account -> cluster: ``--cluster-map``, else (several clusters and OSM) the K8s clusters OSM has per VIM."""
+    from osm_l2sm.descriptors import parse_cluster_map
+
+    if args.cluster_map or not args.clusters or nbi is None:
+        return parse_cluster_map(args.cluster_map)
+    return {c["vim_account"]: c["name"] for c in nbi.list_k8sclusters() if c.get("vim_account") and c.get("name")}
+
+
 def _nbi(args):
     if not args.osm_host:
         return None
@@ -128,7 +157,7 @@ def _packages(args, nbi, nsd_name: str | None) -> list:
 
 def _kubeconfig_from_osm(args, nbi) -> None:
     """``--k8s-cluster NAME`` without ``--kubeconfig``: write the credentials OSM holds to a private temp file."""
-    if not args.k8s_cluster or args.kubeconfig or args.local or args.controller:
+    if not args.k8s_cluster or args.kubeconfig or args.clusters or args.local or args.controller:
         return
     if nbi is None:
         raise L2smError("--k8s-cluster needs --osm-host (or pass the cluster's --kubeconfig)")
@@ -153,21 +182,24 @@ def _target(args, nbi):
 def _print_plan(plan, created: list[str]) -> None:
     for net in plan.networks:
         state = "created" if net.name in created else "existing"
-        print(f"network {net.name} ({net.cidr or 'L2 only'}, virtual link {net.vld}): {state}")
+        where = f", inter-domain over {', '.join(net.clusters)}" if len(net.clusters) > 1 else ""
+        print(f"network {net.name} ({net.cidr or 'L2 only'}, virtual link {net.vld}{where}): {state}")
 
 
 # -- commands -----------------------------------------------------------------------------------------------------
 def run_ns_create(args) -> int:
     from osm_l2sm.osm import lifecycle
+    from osm_l2sm.osm.targets import target_kind
 
+    _split_kubeconfigs(args)
     nbi = _nbi(args)
     if nbi and not args.vim_account:
         raise L2smError("--vim_account is required to instantiate through OSM")
     config = _user_config(args)
     packages = _packages(args, nbi, args.nsd_name)
-    plan = lifecycle.plan_for(packages, args.ns_name, config)
+    plan = lifecycle.plan_for(packages, args.ns_name, config, args.vim_account, _cluster_map(args, nbi))
     target = _target(args, nbi)
-    kind = "kubeconfig" if args.kubeconfig else ("local" if args.local else "controller")
+    kind = target_kind(args)
     outcome: list[str] = []
 
     def deploy():
@@ -198,6 +230,7 @@ def run_ns_create(args) -> int:
 def run_ns_delete(args) -> int:
     from osm_l2sm.osm import lifecycle
 
+    _split_kubeconfigs(args)
     nbi = _nbi(args)
     nsd_name, op_id = args.nsd_name, None
     if nbi is not None and not args.package and not nsd_name:

@@ -120,10 +120,12 @@ def nsd_package(packages: list):
     return found[0]
 
 
-def plan_for(packages: list, ns_name: str, config: dict | None = None) -> Plan:
+def plan_for(packages: list, ns_name: str, config: dict | None = None, vim_account: str | None = None,
+             cluster_of_vim: dict[str, str] | None = None) -> Plan:
+    """The plan; KNFs placed on several VIM accounts (clusters per ``cluster_of_vim``) give networks clusters."""
     descriptors = _descriptors()
     descriptors.validate(packages)
-    return descriptors.plan_ns(packages, ns_name, normalised_config(config))
+    return descriptors.plan_ns(packages, ns_name, normalised_config(config), vim_account, cluster_of_vim)
 
 
 # -- networks with rollback ---------------------------------------------------------------------------------------

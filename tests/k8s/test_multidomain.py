@@ -97,3 +97,76 @@ def test_without_a_provider_or_second_cluster_a_network_stays_a_plain_vnet(kube_
                       "--namespace", ns1)
     assert result.returncode == 0, result.stderr
     assert networks_in(kube_api, ns1)["local"]["type"] == "vnet"
+
+
+# -- ns-create of an NS whose KNFs run in two clusters, with the OSM NBI double ---------------------------------------
+from tests.osm.nbi_double import NbiDouble, NbiState, add_descriptor  # noqa: E402
+
+from osm_l2sm.cli import main  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = [str(REPO / "descriptors" / p) for p in ("cdn_ns", "content_server_knf", "router_firewall_knf",
+                                                    "cdn_cache_knf")]
+EDGE_CACHE = "vnf: [{member-vnf-index: cache, vimAccountId: vim-edge}]"  # the rest stays on the NS's VIM
+
+
+@pytest.fixture
+def osm_with_clusters():
+    """The NBI double holding the CDN descriptors and one K8s cluster per VIM account (c1 cloud, c2 edge)."""
+    state = NbiState(vim_accounts=[{"_id": "vim-cloud", "name": "vim-cloud"}, {"_id": "vim-edge", "name": "vim-edge"}],
+                     k8sclusters=[{"_id": "k1", "name": "c1", "vim_account": "vim-cloud"},
+                                  {"_id": "k2", "name": "c2", "vim_account": "vim-edge"}])
+    with NbiDouble(state) as double:
+        for pkg in PACKAGES:
+            (descriptor,) = Path(pkg).glob("*.yaml")
+            add_descriptor(double.state, descriptor.read_text())
+        yield double
+
+
+def ns_command(command: str, nbi, clusters, *extra) -> int:
+    (_, k1), (_, k2) = clusters["c1"], clusters["c2"]
+    return main([command, "--ns_name", "vod", "--osm-host", nbi.url, "--password", nbi.state.password,
+                 "--kubeconfig", f"c1={k1}", "--kubeconfig", f"c2={k2}", "--package", *PACKAGES, *extra])
+
+
+def test_ns_create_makes_spanning_links_inter_domain_in_each_cluster(kube_api, two_clusters, osm_with_clusters,
+                                                                     capsys):
+    (ns1, _), (ns2, _) = two_clusters["c1"], two_clusters["c2"]
+    assert ns_command("ns-create", osm_with_clusters, two_clusters, "--nsd_name", "cdn_ns",
+                      "--vim_account", "vim-cloud", "--config", EDGE_CACHE, "--provider", "idco") == 0
+    assert "vod-cache-vl (10.0.1.0/24, virtual link cache-vl, inter-domain over c1, c2): created" in \
+        capsys.readouterr().out
+    cloud, edge = networks_in(kube_api, ns1), networks_in(kube_api, ns2)
+    # The cache (edge) and the router (cloud) share cache-vl: an ext-vnet on both sides, naming the provider.
+    for spec in (cloud["vod-cache-vl"], edge["vod-cache-vl"]):
+        assert spec["type"] == "ext-vnet" and spec["provider"]["name"] == "idco"
+        assert spec["l2sm"]["clusters"] == ["c1", "c2"]
+    # content-vl joins router and content server, both in the cloud: an ordinary network there, none at the edge.
+    assert cloud["vod-content-vl"]["type"] == "vnet"
+    assert set(edge) == {"vod-cache-vl"}
+    (body,) = osm_with_clusters.state.bodies("POST", "/ns_instances_content")
+    assert body["vimAccountId"] == "vim-cloud"
+    assert body["vnf"] == [{"member-vnf-index": "cache", "vimAccountId": "vim-edge"}]
+
+    assert ns_command("ns-delete", osm_with_clusters, two_clusters) == 0
+    assert networks_in(kube_api, ns1) == {} and networks_in(kube_api, ns2) == {}
+
+
+def test_failed_instantiation_removes_the_networks_from_every_cluster(kube_api, two_clusters, osm_with_clusters,
+                                                                       capsys):
+    (ns1, _), (ns2, _) = two_clusters["c1"], two_clusters["c2"]
+    osm_with_clusters.state.ns_create_status = 500
+    assert ns_command("ns-create", osm_with_clusters, two_clusters, "--nsd_name", "cdn_ns",
+                      "--vim_account", "vim-cloud", "--config", EDGE_CACHE) == 1
+    assert "500" in capsys.readouterr().err
+    assert networks_in(kube_api, ns1) == {} and networks_in(kube_api, ns2) == {}
+
+
+def test_a_link_spanning_a_cluster_without_kubeconfig_is_refused_before_anything_is_made(kube_api, two_clusters,
+                                                                                          capsys):
+    (ns1, k1) = two_clusters["c1"]
+    assert main(["ns-create", "--ns_name", "vod", "--kubeconfig", f"c1={k1}", "--package", *PACKAGES,
+                 "--vim_account", "vim-cloud", "--cluster-map", "vim-cloud=c1,vim-edge=c2",
+                 "--config", EDGE_CACHE]) == 1
+    assert "spans cluster c2 but no kubeconfig is given for it" in capsys.readouterr().err
+    assert networks_in(kube_api, ns1) == {}
