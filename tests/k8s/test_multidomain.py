@@ -14,8 +14,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from conftest import delete_namespace
-from test_charts import l2sm_crds  # noqa: F401  (fixture: the chart's CRDs on the API server)
+from tests.k8s.conftest import delete_namespace
+from tests.k8s.test_charts import l2sm_crds  # noqa: F401  (fixture: the chart's CRDs on the API server)
 
 GROUP, VERSION, PLURAL = "l2sm.l2sm.k8s.local", "v1", "l2networks"
 
