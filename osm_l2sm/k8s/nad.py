@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .resources import CNI_TYPE, NAD_CRD_NAME, NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from .crds import ensure_crd, load_manifests
+from .resources import CNI_TYPE, NAD_GROUP, NAD_PLURAL, NAD_VERSION
 
 NAD_CRD_FILE = Path(__file__).with_name("nad-crd.yaml")
 
@@ -25,27 +24,9 @@ def nad_body(network: str, namespace: str) -> dict:
     }
 
 
-def ensure_nad_crd(api: client.ApiClient, wait_seconds: float = 30.0) -> bool:
+def ensure_nad_crd(api: client.ApiClient) -> bool:
     """Create the NAD CRD when the cluster lacks it (no Multus installed yet); True when created here."""
-    ext = client.ApiextensionsV1Api(api)
-    try:
-        ext.read_custom_resource_definition(NAD_CRD_NAME)
-        return False
-    except ApiException as err:
-        if err.status != 404:
-            raise
-    try:
-        ext.create_custom_resource_definition(yaml.safe_load(NAD_CRD_FILE.read_text()))
-    except ApiException as err:
-        if err.status != 409:  # created meanwhile by someone else
-            raise
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:  # the API serves the new kind only once the CRD is Established
-        conditions = ext.read_custom_resource_definition(NAD_CRD_NAME).status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            break
-        time.sleep(0.2)
-    return True
+    return ensure_crd(api, load_manifests(NAD_CRD_FILE)[0])
 
 
 def ensure_nad(api: client.ApiClient, network: str, namespace: str) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import threading
 from dataclasses import dataclass
 
@@ -74,6 +73,19 @@ def configure(settings: kopf.OperatorSettings, **_) -> None:
     settings.watching.server_timeout = 60
     settings.networking.request_timeout = 30
     ensure_nad_crd(api())
+
+
+@kopf.on.login()
+def login(**_) -> kopf.ConnectionInfo:
+    """kopf connects exactly as the handlers' client does (the --kubeconfig file or the in-cluster account)."""
+    cfg = api().configuration
+    # the kubernetes client keeps the token as "Bearer ..." under a key whose name changed between its versions
+    bearer = [v for v in (cfg.api_key or {}).values() if str(v).startswith("Bearer ")]
+    token = bearer[0].removeprefix("Bearer ").strip() if bearer else None
+    return kopf.ConnectionInfo(server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl,
+                               scheme="Bearer" if token else None, token=token,
+                               certificate_path=cfg.cert_file, private_key_path=cfg.key_file,
+                               username=cfg.username or None, password=cfg.password or None)
 
 
 # ------------------------------------------------------------------------------------------------ L2Networks
@@ -237,7 +249,6 @@ def pod_release(name: str, namespace: str, **_) -> None:
             cluster.patch_network_status(api(), namespace, net, status)
 
 
-@kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-networks")
 def pod_admission(body, patch: kopf.Patch, namespace: str | None, warnings: list, **_) -> None:
     """Production path: the Multus annotation is there before the pod starts (the handlers then claim it)."""
     namespace = namespace or body["metadata"].get("namespace") or "default"
@@ -259,10 +270,10 @@ def run_operator(controller_url: str | None, token: str | None = None, namespace
     CONFIG.controller_url = controller_url
     CONFIG.token = token
     CONFIG.kubeconfig = kubeconfig
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = str(kubeconfig)  # kopf's own login reads it through the kubernetes client
 
-    if webhook is not None:
+    if webhook is not None:  # kopf refuses admission handlers without a server, so register them only here
+        kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-networks")(pod_admission)
+
         @kopf.on.startup()
         def admission(settings: kopf.OperatorSettings, **_) -> None:
             settings.admission.server = webhook

@@ -142,3 +142,341 @@ def test_nad_points_multus_at_the_l2sm_cni_plugin():
                                 "labels": {"app.kubernetes.io/managed-by": "l2sm"}}
     assert json.loads(body["spec"]["config"]) == {"cniVersion": "1.0.0", "type": "l2sm-cni",
                                                   "network": "ping-network"}
+
+
+# ---------------------------------------------------------------- the operator on a real API server
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from kubernetes import client  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+from osm_l2sm.controller.process import ControllerProcess  # noqa: E402
+from osm_l2sm.k8s.crds import ensure_crd, load_manifests  # noqa: E402
+from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+WAIT = 90.0  # seconds before a state the operator should reach counts as never reached (busy 2-core machine)
+MULTUS = "k8s.v1.cni.cncf.io/networks"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(probe, what: str, timeout: float = WAIT):
+    """Poll ``probe`` until it returns a truthy value; fail with ``what`` and the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.3)
+    pytest.fail(f"{what} never happened (last seen: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def l2sm_crds(kube_api):
+    """The CRDs of the l2sm chart, applied as helm would before its templates."""
+    api = kube_api.client()
+    for manifest in load_manifests(REPO / "helm-charts" / "l2sm" / "crds"):
+        ensure_crd(api, manifest)
+    return api
+
+
+@pytest.fixture
+def controller(tmp_path):
+    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{_free_port()}",
+                             rest_listen=f"127.0.0.1:{_free_port()}", token=uuid.uuid4().hex,
+                             log_file=str(tmp_path / "controller.log"))
+    proc.start(timeout=60)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+class OperatorRun:
+    """``osm-l2sm operator run`` as a child process watching one namespace, stopped by its own pid."""
+
+    def __init__(self, kube_api, controller, namespace: str, log: Path):
+        self.args = [sys.executable, "-m", "osm_l2sm", "operator", "run", "--controller", controller.url,
+                     "--kubeconfig", kube_api.kubeconfig, "--namespace", namespace]
+        self.env = dict(os.environ, L2SM_CONTROLLER_TOKEN=controller.token)
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "OperatorRun":
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait: kopf finishes its handlers and exits."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+
+@pytest.fixture
+def operator(kube_api, l2sm_crds, controller, k8s_namespace, tmp_path):
+    """Starts operators for the test's namespace (more than one for restart tests); all stopped at the end."""
+    runs: list[OperatorRun] = []
+
+    def start() -> OperatorRun:
+        run = OperatorRun(kube_api, controller, k8s_namespace, tmp_path / f"operator-{len(runs)}.log").start()
+        runs.append(run)
+        return run
+
+    try:
+        yield start
+    finally:
+        for run in runs:
+            run.stop()
+
+
+class Cluster:
+    """Just enough of a kubectl for the tests: L2Networks, pods, events of one namespace."""
+
+    def __init__(self, api, namespace: str):
+        self.ns = namespace
+        self.core = client.CoreV1Api(api)
+        self.objects = client.CustomObjectsApi(api)
+
+    def create_network(self, name: str, **spec) -> None:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "L2Network", "metadata": {"name": name},
+                "spec": {"type": "vnet", **spec}}
+        self.objects.create_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL, body)
+
+    def network(self, name: str) -> dict | None:
+        try:
+            return self.objects.get_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL, name)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def status(self, name: str) -> dict:
+        return (self.network(name) or {}).get("status") or {}
+
+    def delete_network(self, name: str) -> None:
+        self.objects.delete_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL, name)
+
+    def create_pod(self, name: str, networks: str | None, label: bool = True) -> None:
+        """An alpine pod like upstream's ping-pong (it never runs: no kubelet here)."""
+        metadata = client.V1ObjectMeta(name=name, labels={"l2sm": "true"} if label else {},
+                                       annotations={"l2sm/networks": networks} if networks else {})
+        container = client.V1Container(name="main", image="alpine:latest", command=["sleep", "infinity"],
+                                       security_context=client.V1SecurityContext(
+                                           capabilities=client.V1Capabilities(add=["NET_ADMIN"])))
+        self.core.create_namespaced_pod(self.ns, client.V1Pod(metadata=metadata,
+                                                              spec=client.V1PodSpec(containers=[container])))
+
+    def annotations(self, pod: str) -> dict:
+        try:
+            return self.core.read_namespaced_pod(pod, self.ns).metadata.annotations or {}
+        except ApiException as err:
+            if err.status == 404:
+                return {}
+            raise
+
+    def multus(self, pod: str) -> list[dict] | None:
+        text = self.annotations(pod).get(MULTUS)
+        return json.loads(text) if text else None
+
+    def set_networks(self, pod: str, networks: str) -> None:
+        self.core.patch_namespaced_pod(pod, self.ns, {"metadata": {"annotations": {"l2sm/networks": networks}}})
+
+    def delete_pod(self, pod: str) -> None:
+        self.core.delete_namespaced_pod(pod, self.ns)
+
+    def pod_exists(self, pod: str) -> bool:
+        try:
+            self.core.read_namespaced_pod(pod, self.ns)
+            return True
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+
+    def warnings(self, pod: str) -> list[tuple[str, str]]:
+        events = self.core.list_namespaced_event(self.ns, field_selector=f"involvedObject.name={pod}").items
+        return [(e.reason, e.message) for e in events if e.type == "Warning"]
+
+    def nad_config(self, name: str) -> dict | None:
+        try:
+            nad = self.objects.get_namespaced_custom_object("k8s.cni.cncf.io", "v1", self.ns,
+                                                            "network-attachment-definitions", name)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return json.loads(nad["spec"]["config"])
+
+
+@pytest.fixture
+def cluster(kube_api, k8s_namespace, l2sm_crds) -> Cluster:
+    return Cluster(kube_api.client(), k8s_namespace)
+
+
+def _ready(cluster: Cluster, name: str) -> bool:
+    conditions = cluster.status(name).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _addresses(entries: list[dict] | None, network: str) -> list[str]:
+    return [ip for e in entries or [] if e["name"] == network for ip in e.get("ips", [])]
+
+
+def test_l2network_becomes_a_controller_network_and_goes_away_with_it(operator, cluster, controller):
+    operator()
+    ctl = controller.client()
+    cluster.create_network("net-a", networkCIDR="10.20.0.0/24")
+    wait_for(lambda: _ready(cluster, "net-a"), "L2Network net-a Ready")
+    assert ctl.get_network("net-a")["cidr"] == "10.20.0.0/24"
+    status = cluster.status("net-a")
+    assert status["internalConnectivity"] == "Available" and status["connectedPodCount"] == 0
+    assert "l2sm.operator.io/finalizer" in cluster.network("net-a")["metadata"]["finalizers"]
+
+    cluster.delete_network("net-a")
+    wait_for(lambda: cluster.network("net-a") is None, "L2Network net-a deleted past its finalizer")
+    assert "net-a" not in [n["name"] for n in ctl.list_networks()]
+
+
+def test_ping_pong_pods_get_multus_annotations_and_addresses(operator, cluster):
+    operator()
+    cluster.create_network("ping-network", networkCIDR="10.0.0.0/24")
+    wait_for(lambda: _ready(cluster, "ping-network"), "ping-network Ready")
+    cluster.create_pod("ping", '[{"name": "ping-network", "ips": ["10.0.0.1/24"]}]')
+    cluster.create_pod("pong", "ping-network")
+
+    ping = wait_for(lambda: cluster.multus("ping"), "Multus annotation on ping")
+    pong = wait_for(lambda: cluster.multus("pong"), "Multus annotation on pong")
+    assert ping == [{"name": "ping-network", "namespace": cluster.ns, "interface": "net1", "ips": ["10.0.0.1/24"]}]
+    [pong_ip] = _addresses(pong, "ping-network")
+    assert pong_ip.endswith("/24") and pong_ip.startswith("10.0.0.") and pong_ip != "10.0.0.1/24"
+    assert pong[0]["interface"] == "net1"
+
+    status = wait_for(lambda: (s := cluster.status("ping-network")).get("connectedPodCount") == 2 and s,
+                      "connectedPodCount 2")
+    assert status["assignedIPs"] == {"10.0.0.1": f"{cluster.ns}/ping", pong_ip.split("/")[0]: f"{cluster.ns}/pong"}
+    assert cluster.nad_config("ping-network") == {"cniVersion": "1.0.0", "type": "l2sm-cni",
+                                                  "network": "ping-network"}
+    assert "l2sm/error" not in cluster.annotations("pong")
+
+
+def test_all_three_annotation_forms(operator, cluster):
+    operator()
+    cluster.create_network("v-network-1", networkCIDR="10.0.1.0/24")
+    cluster.create_network("v-network-2", networkCIDR="10.0.2.0/24", podAddressRange="10.0.2.100-10.0.2.110")
+    cluster.create_pod("json-form", '[{"name": "v-network-1", "ips": ["10.0.1.2/24"]}, {"name": "v-network-2"}]')
+    cluster.create_pod("list-form", "v-network-2, v-network-1")
+    cluster.create_pod("name-form", "v-network-1")
+
+    forms = {pod: wait_for(lambda p=pod: cluster.multus(p), f"Multus annotation on {pod}")
+             for pod in ("json-form", "list-form", "name-form")}
+    assert [(e["name"], e["interface"]) for e in forms["json-form"]] == [("v-network-1", "net1"),
+                                                                          ("v-network-2", "net2")]
+    assert [(e["name"], e["interface"]) for e in forms["list-form"]] == [("v-network-2", "net1"),
+                                                                          ("v-network-1", "net2")]
+    assert [(e["name"], e["interface"]) for e in forms["name-form"]] == [("v-network-1", "net1")]
+    assert _addresses(forms["json-form"], "v-network-1") == ["10.0.1.2/24"]
+    net1 = [ip for entries in forms.values() for ip in _addresses(entries, "v-network-1")]
+    net2 = [ip for entries in forms.values() for ip in _addresses(entries, "v-network-2")]
+    assert len(net1) == 3 and len(set(net1)) == 3
+    assert len(net2) == 2 and len(set(net2)) == 2
+    assert all(100 <= int(ip.split("/")[0].rsplit(".", 1)[1]) <= 110 and ip.endswith("/24") for ip in net2)
+    wait_for(lambda: cluster.status("v-network-1").get("connectedPodCount") == 3, "three pods on v-network-1")
+
+
+def test_bad_annotation_and_unknown_network_are_reported_on_the_pod(operator, cluster):
+    operator()
+    cluster.create_network("good-net", networkCIDR="10.9.0.0/24")
+    cluster.create_pod("bad-form", "Not_A_Name!")
+    cluster.create_pod("ghost", "ghost-net")
+
+    error = wait_for(lambda: cluster.annotations("bad-form").get("l2sm/error"), "l2sm/error on bad-form")
+    assert "invalid network name" in error
+    assert wait_for(lambda: [r for r, _ in cluster.warnings("bad-form") if r == "InvalidAnnotation"],
+                    "InvalidAnnotation Warning event")
+    error = wait_for(lambda: cluster.annotations("ghost").get("l2sm/error"), "l2sm/error on ghost")
+    assert "ghost-net" in error and "does not exist" in error
+    assert wait_for(lambda: [m for r, m in cluster.warnings("ghost") if r == "UnknownNetwork" and "ghost-net" in m],
+                    "UnknownNetwork Warning event")
+    assert cluster.multus("bad-form") is None and cluster.multus("ghost") is None
+
+    # fixing the annotation of the running pod attaches it and clears the error
+    cluster.set_networks("bad-form", "good-net")
+    assert _addresses(wait_for(lambda: cluster.multus("bad-form"), "bad-form attached"), "good-net") == ["10.9.0.1/24"]
+    wait_for(lambda: "l2sm/error" not in cluster.annotations("bad-form"), "l2sm/error cleared")
+
+
+def test_annotation_changes_attach_and_detach_and_deletion_releases(operator, cluster):
+    operator()
+    cluster.create_network("net-a", networkCIDR="10.1.0.0/24")
+    cluster.create_network("net-b", networkCIDR="10.2.0.0/24")
+    cluster.create_pod("p1", "net-a")
+    [a_ip] = _addresses(wait_for(lambda: cluster.multus("p1"), "p1 on net-a"), "net-a")
+
+    cluster.set_networks("p1", "net-a, net-b")
+    both = wait_for(lambda: (m := cluster.multus("p1")) and len(m) == 2 and m, "p1 attached to net-b")
+    assert _addresses(both, "net-a") == [a_ip] and _addresses(both, "net-b") == ["10.2.0.1/24"]
+
+    cluster.set_networks("p1", "net-b")
+    only_b = wait_for(lambda: (m := cluster.multus("p1")) and len(m) == 1 and m, "p1 detached from net-a")
+    assert only_b == [{"name": "net-b", "namespace": cluster.ns, "interface": "net1", "ips": ["10.2.0.1/24"]}]
+    wait_for(lambda: cluster.status("net-a").get("connectedPodCount") == 0 and not cluster.status("net-a").get(
+        "assignedIPs"), "net-a empty after detach")
+
+    cluster.delete_pod("p1")
+    wait_for(lambda: not cluster.pod_exists("p1"), "p1 gone past its finalizer")
+    status = wait_for(lambda: (s := cluster.status("net-b")).get("connectedPodCount") == 0 and s, "net-b recounted")
+    assert not status.get("assignedIPs")
+    cluster.create_pod("p2", "net-b")  # the released address is free again
+    assert _addresses(wait_for(lambda: cluster.multus("p2"), "p2 on net-b"), "net-b") == ["10.2.0.1/24"]
+
+
+def test_operator_restart_loses_no_address(operator, cluster):
+    first = operator()
+    cluster.create_network("net-r", networkCIDR="10.5.0.0/24")
+    cluster.create_pod("r1", "net-r")
+    r1 = _addresses(wait_for(lambda: cluster.multus("r1"), "r1 wired"), "net-r")
+    cluster.create_pod("r2", "net-r")
+    r2 = _addresses(wait_for(lambda: cluster.multus("r2"), "r2 wired"), "net-r")
+    assert first.stop() == 0
+
+    cluster.create_pod("r3", "net-r")  # while no operator runs
+    cluster.delete_pod("r1")  # held by the finalizer until an operator releases it
+    assert cluster.pod_exists("r1")
+
+    operator()
+    r3 = _addresses(wait_for(lambda: cluster.multus("r3"), "r3 wired by the new operator"), "net-r")
+    assert len(set(r1 + r2 + r3)) == 3
+    wait_for(lambda: not cluster.pod_exists("r1"), "r1 released by the new operator")
+    status = wait_for(lambda: (s := cluster.status("net-r")).get("connectedPodCount") == 2 and s, "two pods left")
+    assert status["assignedIPs"] == {r2[0].split("/")[0]: f"{cluster.ns}/r2", r3[0].split("/")[0]: f"{cluster.ns}/r3"}
+    assert cluster.multus("r2") and _addresses(cluster.multus("r2"), "net-r") == r2
+
+
+def test_unlabelled_pods_are_left_alone(operator, cluster):
+    operator()
+    cluster.create_network("net-u", networkCIDR="10.6.0.0/24")
+    cluster.create_pod("plain", "net-u", label=False)
+    cluster.create_pod("marker", "net-u")  # labelled: once it is wired, the operator has seen both
+    wait_for(lambda: cluster.multus("marker"), "marker wired")
+    assert cluster.multus("plain") is None and "l2sm/error" not in cluster.annotations("plain")
