@@ -53,10 +53,10 @@ def get_pod(api: client.ApiClient, namespace: str, name: str) -> dict | None:
 
 
 def list_l2sm_pods(api: client.ApiClient, namespace: str) -> list[dict]:
-    """The pods of ``namespace`` labelled for L2 networks that are not being deleted."""
-    pods = _raw(client.CoreV1Api(api).list_namespaced_pod, namespace,
+    """The pods of ``namespace`` labelled for L2 networks, those being deleted included: they hold their addresses
+    until the operator has released them."""
+    return _raw(client.CoreV1Api(api).list_namespaced_pod, namespace,
                 label_selector=f"{POD_LABEL}={POD_LABEL_VALUE}")["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def patch_pod_annotations(api: client.ApiClient, namespace: str, name: str, annotations: dict) -> None:

@@ -103,13 +103,14 @@ def ensure_controller_network(name: str, cidr: str | None) -> dict:
 
 
 def network_status(namespace: str, name: str) -> dict:
-    """connectedPodCount from the pods attached now; assignedIPs of pods that are gone dropped."""
+    """connectedPodCount from the pods attached now (not being deleted); assignedIPs of pods that are gone dropped."""
     pods = cluster.list_l2sm_pods(api(), namespace)
     network = cluster.get_network(api(), namespace, name) or {}
     live = {p["metadata"]["name"] for p in pods}
     claims = (network.get("status") or {}).get("assignedIPs") or {}
     stale = {ip: None for ip, owner in claims.items() if cluster.claim_owner(owner) not in live}
-    status: dict = {"connectedPodCount": len(cluster.pods_on(pods, name))}
+    attached = cluster.pods_on([p for p in pods if not p["metadata"].get("deletionTimestamp")], name)
+    status: dict = {"connectedPodCount": len(attached)}
     if stale:
         status["assignedIPs"] = stale
     return status
