@@ -39,6 +39,8 @@ def network_values(network: Network) -> dict:
         values["networkCIDR"] = network.cidr
     if network.gateway:
         values["gateway"] = network.gateway
+    if network.vld:
+        values["vld"] = network.vld
     return values
 
 
