@@ -482,3 +482,26 @@ def test_unlabelled_pods_are_left_alone(operator, cluster):
     cluster.create_pod("marker", "net-u")  # labelled: once it is wired, the operator has seen both
     wait_for(lambda: cluster.multus("marker"), "marker wired")
     assert cluster.multus("plain") is None and "l2sm/error" not in cluster.annotations("plain")
+
+
+def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, monkeypatch):
+    """The webhook's patch (the production path, before the pod exists) from the same wiring logic."""
+    import kopf
+
+    from osm_l2sm.k8s import operator as l2sm_operator
+
+    monkeypatch.setattr(l2sm_operator, "_api", kube_api.client())
+    cluster.create_network("hook-net", networkCIDR="10.8.0.0/24")
+    cluster.create_pod("holder", '[{"name": "hook-net", "ips": ["10.8.0.1/24"]}]')
+    body = {"metadata": {"name": "newcomer", "labels": {"l2sm": "true"},
+                         "annotations": {"l2sm/networks": "hook-net"}}}
+    patch, warnings = kopf.Patch(), []
+    l2sm_operator.pod_admission(body=body, patch=patch, namespace=cluster.ns, warnings=warnings)
+    assert warnings == []
+    assert json.loads(patch["metadata"]["annotations"][MULTUS]) == [
+        {"name": "hook-net", "namespace": cluster.ns, "interface": "net1", "ips": ["10.8.0.2/24"]}]
+
+    bad = {"metadata": {"name": "lost", "labels": {"l2sm": "true"}, "annotations": {"l2sm/networks": "nowhere"}}}
+    patch = kopf.Patch()
+    l2sm_operator.pod_admission(body=bad, patch=patch, namespace=cluster.ns, warnings=warnings)
+    assert not patch and "nowhere" in warnings[0]  # admitted unchanged: the handlers report the error on the pod
