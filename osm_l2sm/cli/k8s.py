@@ -19,9 +19,14 @@ def register(sub) -> None:
     scope.add_argument("--namespace", action="append", dest="namespaces", metavar="NS",
                        help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", action="store_true", help="watch the whole cluster (the default)")
-    run.add_argument("--webhook-port", type=int, help="serve the mutating pod webhook on this HTTPS port")
-    run.add_argument("--webhook-cert", help="TLS certificate file of the webhook")
-    run.add_argument("--webhook-key", help="TLS key file of the webhook")
+    run.add_argument("--webhook-listen", default=os.environ.get("L2SM_WEBHOOK_LISTEN"), metavar="HOST:PORT",
+                     help="serve the mutating pod webhook (path /l2sm-pods) over HTTPS here "
+                     "(env L2SM_WEBHOOK_LISTEN, set by the l2sm chart)")
+    run.add_argument("--webhook-port", type=int, help="the same on 0.0.0.0:PORT")
+    run.add_argument("--webhook-cert", default=os.environ.get("L2SM_WEBHOOK_CERT"),
+                     help="TLS certificate file of the webhook (env L2SM_WEBHOOK_CERT)")
+    run.add_argument("--webhook-key", default=os.environ.get("L2SM_WEBHOOK_KEY"),
+                     help="TLS key file of the webhook (env L2SM_WEBHOOK_KEY)")
     run.set_defaults(func=_run_operator)
 
     k8s = sub.add_parser("k8s", help="networks on a Kubernetes cluster (L2Network CRs or l2sm-network releases)")
@@ -65,12 +70,18 @@ def _run_operator(args) -> int:
 
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
     webhook = None
-    if args.webhook_port:
+    addr, port = "0.0.0.0", args.webhook_port
+    if args.webhook_listen and not port:
+        addr, _, port_text = args.webhook_listen.rpartition(":")
+        if not addr or not port_text.isdigit():
+            raise L2smError(f"--webhook-listen {args.webhook_listen!r}: expected HOST:PORT")
+        port = int(port_text)
+    if port:
         import kopf
 
         if bool(args.webhook_cert) != bool(args.webhook_key):
             raise L2smError("--webhook-cert and --webhook-key go together")
-        webhook = kopf.WebhookServer(port=args.webhook_port, certfile=args.webhook_cert, pkeyfile=args.webhook_key)
+        webhook = kopf.WebhookServer(addr=addr, port=port, certfile=args.webhook_cert, pkeyfile=args.webhook_key)
     run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook)
     return 0
 

@@ -273,7 +273,8 @@ def run_operator(controller_url: str | None, token: str | None = None, namespace
     CONFIG.kubeconfig = kubeconfig
 
     if webhook is not None:  # kopf refuses admission handlers without a server, so register them only here
-        kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-networks")(pod_admission)
+        # the id is the path kopf serves it on: the l2sm chart's MutatingWebhookConfiguration calls /l2sm-pods
+        kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-pods")(pod_admission)
 
         @kopf.on.startup()
         def admission(settings: kopf.OperatorSettings, **_) -> None:

@@ -1,9 +1,12 @@
 """A node: a network namespace with its own Open vSwitch, an underlay link and VXLAN tunnels to its peers."""
 from __future__ import annotations
 
+import errno
+
 import os
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from osm_l2sm.switch.bridge import ensure_bridge, ensure_tunnel, pair_vni
 from osm_l2sm.switch.ovs import OvsInstance, dpid_for
@@ -53,7 +56,12 @@ class Node:
             netns.remove(self.netns)
             with IPRoute() as ipr:
                 for index in ipr.link_lookup(ifname=self.layout.underlay_host_if(self.index)):
-                    ipr.link("del", index=index)
+                    try:
+                        ipr.link("del", index=index)
+                    except NetlinkError as err:
+                        # the kernel drops the veth pair with the namespace, possibly between lookup and del
+                        if err.code != errno.ENODEV:
+                            raise
 
 
 def bridge_link(ns: str, bridge: str, host_if: str, tmp_if: str, inside_if: str, address: str) -> None:
