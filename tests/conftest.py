@@ -40,3 +40,22 @@ def require_root_ovs() -> None:
 def unavailable(reason: str) -> None:
     """Skip (or fail under CI) with ``reason``; for fixtures with their own prerequisites."""
     _unavailable(reason)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per test tier (tests/<tier>/): how many passed, failed and skipped, so CI shows each tier ran."""
+    tiers: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if outcome != "error" and getattr(report, "when", "call") != "call" and outcome != "skipped":
+                continue
+            parts = report.nodeid.split("/")
+            tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+            counts = tiers.setdefault(tier, {})
+            counts[outcome] = counts.get(outcome, 0) + 1
+    if not tiers:
+        return
+    terminalreporter.section("tests per tier")
+    for tier in sorted(tiers):
+        counts = tiers[tier]
+        terminalreporter.write_line(f"{tier:<14}" + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
