@@ -129,9 +129,13 @@ class Sandbox:
         if not 1 <= clusters <= 4:
             raise L2smError("--clusters must be from 1 to 4")
         with self._locked():
+            state = self._load()
+            if (state and state.get("ready") and state.get("clusters")
+                    and all(netns.exists(n.netns) for n in self._nodes(state))):
+                self._revive_clusters(state)
+                return False
             if self.is_up():
                 return False
-            state = self._load()
             if (state and state.get("ready") and not state.get("clusters")
                     and all(netns.exists(n.netns) for n in self._nodes(state))):
                 self._start_controller(state)
@@ -177,8 +181,8 @@ class Sandbox:
         edges = {}
         members = {}
         for cluster in domains.cluster_names(count):
-            of_port, rest_port = domains.cluster_ports(cluster)
-            controller = self._spawn_controller(f"{gateway}:{of_port}", f"{gateway}:{rest_port}", cluster)
+            of_port, _ = domains.cluster_ports(cluster)
+            controller = self._spawn_cluster_controller(state, cluster)
             state["clusters"][cluster] = {"controller": {"pid": controller.pid, "url": controller.url},
                                           "nodes": [], "edge": domains.edge_name(cluster)}
             members[cluster] = []
@@ -191,9 +195,7 @@ class Sandbox:
                 members[cluster].append(node)
             edges[cluster] = members[cluster][-1]
         state["controller"] = state["clusters"]["c1"]["controller"]  # the default one, for single-cluster callers
-        provider = self._spawn_controller(f"{gateway}:{domains.PROVIDER_OF_PORT}",
-                                          f"{gateway}:{domains.PROVIDER_REST_PORT}", "provider")
-        state["provider"] = {"pid": provider.pid, "url": provider.url}
+        self._spawn_provider(state)
         self._save(state)
         links = domains.connect_edges(self.layout, state["interdomain"], edges, delay_ms, loss_pct)
         for cluster, group in members.items():
@@ -205,6 +207,32 @@ class Sandbox:
             self._wait_switches(client, [n.name for n in group])
         state["ready"] = True
         self._save(state)
+
+    def _revive_clusters(self, state: dict) -> None:
+        """Start again every dead controller of a running multi-cluster sandbox, and the provider, from their state
+        files; the switches reconnect and are re-synced, so nothing else has to be done by hand."""
+        for cluster, rec in sorted(state["clusters"].items()):
+            if _process_alive(rec["controller"].get("pid"), self._controller_state(cluster)):
+                continue
+            proc = self._spawn_cluster_controller(state, cluster)
+            rec["controller"] = {"pid": proc.pid, "url": proc.url}
+            self._save(state)
+            self._wait_switches(proc.client(), rec["nodes"])
+        state["controller"] = state["clusters"]["c1"]["controller"]
+        if not _process_alive(state["provider"].get("pid"), self._controller_state("provider")):
+            self._spawn_provider(state)
+        self._save(state)
+
+    def _spawn_cluster_controller(self, state: dict, cluster: str) -> ControllerProcess:
+        gateway, _ = underlay_addresses(state["underlay"], 0)
+        of_port, rest_port = domains.cluster_ports(cluster)
+        return self._spawn_controller(f"{gateway}:{of_port}", f"{gateway}:{rest_port}", cluster)
+
+    def _spawn_provider(self, state: dict) -> None:
+        gateway, _ = underlay_addresses(state["underlay"], 0)
+        provider = self._spawn_controller(f"{gateway}:{domains.PROVIDER_OF_PORT}",
+                                          f"{gateway}:{domains.PROVIDER_REST_PORT}", "provider")
+        state["provider"] = {"pid": provider.pid, "url": provider.url}
 
     def _spawn_controller(self, of_listen: str, rest_listen: str, label: str) -> ControllerProcess:
         controller = ControllerProcess(self._controller_state(label), of_listen, rest_listen,
@@ -449,10 +477,7 @@ class Sandbox:
             label = "provider"
             self._stop_controller(state["provider"].get("pid"), self._controller_state(label))
             if running:
-                gateway, _ = underlay_addresses(state["underlay"], 0)
-                proc = self._spawn_controller(f"{gateway}:{domains.PROVIDER_OF_PORT}",
-                                              f"{gateway}:{domains.PROVIDER_REST_PORT}", label)
-                state["provider"] = {"pid": proc.pid, "url": proc.url}
+                self._spawn_provider(state)
             self._save(state)
 
     # pods ------------------------------------------------------------------------------------------------------

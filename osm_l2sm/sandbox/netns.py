@@ -24,9 +24,13 @@ def names_with_prefix(prefix: str) -> list[str]:
 
 
 def create(name: str) -> None:
+    """The namespace with lo up and IPv6 off on every interface made in or moved into it later: the sandbox's
+    nodes and pods speak IPv4 only, and a kernel's IPv6 chatter (router solicitations, MLD reports, sent for ever
+    with back-off) on OVS ports, tunnels and pod links would be frames nobody asked for (docs/multidomain.md)."""
     if not exists(name):
         pyroute2_netns.create(name)
     run(name, ["ip", "link", "set", "lo", "up"], check=True)
+    run(name, ["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])  # no IPv6 on this host: nothing to do
 
 
 def _inode(p: str) -> int | None:
