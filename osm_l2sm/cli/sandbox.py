@@ -46,9 +46,15 @@ def sandbox_up(args) -> int:
     sb = _sandbox()
     if sb.up(args.nodes, args.clusters, args.interdomain_delay, args.interdomain_loss):
         status = sb.status()
-        print(f"sandbox {sb.name} is up: {len(status['nodes'])} nodes, controller {status['controller']['url']}")
+        if status.get("clusters"):
+            parts = [f"{c} ({', '.join(n for n in rec['nodes'] if n != rec['edge'])}; edge {rec['edge']}; controller {rec['controller']['url']})"
+                     for c, rec in sorted(status["clusters"].items())]
+            print(f"sandbox {sb.name} is up: {'; '.join(parts)}; provider {status['provider']['url']}")
+        else:
+            print(f"sandbox {sb.name} is up: {len(status['nodes'])} nodes, controller {status['controller']['url']}")
     else:
-        print(f"sandbox {sb.name} is already up (osm-l2sm sandbox down first to rebuild it)")
+        print(f"sandbox {sb.name} is already up; stopped controllers, if any, were restarted with their state "
+              f"(osm-l2sm sandbox down first to rebuild it)")
     return 0
 
 
