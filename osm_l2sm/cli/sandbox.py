@@ -47,8 +47,10 @@ def sandbox_up(args) -> int:
     if sb.up(args.nodes, args.clusters, args.interdomain_delay, args.interdomain_loss):
         status = sb.status()
         if status.get("clusters"):
-            parts = [f"{c} ({', '.join(n for n in rec['nodes'] if n != rec['edge'])}; edge {rec['edge']}; controller {rec['controller']['url']})"
-                     for c, rec in sorted(status["clusters"].items())]
+            parts = []
+            for cluster, rec in sorted(status["clusters"].items()):
+                nodes = ", ".join(n for n in rec["nodes"] if n != rec["edge"])
+                parts.append(f"{cluster} ({nodes}; edge {rec['edge']}; controller {rec['controller']['url']})")
             print(f"sandbox {sb.name} is up: {'; '.join(parts)}; provider {status['provider']['url']}")
         else:
             print(f"sandbox {sb.name} is up: {len(status['nodes'])} nodes, controller {status['controller']['url']}")
