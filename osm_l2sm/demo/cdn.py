@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,8 @@ class CdnDemo:
 
     def down(self) -> None:
         self.sandbox.down()
+        # the pods' files (the generated video, the cached copy, nginx's config and logs) go too
+        shutil.rmtree(Path(self.sandbox.layout.state_dir) / "demo", ignore_errors=True)
 
     # plan ------------------------------------------------------------------------------------------------------
     def _plan(self) -> tuple[Plan, dict]:
