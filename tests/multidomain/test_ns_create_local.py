@@ -1,0 +1,69 @@
+"""`osm-l2sm ns-create --local` on a two-cluster sandbox: KNFs placed on two VIMs (clusters) make the virtual link
+between them an inter-domain network, the one inside a cluster a local one; pods on the spanning link talk across
+clusters; ns-delete removes both."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PACKAGES = sorted(str(p) for p in (Path(__file__).resolve().parents[2] / "descriptors").iterdir() if p.is_dir())
+# the content server on VIM vim2 (cluster c2), everything else on the NS's VIM vim1 (cluster c1)
+PLACEMENT = ["--vim_account", "vim1", "--config", "{vnf: [{member-vnf-index: content, vimAccountId: vim2}]}",
+             "--cluster-map", "vim1=c1,vim2=c2"]
+
+
+@pytest.fixture
+def cli(require_root_ovs):
+    name = "ns" + secrets.token_hex(2)
+    state_dir = tempfile.mkdtemp(prefix=f"l2sm-{name}-")
+    env = dict(os.environ, OSM_L2SM_SANDBOX=name, OSM_L2SM_STATE_DIR=state_dir)
+
+    def run(*args, check=True):
+        done = subprocess.run(["osm-l2sm", *args], env=env, text=True, capture_output=True, timeout=120)
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    try:
+        run("sandbox", "up", "--clusters", "2", "--nodes", "1")
+        yield run
+    finally:
+        run("sandbox", "down", check=False)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_ns_create_local_makes_spanning_links_inter_domain(cli, tmp_path):
+    config = tmp_path / "placement.yaml"
+    config.write_text("vnf: [{member-vnf-index: content, vimAccountId: vim2}]\n")
+    plan = json.loads(cli("plan", *PACKAGES, "--ns-name", "vod", "--json", "--vim-account", "vim1",
+                          "--config", str(config), "--cluster-map", "vim1=c1,vim2=c2").stdout)
+    assert {n["name"]: n["clusters"] for n in plan["networks"]} == {"vod-cache-vl": ["c1"],
+                                                                     "vod-content-vl": ["c1", "c2"]}
+
+    out = cli("ns-create", "--local", "--package", *PACKAGES, "--ns_name", "vod", *PLACEMENT).stdout
+    assert "inter-domain over c1, c2" in out
+    networks = {n["name"]: n for n in json.loads(cli("network", "list", "--json").stdout)}
+    assert sorted(networks) == ["vod-cache-vl", "vod-content-vl"]
+    assert networks["vod-cache-vl"]["clusters"] == ["c1"]
+    assert networks["vod-content-vl"]["clusters"] == ["c1", "c2"]
+
+    # the router's content side in c1 and the content server in c2, on the planned addresses
+    by_kdu = {(a["kdu"], a["network"]): a["address"] for a in plan["attachments"]}
+    router = by_kdu[("router-firewall", "vod-content-vl")]
+    content = by_kdu[("content-server", "vod-content-vl")]
+    cli("pod", "run", "router", "--node", "c1-node1", "--network", f"vod-content-vl={router}")
+    cli("pod", "run", "content", "--node", "c2-node1", "--network", f"vod-content-vl={content}")
+    assert cli("pod", "exec", "router", "--", "ping", "-c1", "-W2", content.split("/")[0], check=False).returncode == 0
+    cli("pod", "delete", "router")
+    cli("pod", "delete", "content")
+
+    cli("ns-delete", "--local", "--package", *PACKAGES, "--ns_name", "vod")
+    assert json.loads(cli("network", "list", "--json").stdout) == []
+
