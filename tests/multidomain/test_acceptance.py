@@ -7,17 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 from pyroute2 import IPRoute
 
-from osm_l2sm.sandbox import Sandbox, domains, netns
+from osm_l2sm.sandbox import domains, netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch.bridge import port_names
+from tests.multidomain.conftest import cli_sandbox
 from tests.sandbox.test_dataplane import fetch, web_server
 
 C1 = ("c1-node1", "c1-node2", "c1-edge")
@@ -26,19 +24,7 @@ SPAN_PODS = ("x", "y", "w")
 
 @pytest.fixture(scope="module")
 def cli(require_root_ovs):
-    name = "md" + secrets.token_hex(2)
-    state_dir = tempfile.mkdtemp(prefix=f"l2sm-{name}-")
-    env = dict(os.environ, OSM_L2SM_SANDBOX=name, OSM_L2SM_STATE_DIR=state_dir)
-
-    def run(*args, check=True):
-        done = subprocess.run(["osm-l2sm", *args], env=env, text=True, capture_output=True, timeout=120)
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    run.name = name
-    run.sandbox = Sandbox(name, state_dir)
-    try:
+    with cli_sandbox("md") as run:
         run("sandbox", "up", "--clusters", "2", "--nodes", "2")
         run("network", "create", "span", "--cidr", "10.20.0.0/24", "--clusters", "c1,c2")
         run("network", "create", "other", "--cidr", "10.20.0.0/24", "--clusters", "c1,c2")
@@ -47,9 +33,6 @@ def cli(require_root_ovs):
         run("pod", "run", "z", "--node", "c2-node1", "--network", "other=10.20.0.2/24")
         run("pod", "run", "w", "--node", "c1-node2", "--network", "span=10.20.0.3/24")
         yield run
-    finally:
-        run("sandbox", "down", check=False)
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def ping(cli, pod: str, address: str, count: int = 1) -> subprocess.CompletedProcess:

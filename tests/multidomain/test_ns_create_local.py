@@ -4,14 +4,11 @@ clusters; ns-delete removes both."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.multidomain.conftest import cli_sandbox
 
 PACKAGES = sorted(str(p) for p in (Path(__file__).resolve().parents[2] / "descriptors").iterdir() if p.is_dir())
 # the content server on VIM vim2 (cluster c2), everything else on the NS's VIM vim1 (cluster c1)
@@ -21,22 +18,9 @@ PLACEMENT = ["--vim_account", "vim1", "--config", "{vnf: [{member-vnf-index: con
 
 @pytest.fixture
 def cli(require_root_ovs):
-    name = "ns" + secrets.token_hex(2)
-    state_dir = tempfile.mkdtemp(prefix=f"l2sm-{name}-")
-    env = dict(os.environ, OSM_L2SM_SANDBOX=name, OSM_L2SM_STATE_DIR=state_dir)
-
-    def run(*args, check=True):
-        done = subprocess.run(["osm-l2sm", *args], env=env, text=True, capture_output=True, timeout=120)
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    try:
+    with cli_sandbox("ns") as run:
         run("sandbox", "up", "--clusters", "2", "--nodes", "1")
         yield run
-    finally:
-        run("sandbox", "down", check=False)
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_ns_create_local_makes_spanning_links_inter_domain(cli, tmp_path):
