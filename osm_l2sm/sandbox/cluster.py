@@ -89,9 +89,13 @@ class Sandbox:
         os.replace(tmp, self.layout.state_file)
 
     @contextlib.contextmanager
-    def _locked(self):
-        """One changing command at a time per sandbox."""
-        os.makedirs(self.layout.state_dir, exist_ok=True)
+    def _locked(self, create: bool = False):
+        """One changing command at a time per sandbox. Only ``up`` (``create``) makes the state folder: a command
+        on a sandbox never made leaves nothing behind."""
+        if create:
+            os.makedirs(self.layout.state_dir, exist_ok=True)
+        elif not os.path.isdir(self.layout.state_dir):
+            raise L2smError(f"sandbox {self.name} is not up (run: osm-l2sm sandbox up)")
         with open(os.path.join(self.layout.state_dir, "lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -128,7 +132,7 @@ class Sandbox:
             raise L2smError("--nodes must be from 1 to 20")
         if not 1 <= clusters <= 4:
             raise L2smError("--clusters must be from 1 to 4")
-        with self._locked():
+        with self._locked(create=True):
             state = self._load()
             if (state and state.get("ready") and state.get("clusters")
                     and all(netns.exists(n.netns) for n in self._nodes(state))):

@@ -47,6 +47,17 @@ def test_commands_before_up_say_the_sandbox_is_down(cli):
     one_line_error(cli("pod", "exec", "a", "--", "true"), "not up")
 
 
+def test_changing_commands_on_a_sandbox_never_made_leave_nothing(require_root_ovs, tmp_path):
+    state = tmp_path / "never-made"
+    env = dict(os.environ, OSM_L2SM_SANDBOX="n" + secrets.token_hex(2), OSM_L2SM_STATE_DIR=str(state))
+    for args in (("pod", "run", "a", "--node", "node1", "--network", "blue"), ("pod", "delete", "a"),
+                 ("pod", "attach", "a", "--network", "blue"), ("pod", "detach", "a", "--network", "blue"),
+                 ("network", "delete", "blue")):
+        one_line_error(subprocess.run(["osm-l2sm", *args], env=env, capture_output=True, text=True, timeout=60),
+                       "not up")
+    assert not state.exists()
+
+
 def test_acceptance_sequence(cli):
     namespaces_before = [n for n in netns.names_with_prefix(cli.name + "-")]
     assert namespaces_before == []
