@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,6 +60,17 @@ def test_plan_with_an_unreadable_config_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"osm-l2sm: error: {bad}: not valid YAML")
     assert result.stderr.count("\n") == 1
+
+
+def test_plan_piped_into_a_reader_that_stopped_prints_no_traceback():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `osm-l2sm plan ... | head -1` once head has exited
+    try:
+        result = subprocess.run([sys.executable, "-m", "osm_l2sm", "plan", *ALL, "--ns-name", "vod"],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
 
 
 def test_plan_of_a_missing_package_is_one_line():
