@@ -58,19 +58,27 @@ def run_validate(args) -> int:
     return 0
 
 
-def _read_config(path: str | None) -> dict:
+def read_config(path: str | None) -> dict:
+    """The ns-create config (vld, additionalParamsForVnf, ...) from a YAML file; {} without one."""
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text()
     except OSError as err:
         raise L2smError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str | None, source: str) -> dict:
+    """The ns-create config from YAML text; ``source`` names it in errors (a file or an option)."""
+    try:
+        data = yaml.safe_load(text) if text else None
     except yaml.YAMLError as err:
-        raise L2smError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+        raise L2smError(f"{source}: not valid YAML: {str(err).splitlines()[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise L2smError(f"{path}: expected a mapping of ns-create config keys")
+        raise L2smError(f"{source}: expected a mapping of ns-create config keys")
     return data
 
 
@@ -81,7 +89,7 @@ def _table(rows: list[list[str]]) -> str:
 
 def run_plan(args) -> int:
     from osm_l2sm.descriptors import parse_cluster_map, plan_ns
-    plan = plan_ns(_load(args.packages), args.ns_name, _read_config(args.config), args.vim_account,
+    plan = plan_ns(_load(args.packages), args.ns_name, read_config(args.config), args.vim_account,
                    parse_cluster_map(args.cluster_map))
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))

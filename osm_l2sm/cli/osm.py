@@ -10,6 +10,8 @@ import yaml
 
 from osm_l2sm.errors import L2smError
 
+from .descriptors import parse_config, read_config
+
 
 def _osm_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
@@ -123,24 +125,9 @@ def _nbi(args):
 
 
 def _user_config(args) -> dict:
-    text, source = args.config, "--config"
     if args.config_file:
-        try:
-            with open(args.config_file, encoding="utf-8") as f:
-                text, source = f.read(), args.config_file
-        except OSError as err:
-            raise L2smError(f"cannot read {args.config_file}: {err.strerror}") from err
-    if not text:
-        return {}
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise L2smError(f"{source}: not valid YAML: {str(err).splitlines()[0]}") from err
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise L2smError(f"{source}: expected a mapping of instantiation parameters")
-    return config
+        return read_config(args.config_file)
+    return parse_config(args.config, "--config")
 
 
 def _packages(args, nbi, nsd_name: str | None) -> list:
