@@ -157,6 +157,165 @@ def test_cert_manager_provides_the_webhook_certificate_when_enabled(helm):
     assert "caBundle" not in webhook["webhooks"][0]["clientConfig"]
 
 
+# --- the charts' commands are the CLI's ----------------------------------------------------------------------------
+
+CODE_DIR = Path(__file__).resolve().parents[2] / "osm_l2sm"
+PROGRAMS = ("osm-l2sm", "l2sm-cni")
+SHELLS = ("sh", "/bin/sh", "bash", "/bin/bash")
+FIELD_SAMPLES = {"spec.nodeName": "node-1", "status.hostIP": "192.0.2.10", "status.podIP": "10.244.0.10",
+                 "metadata.namespace": "l2sm-system", "metadata.name": "pod-1"}
+
+
+def env_vars_the_code_reads() -> set[str]:
+    """Every environment variable osm_l2sm reads: ``environ[...]``/``environ.get(...)``/``getenv(...)`` with a
+    literal name or a module constant holding one."""
+    import re
+
+    sources = [f.read_text() for f in CODE_DIR.rglob("*.py")]
+    constants = dict(m for src in sources for m in re.findall(r"^([A-Z][A-Z0-9_]*)\s*=\s*[\"']([A-Z][A-Z0-9_]*)[\"']",
+                                                           src, flags=re.M))
+    names = set()
+    for src in sources:
+        for quote, name in re.findall(r"(?:environ(?:\.get)?|getenv)\s*[\[(]\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1",
+                                      src):
+            names.add(name if quote else constants.get(name, ""))
+    return names - {""}
+
+
+def container_env(container: dict) -> dict[str, str]:
+    """Each env var of a container with the value it would have in a pod (samples for fields and secrets)."""
+    env = {}
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = str(var["value"])
+        elif "fieldRef" in var.get("valueFrom", {}):
+            env[var["name"]] = FIELD_SAMPLES[var["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            env[var["name"]] = f"sample-{var['name'].lower()}"
+    return env
+
+
+def pod_containers(objects: list[dict]):
+    """(object name, container) for every container and init container of every pod template."""
+    for obj in objects:
+        spec = obj.get("spec", {})
+        pod = spec.get("template", {}).get("spec") or spec.get("jobTemplate", {}).get("spec", {}).get(
+            "template", {}).get("spec") or (spec if obj["kind"] == "Pod" else None)
+        for container in (pod or {}).get("initContainers", []) + (pod or {}).get("containers", []):
+            yield f"{obj['kind']} {obj['metadata']['name']}/{container['name']}", container
+
+
+def shell_commands(script: str, env: dict[str, str]) -> list[list[str]]:
+    """The argv of every line of a shell script that runs one of PROGRAMS, with its variables expanded: the
+    container's env vars by their values, variables the script assigns itself by a sample address."""
+    import re
+    import shlex
+
+    assigned = set(re.findall(r"^\s*([A-Za-z_][A-Za-z0-9_]*)=", script, flags=re.M))
+    commands = []
+    for line in script.replace("\\\n", " ").splitlines():
+        words = line.split()
+        if words and words[0] == "exec":
+            words = words[1:]
+        if not words or words[0] not in PROGRAMS:
+            continue
+
+        def value(match):
+            name = match.group(1) or match.group(2)
+            assert name in env or name in assigned, f"the script uses ${name}, set by neither the container nor itself"
+            return env.get(name, "192.0.2.1")
+        expanded = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", value, " ".join(words))
+        commands.append(shlex.split(expanded))
+    return commands
+
+
+def parse_cli(argv: list[str], where: str):
+    """``argv`` (without the program) through the real ``osm-l2sm`` parser; a refusal fails with its message."""
+    import contextlib
+    import io
+
+    from osm_l2sm.cli import build_parser
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"{where}: osm-l2sm refuses {argv}: {err.getvalue().strip()}")
+
+
+def cli_runs(objects: list[dict]) -> list[tuple[str, str, list[str], dict, set[str]]]:
+    """(where, program, argv, env, env vars the container's command line uses itself) of every container running
+    one of PROGRAMS, directly or from a shell script."""
+    import re
+
+    runs = []
+    for where, container in pod_containers(objects):
+        argv = container.get("command", []) + container.get("args", [])
+        env = container_env(container)
+        if argv and Path(argv[0]).name in PROGRAMS:
+            used = set(re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", " ".join(argv)))
+            expanded = [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], a) for a in argv]
+            runs.append((where, Path(argv[0]).name, expanded[1:], env, used))
+        elif len(argv) >= 3 and argv[0] in SHELLS and argv[1] == "-c":
+            used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", argv[2]))
+            for command in shell_commands(argv[2], env):
+                runs.append((where, command[0], command[1:], env, used))
+    return runs
+
+
+L2SM_VARIANTS = {
+    "defaults": [],
+    "debug, two namespaces, a peer": ["--set", "operator.logLevel=debug", "--set", "operator.watchNamespaces={a,b}",
+                                      "--set", "switch.peers[0].name=node-2", "--set", "switch.peers[0].ip=192.0.2.12"],
+    "existing token secret, persistence": ["--set", "controllerToken.existingSecret=my-token",
+                                           "--set", "controller.persistence.enabled=true"],
+}
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_chart_command_parses_with_the_real_cli_and_sets_only_env_the_code_reads(helm, chart):
+    variants = L2SM_VARIANTS if chart == "l2sm" else {"defaults": []}
+    read = env_vars_the_code_reads()
+    for variant, values in variants.items():
+        for where, program, argv, env, used in cli_runs(render(helm, chart, "l2sm", "l2sm-system", *values)):
+            where = f"{chart} ({variant}) {where}"
+            if program == "osm-l2sm":
+                parse_cli(argv, where)
+            else:
+                assert argv == [], f"{where}: l2sm-cni takes no arguments (CNI passes everything in env and stdin)"
+            unread = sorted(set(env) - read - used)
+            assert not unread, f"{where} sets {unread}, which no code reads"
+
+
+def test_l2sm_chart_commands_mean_what_the_values_say(helm):
+    objects = render(helm, "l2sm", "l2sm", "l2sm-system", *L2SM_VARIANTS["debug, two namespaces, a peer"])
+    parsed = {where.split("/")[0]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(objects)}
+    assert set(parsed) == {"Deployment l2sm-operator", "Deployment l2sm-controller", "DaemonSet l2sm-switch"}
+    operator = parsed["Deployment l2sm-operator"]
+    assert (operator.command, operator.operator_command) == ("operator", "run")
+    assert operator.verbose and operator.namespaces == ["a", "b"] and not operator.all_namespaces
+    assert operator.controller == "http://l2sm-controller.l2sm-system.svc:8181"
+    controller = parsed["Deployment l2sm-controller"]
+    assert (controller.of_listen, controller.rest_listen) == (("0.0.0.0", 6653), ("0.0.0.0", 8181))
+    switch = parsed["DaemonSet l2sm-switch"]
+    assert (switch.command, switch.switch_command) == ("switch", "up")
+    assert switch.node == "node-1" and switch.local_ip == "192.0.2.10" and switch.peer == [("node-2", "192.0.2.12")]
+    assert switch.rest == "http://l2sm-controller.l2sm-system.svc:8181" and switch.bridge == "br-l2sm"
+    quiet = {where.split("/")[0]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(render(helm, "l2sm"))}
+    assert not quiet["Deployment r1-l2sm-operator"].verbose and quiet["Deployment r1-l2sm-operator"].all_namespaces
+
+
+def test_cni_installer_script_reads_every_env_var_it_is_given(helm):
+    for where, container in pod_containers(render(helm, "l2sm", "l2sm", "l2sm-system")):
+        argv = container.get("command", []) + container.get("args", [])
+        if argv[:2] == ["python3", "-c"]:
+            script = argv[2]
+            unread = [name for name in container_env(container) if f'"{name}"' not in script]
+            assert not unread, f"{where} sets {unread}, which its script does not read"
+            compile(script, where, "exec")
+
+
 # --- RBAC ---------------------------------------------------------------------------------------------------------
 
 def test_l2sm_rbac_has_no_wildcard_and_no_admin_binding(helm):
@@ -173,42 +332,98 @@ def test_l2sm_rbac_has_no_wildcard_and_no_admin_binding(helm):
 
 
 def can(api_client, user: str, verb: str, resource: str, group: str = "", namespace: str = "",
-        subresource: str = "") -> bool:
+        subresource: str = "", name: str = "") -> bool:
     from kubernetes import client
 
     review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
         user=user, groups=["system:serviceaccounts"],
         resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, group=group,
                                                         namespace=namespace or None,
-                                                        subresource=subresource or None)))
+                                                        subresource=subresource or None, name=name or None)))
     return client.AuthorizationV1Api(api_client).create_subject_access_review(review).status.allowed
 
 
-def test_operator_may_do_its_job_and_nothing_more(kube_api, helm, k8s_namespace):
-    from kubernetes import utils
+L2SM_GROUP = "l2sm.l2sm.k8s.local"
+NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
+# The operator's modules (the ones `operator run` imports) and, per kubernetes client method they call, the request
+# it makes: (verb, resource, group, subresource, name). A new call there fails the test until it is listed here.
+OPERATOR_MODULES = ("operator.py", "cluster.py", "nad.py", "crds.py")
+CLIENT_CALLS = {
+    "get_namespaced_custom_object": ("get", "l2networks", L2SM_GROUP, "", ""),
+    "list_namespaced_custom_object": ("list", "l2networks", L2SM_GROUP, "", ""),
+    "patch_namespaced_custom_object_status": ("patch", "l2networks", L2SM_GROUP, "status", ""),
+    "create_namespaced_custom_object": ("create", "network-attachment-definitions", "k8s.cni.cncf.io", "", ""),
+    "read_namespace": ("get", "namespaces", "", "", "kube-system"),
+    "read_namespaced_pod": ("get", "pods", "", "", ""),
+    "list_namespaced_pod": ("list", "pods", "", "", ""),
+    "patch_namespaced_pod": ("patch", "pods", "", "", ""),
+    "read_custom_resource_definition": ("get", "customresourcedefinitions", "apiextensions.k8s.io", "", NAD_CRD),
+    "create_custom_resource_definition": ("create", "customresourcedefinitions", "apiextensions.k8s.io", "", ""),
+}
+# What kopf itself does for those handlers: watch both kinds, patch finalizers and progress, post Warning events,
+# follow namespaces (namespace-scoped runs) and CRDs.
+KOPF_REQUESTS = [("list", "l2networks", L2SM_GROUP), ("watch", "l2networks", L2SM_GROUP),
+                 ("patch", "l2networks", L2SM_GROUP), ("watch", "pods", ""), ("patch", "pods", ""),
+                 ("create", "events", ""), ("list", "namespaces", ""), ("watch", "namespaces", ""),
+                 ("list", "customresourcedefinitions", "apiextensions.k8s.io"),
+                 ("watch", "customresourcedefinitions", "apiextensions.k8s.io")]
 
+
+def operator_client_calls() -> set[str]:
+    """The kubernetes client API methods the operator's code refers to."""
+    import re
+
+    from kubernetes import client
+
+    api_methods = {m for cls in (client.CoreV1Api, client.CustomObjectsApi, client.ApiextensionsV1Api,
+                                 client.CoordinationV1Api, client.EventsV1Api, client.AppsV1Api)
+                   for m in dir(cls) if not m.startswith("_")}
+    k8s_dir = Path(__file__).resolve().parents[2] / "osm_l2sm" / "k8s"
+    used = {m for f in OPERATOR_MODULES for m in re.findall(r"\.([a-z_]+)\b", (k8s_dir / f).read_text())}
+    return used & api_methods
+
+
+@pytest.mark.parametrize("chart_installs_nad_crd", [False, True])
+def test_operator_may_do_what_its_code_does_and_nothing_more(kube_api, helm, k8s_namespace, chart_installs_nad_crd):
+    from kubernetes import client, utils
+
+    calls = operator_client_calls()
+    assert calls and calls <= set(CLIENT_CALLS), f"list the requests of {sorted(calls - set(CLIENT_CALLS))}"
     api_client = kube_api.client()
-    release = f"rbac-{k8s_namespace[2:]}"
-    rbac = [o for o in render(helm, "l2sm", release, k8s_namespace)
+    release = f"rbac{int(chart_installs_nad_crd)}-{k8s_namespace[2:]}"
+    rbac = [o for o in render(helm, "l2sm", release, k8s_namespace,
+                              "--set", f"multus.installNadCrd={str(chart_installs_nad_crd).lower()}")
             if o["kind"] in ("ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]
     utils.create_from_yaml(api_client, yaml_objects=rbac, namespace=k8s_namespace)
     try:
         operator = f"system:serviceaccount:{k8s_namespace}:{release}-l2sm-operator"
-        controller = f"system:serviceaccount:{k8s_namespace}:{release}-l2sm-controller"
-        group = "l2sm.l2sm.k8s.local"
-        assert can(api_client, operator, "watch", "l2networks", group, "any-namespace")
-        assert can(api_client, operator, "patch", "l2networks", group, "any-namespace", "status")
-        assert can(api_client, operator, "patch", "pods", "", "any-namespace")
-        assert can(api_client, operator, "create", "network-attachment-definitions", "k8s.cni.cncf.io", "x")
-        assert can(api_client, operator, "create", "events", "", "x")
+        for call in sorted(calls):
+            verb, resource, group, subresource, name = CLIENT_CALLS[call]
+            if call == "create_custom_resource_definition" and chart_installs_nad_crd:
+                continue  # the chart installs the CRD, so the operator finds it and never creates one
+            namespaced = resource not in ("customresourcedefinitions", "namespaces")
+            assert can(api_client, operator, verb, resource, group, "any-namespace" if namespaced else "",
+                       subresource, name), (call, verb, resource, subresource)
+        for verb, resource, group in KOPF_REQUESTS:
+            namespaced = resource not in ("customresourcedefinitions", "namespaces")
+            assert can(api_client, operator, verb, resource, group, "any-namespace" if namespaced else ""), \
+                ("kopf", verb, resource)
+        crds = ("customresourcedefinitions", "apiextensions.k8s.io")
+        assert can(api_client, operator, "create", *crds) is not chart_installs_nad_crd
+        assert not can(api_client, operator, "get", *crds, name="l2networks.l2sm.l2sm.k8s.local")
+        assert not can(api_client, operator, "delete", *crds, name=NAD_CRD)
+        assert not can(api_client, operator, "get", "namespaces", name="default")
         assert not can(api_client, operator, "get", "secrets", "", "x")
         assert not can(api_client, operator, "delete", "pods", "", "x")
-        assert not can(api_client, operator, "create", "customresourcedefinitions", "apiextensions.k8s.io")
+        assert not can(api_client, operator, "create", "l2networks", L2SM_GROUP, "x")
+        assert not can(api_client, operator, "update", "l2networks", L2SM_GROUP, "x")
+        assert not can(api_client, operator, "delete", "network-attachment-definitions", "k8s.cni.cncf.io", "x")
+        assert not can(api_client, operator, "create", "leases", "coordination.k8s.io", k8s_namespace)
         assert not can(api_client, operator, "create", "clusterrolebindings", "rbac.authorization.k8s.io")
-        assert not can(api_client, controller, "list", "pods", "", k8s_namespace)
+        for component in ("controller", "switch", "cni"):
+            account = f"system:serviceaccount:{k8s_namespace}:{release}-l2sm-{component}"
+            assert not can(api_client, account, "list", "pods", "", k8s_namespace), component
     finally:
-        from kubernetes import client
-
         rbac_api = client.RbacAuthorizationV1Api(api_client)
         for o in rbac:
             if o["kind"] == "ClusterRole":
