@@ -23,6 +23,15 @@ def register(sub) -> None:
                      help="serve the mutating pod webhook (path /l2sm-pods) over HTTPS here "
                      "(env L2SM_WEBHOOK_LISTEN, set by the l2sm chart)")
     run.add_argument("--webhook-port", type=int, help="the same on 0.0.0.0:PORT")
+    run.add_argument("--provider-url", action="append", metavar="NAME=URL", default=_env_list("L2SM_PROVIDER_URLS"),
+                     help="REST URL of the inter-domain provider that ext-vnet networks name in spec.provider.name "
+                     "(repeatable; env L2SM_PROVIDER_URLS, space-separated); without it "
+                     "http://<spec.provider.domain>:<spec.provider.sdnPort>")
+    run.add_argument("--provider-token", default=os.environ.get("L2SM_PROVIDER_TOKEN"),
+                     help="bearer token of the providers (env L2SM_PROVIDER_TOKEN)")
+    run.add_argument("--cluster-name", default=os.environ.get("L2SM_CLUSTER_NAME"),
+                     help="this cluster's name at the providers (env L2SM_CLUSTER_NAME; default from the uid of "
+                     "namespace kube-system)")
     run.add_argument("--webhook-cert", default=os.environ.get("L2SM_WEBHOOK_CERT"),
                      help="TLS certificate file of the webhook (env L2SM_WEBHOOK_CERT)")
     run.add_argument("--webhook-key", default=os.environ.get("L2SM_WEBHOOK_KEY"),
@@ -62,11 +71,16 @@ def register(sub) -> None:
     listing.set_defaults(func=_network_list)
 
 
+def _env_list(var: str) -> list[str]:
+    return os.environ.get(var, "").split()
+
+
 def _run_operator(args) -> int:
     import logging
 
     from osm_l2sm.errors import L2smError
     from osm_l2sm.k8s.operator import run_operator
+    from osm_l2sm.k8s.provider import parse_provider_urls
 
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
     webhook = None
@@ -82,7 +96,9 @@ def _run_operator(args) -> int:
         if bool(args.webhook_cert) != bool(args.webhook_key):
             raise L2smError("--webhook-cert and --webhook-key go together")
         webhook = kopf.WebhookServer(addr=addr, port=port, certfile=args.webhook_cert, pkeyfile=args.webhook_key)
-    run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook)
+    providers = parse_provider_urls(args.provider_url)
+    run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook,
+                 provider_urls=providers, provider_token=args.provider_token, cluster_name=args.cluster_name)
     return 0
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 import kopf
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.controller.client import ControllerClient
@@ -18,9 +20,12 @@ from osm_l2sm.errors import L2smError
 
 from . import cluster
 from .nad import ensure_nad, ensure_nad_crd
+from .provider import ProviderClient, is_interdomain, provider_url
+from .reservations import Reservations
 from .resources import (ERROR_ANNOTATION, FINALIZER, GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, POD_LABEL,
                         POD_LABEL_VALUE, VERSION, api_client)
-from .wiring import NetworkInfo, PodWiring, WiringError, multus_entries, pod_requests, wire_pod
+from .wiring import (NetworkInfo, PodWiring, WiringError, addresses_held_by_pods, multus_entries, pod_requests,
+                     wire_pod)
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,13 @@ class OperatorConfig:
     controller_url: str | None = None
     token: str | None = None
     kubeconfig: str | None = None
+    provider_urls: dict[str, str] = field(default_factory=dict)  # provider name -> REST URL
+    provider_token: str | None = None
+    cluster_name: str | None = None  # this cluster's name at the providers (default: from kube-system's uid)
 
 
 CONFIG = OperatorConfig()
+RESERVATIONS = Reservations()  # addresses the webhook gave to pods not stored yet
 _api = None
 _api_lock = threading.Lock()
 _namespace_locks: dict[str, threading.Lock] = {}
@@ -90,16 +99,46 @@ def login(**_) -> kopf.ConnectionInfo:
 
 # ------------------------------------------------------------------------------------------------ L2Networks
 
-def ensure_controller_network(name: str, cidr: str | None) -> dict:
-    """The controller has network ``name`` with ``cidr``; a different one of that name is replaced."""
+def ensure_controller_network(name: str, cidr: str | None, tag: int | None = None) -> dict:
+    """The controller has network ``name`` with ``cidr`` (and inter-domain ``tag``); a different one is replaced."""
     ctl = controller()
     try:
-        return ctl.create_network(name, cidr=cidr)
+        return ctl.create_network(name, cidr=cidr, interdomain_tag=tag)
     except L2smError as err:
         if getattr(err, "status", None) != 409:
             raise
         ctl.delete_network(name)
-        return ctl.create_network(name, cidr=cidr)
+        return ctl.create_network(name, cidr=cidr, interdomain_tag=tag)
+
+
+def cluster_name() -> str:
+    """How this cluster is known to the providers: --cluster-name, else a name from kube-system's uid (stable for
+    the cluster's life and different between clusters)."""
+    if not CONFIG.cluster_name:
+        try:
+            uid = client.CoreV1Api(api()).read_namespace("kube-system").metadata.uid
+        except ApiException as err:
+            raise L2smError(f"cannot name this cluster for the provider (reading namespace kube-system: "
+                            f"{err.status} {err.reason}); give --cluster-name") from None
+        CONFIG.cluster_name = f"k8s-{uid}"
+    return CONFIG.cluster_name
+
+
+def provider(spec) -> ProviderClient:
+    return ProviderClient(provider_url(dict(spec.get("provider") or {}), CONFIG.provider_urls), cluster_name(),
+                          CONFIG.provider_token)
+
+
+def interdomain_tag(namespace: str, name: str, spec) -> int:
+    """The global tag of an ext-vnet from its provider; an unreachable provider is reported and retried."""
+    try:
+        tag = provider(spec).acquire(name, spec.get("networkCIDR") or None)
+    except L2smError as err:
+        cluster.patch_network_status(api(), namespace, name, {
+            "providerConnectivity": "Unavailable",
+            "conditions": [_condition("False", "ProviderUnavailable", f"provider: {err}")]})
+        raise kopf.TemporaryError(str(err), delay=RETRY_SECONDS) from None
+    return tag
 
 
 def network_status(namespace: str, name: str) -> dict:
@@ -121,8 +160,11 @@ def network_status(namespace: str, name: str) -> dict:
 @kopf.on.resume(*L2NETWORKS)
 def network_ensure(name: str, namespace: str, spec, **_) -> None:
     cidr = spec.get("networkCIDR") or None
+    # an ext-vnet exists on the controller only with its global tag: created without it, it would have to be
+    # replaced later, detaching the pods already on it
+    tag = interdomain_tag(namespace, name, spec) if is_interdomain(spec) else None
     try:
-        created = ensure_controller_network(name, cidr)
+        created = ensure_controller_network(name, cidr, tag)
     except L2smError as err:
         cluster.patch_network_status(api(), namespace, name, {
             "internalConnectivity": "Unavailable",
@@ -131,16 +173,24 @@ def network_ensure(name: str, namespace: str, spec, **_) -> None:
     status = network_status(namespace, name)
     status.update({"internalConnectivity": "Available", "l2sm": {"networkId": created.get("id")},
                    "conditions": [_condition("True", "NetworkReady", f"network {name} exists on the controller")]})
+    if tag is not None:
+        status["providerConnectivity"] = "Available"
+        status["l2sm"]["interdomainTag"] = tag
     cluster.patch_network_status(api(), namespace, name, status)
 
 
 @kopf.on.delete(*L2NETWORKS)
-def network_remove(name: str, **_) -> None:
+def network_remove(name: str, spec, **_) -> None:
     try:
         controller().delete_network(name)
     except L2smError as err:
         if getattr(err, "status", None) != 404:
             raise kopf.TemporaryError(str(err), delay=RETRY_SECONDS) from None
+    if is_interdomain(spec):  # the finalizer holds the L2Network until the provider knows
+        try:
+            provider(spec).release(name)
+        except L2smError as err:
+            raise kopf.TemporaryError(f"provider: {err}", delay=RETRY_SECONDS) from None
 
 
 def _condition(status: str, reason: str, message: str) -> dict:
@@ -150,14 +200,24 @@ def _condition(status: str, reason: str, message: str) -> dict:
 
 # ------------------------------------------------------------------------------------------------ pods
 
-def compute_wiring(namespace: str, pod: dict, pods: list[dict]) -> tuple[PodWiring, dict[str, dict]]:
+def _holders(namespace: str, network: dict, pods: list[dict], pod: str) -> dict[str, str]:
+    """Who holds which address of ``network``: claims, stored pods, and what the webhook gave pods not stored yet."""
+    holders = cluster.address_holders(network, pods, pod)
+    name = network["metadata"]["name"]
+    for ip, owner in RESERVATIONS.holders(namespace, name, addresses_held_by_pods(pods, name)).items():
+        holders.setdefault(ip, owner)
+    return holders
+
+
+def compute_wiring(namespace: str, pod: dict, pods: list[dict],
+                   name: str | None = None) -> tuple[PodWiring, dict[str, dict]]:
     """The pod's wiring from what the API holds now, and the L2Networks it involves (by name)."""
-    name = pod["metadata"].get("name") or pod["metadata"].get("generateName", "")
+    name = name or pod["metadata"].get("name") or pod["metadata"].get("generateName", "")
     requests = pod_requests(pod)
     current = multus_entries((pod["metadata"].get("annotations") or {}).get(MULTUS_ANNOTATION))
     involved = {r.name for r in requests} | {e["name"] for e in current}
     networks = {n: body for n in sorted(involved) if (body := cluster.get_network(api(), namespace, n))}
-    infos = {n: NetworkInfo.from_resource(body, cluster.address_holders(body, pods, name))
+    infos = {n: NetworkInfo.from_resource(body, _holders(namespace, body, pods, name))
              for n, body in networks.items()}
     return wire_pod(name, namespace, requests, infos, current), networks
 
@@ -210,23 +270,26 @@ def wire(namespace: str, name: str) -> PodWiring | None:
     return wiring
 
 
-def report(body, err: WiringError) -> None:
-    """``l2sm/error`` on the pod and a Warning event, once per distinct error."""
+def report(body, err: WiringError, first_try: bool) -> None:
+    """``l2sm/error`` on the pod and a Warning event, once per distinct error (the webhook may have written the
+    annotation already; the event is still due on the handler's first try)."""
     meta = body["metadata"]
     if (meta.get("annotations") or {}).get(ERROR_ANNOTATION) == str(err):
-        return
-    cluster.patch_pod_annotations(api(), meta["namespace"], meta["name"], {ERROR_ANNOTATION: str(err)})
+        if not first_try:
+            return
+    else:
+        cluster.patch_pod_annotations(api(), meta["namespace"], meta["name"], {ERROR_ANNOTATION: str(err)})
     kopf.warn(body, reason=err.reason, message=str(err))
 
 
 @kopf.on.create(*PODS, labels=POD_LABELS)
 @kopf.on.resume(*PODS, labels=POD_LABELS)
 @kopf.on.update(*PODS, labels=POD_LABELS, field=("metadata", "annotations", "l2sm/networks"))
-def pod_wire(body, name: str, namespace: str, logger, **_) -> None:
+def pod_wire(body, name: str, namespace: str, logger, retry: int = 0, **_) -> None:
     try:
         wiring = wire(namespace, name)
     except WiringError as err:
-        report(body, err)
+        report(body, err, first_try=retry == 0)
         if err.reason in ("UnknownNetwork", "AddressesExhausted"):  # may be fixed without touching the pod
             raise kopf.TemporaryError(str(err), delay=RETRY_SECONDS) from None
         raise kopf.PermanentError(str(err)) from None
@@ -250,27 +313,46 @@ def pod_release(name: str, namespace: str, **_) -> None:
             cluster.patch_network_status(api(), namespace, net, status)
 
 
-def pod_admission(body, patch: kopf.Patch, namespace: str | None, warnings: list, **_) -> None:
-    """Production path: the Multus annotation is there before the pod starts (the handlers then claim it)."""
-    namespace = namespace or body["metadata"].get("namespace") or "default"
-    pod = {"metadata": dict(body["metadata"])}
-    try:
-        wiring, _ = compute_wiring(namespace, pod, cluster.list_l2sm_pods(api(), namespace))
-    except WiringError as err:
-        warnings.append(str(err))  # never refuse the pod: the handlers report the error on it
-        return
-    patch.setdefault("metadata", {}).setdefault("annotations", {}).update(
-        {k: v for k, v in wiring.annotations().items() if v is not None})
+def pod_admission(body, patch: kopf.Patch, namespace: str | None, warnings: list, dryrun: bool = False,
+                  **_) -> None:
+    """Production path: the Multus annotation is in the pod the API server stores (the handlers then claim it).
+
+    It never refuses a pod: a wiring error goes on the pod as ``l2sm/error`` (and the handlers add the event).
+    Admissions are serialised per namespace and each remembers what it gave until the pod is stored, so pods
+    admitted at the same moment get different addresses.
+    """
+    meta = body["metadata"]
+    namespace = namespace or meta.get("namespace") or "default"
+    # a pod made from generateName has no name yet: give it a unique one so two of them never look like one pod
+    name = meta.get("name") or f"{meta.get('generateName', '')}?{uuid.uuid4().hex[:12]}"
+    annotations = patch.setdefault("metadata", {}).setdefault("annotations", {})
+    with _namespace_lock(namespace):
+        try:
+            wiring, _ = compute_wiring(namespace, {"metadata": dict(meta)}, cluster.list_l2sm_pods(api(), namespace),
+                                       name)
+        except WiringError as err:
+            warnings.append(str(err))
+            annotations[ERROR_ANNOTATION] = str(err)
+            return
+        if not dryrun:
+            for network, addresses in wiring.addresses.items():
+                RESERVATIONS.reserve(namespace, network, addresses, name)
+    annotations.update({k: v for k, v in wiring.annotations().items() if v is not None})
 
 
 # ------------------------------------------------------------------------------------------------ running
 
 def run_operator(controller_url: str | None, token: str | None = None, namespaces: list[str] | None = None,
-                 kubeconfig: str | None = None, webhook: kopf.WebhookServer | None = None) -> None:
+                 kubeconfig: str | None = None, webhook: kopf.WebhookServer | None = None,
+                 provider_urls: dict[str, str] | None = None, provider_token: str | None = None,
+                 cluster_name: str | None = None) -> None:
     """Run until SIGTERM/SIGINT; watch ``namespaces`` or, when None, the whole cluster."""
     CONFIG.controller_url = controller_url
     CONFIG.token = token
     CONFIG.kubeconfig = kubeconfig
+    CONFIG.provider_urls = dict(provider_urls or {})
+    CONFIG.provider_token = provider_token
+    CONFIG.cluster_name = cluster_name
 
     if webhook is not None:  # kopf refuses admission handlers without a server, so register them only here
         # the id is the path kopf serves it on: the l2sm chart's MutatingWebhookConfiguration calls /l2sm-pods

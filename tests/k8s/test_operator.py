@@ -504,4 +504,6 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, 
     bad = {"metadata": {"name": "lost", "labels": {"l2sm": "true"}, "annotations": {"l2sm/networks": "nowhere"}}}
     patch = kopf.Patch()
     l2sm_operator.pod_admission(body=bad, patch=patch, namespace=cluster.ns, warnings=warnings)
-    assert not patch and "nowhere" in warnings[0]  # admitted unchanged: the handlers report the error on the pod
+    # admitted without networks, the error on the pod itself (the handlers add the event)
+    assert patch == {"metadata": {"annotations": {"l2sm/error": f"network nowhere does not exist in namespace {cluster.ns}"}}}
+    assert "nowhere" in warnings[0]
