@@ -252,6 +252,8 @@ def run_k8scluster_add(args) -> int:
             credentials = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as err:
         raise L2smError(f"cannot read kubeconfig {args.creds}: {err}") from err
+    if not isinstance(credentials, dict):
+        raise L2smError(f"kubeconfig {args.creds} is not a kubeconfig: expected a YAML mapping")
     body = {"name": args.name, "credentials": credentials, "k8s_version": args.version,
             "vim_account": args.vim, "nets": lifecycle.k8s_nets(packages, plan),
             "namespace": args.namespace, "description": args.description}

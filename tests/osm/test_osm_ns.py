@@ -189,6 +189,16 @@ def test_k8scluster_add_dry_run_maps_knf_nets_to_planned_networks(kubeconfig, ca
     assert nets == {"cache-net": "vod-cache-vl", "content-net": "vod-content-vl"}
 
 
+def test_k8scluster_add_refuses_creds_that_are_no_kubeconfig(nbi, tmp_path, capsys):
+    creds = tmp_path / "list.yaml"
+    creds.write_text("- not\n- a kubeconfig\n")
+    assert main(["k8scluster-add", "edge", "--creds", str(creds), "--version", "1.29", "--vim", "k8s-vim",
+                 "--package", *PACKAGES, "--osm-host", nbi.url, "--password", nbi.state.password]) == 1
+    assert capsys.readouterr().err == (
+        f"osm-l2sm: error: kubeconfig {creds} is not a kubeconfig: expected a YAML mapping\n")
+    assert nbi.state.bodies("POST", "/admin/v1/k8sclusters") == []
+
+
 def test_k8scluster_add_posts_to_osm(nbi, kubeconfig, capsys):
     assert main(["k8scluster-add", "edge", "--creds", str(kubeconfig), "--version", "1.29", "--vim", "k8s-vim",
                  "--package", *PACKAGES, "--cni", '["multus"]', "--osm-host", nbi.url,
