@@ -42,6 +42,7 @@ def run_cdn(args) -> int:
     else:
         print()
         print(demo.format_report(report))
-        print(f"\nExplore it: OSM_L2SM_SANDBOX={runner.sandbox.name} osm-l2sm pod list; "
-              f"remove it: osm-l2sm demo cdn --down")
+        name = runner.sandbox.name
+        down = "osm-l2sm demo cdn --down" + ("" if name == demo.DEFAULT_SANDBOX else f" --sandbox {name}")
+        print(f"\nExplore it: OSM_L2SM_SANDBOX={name} osm-l2sm pod list; remove it: {down}")
     return 0 if report.ok else 1
