@@ -208,9 +208,9 @@ def controller(tmp_path):
 class OperatorRun:
     """``osm-l2sm operator run`` as a child process watching one namespace, stopped by its own pid."""
 
-    def __init__(self, kube_api, controller, namespace: str, log: Path):
+    def __init__(self, kube_api, controller, namespace: str, log: Path, extra_args: tuple[str, ...] = ()):
         self.args = [sys.executable, "-m", "osm_l2sm", "operator", "run", "--controller", controller.url,
-                     "--kubeconfig", kube_api.kubeconfig, "--namespace", namespace]
+                     "--kubeconfig", kube_api.kubeconfig, "--namespace", namespace, *extra_args]
         self.env = dict(os.environ, L2SM_CONTROLLER_TOKEN=controller.token)
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -238,8 +238,9 @@ def operator(kube_api, l2sm_crds, controller, k8s_namespace, tmp_path):
     """Starts operators for the test's namespace (more than one for restart tests); all stopped at the end."""
     runs: list[OperatorRun] = []
 
-    def start() -> OperatorRun:
-        run = OperatorRun(kube_api, controller, k8s_namespace, tmp_path / f"operator-{len(runs)}.log").start()
+    def start(*extra_args: str) -> OperatorRun:
+        run = OperatorRun(kube_api, controller, k8s_namespace, tmp_path / f"operator-{len(runs)}.log",
+                          extra_args).start()
         runs.append(run)
         return run
 
@@ -277,15 +278,18 @@ class Cluster:
     def delete_network(self, name: str) -> None:
         self.objects.delete_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL, name)
 
-    def create_pod(self, name: str, networks: str | None, label: bool = True) -> None:
-        """An alpine pod like upstream's ping-pong (it never runs: no kubelet here)."""
-        metadata = client.V1ObjectMeta(name=name, labels={"l2sm": "true"} if label else {},
-                                       annotations={"l2sm/networks": networks} if networks else {})
+    def create_pod(self, name: str, networks: str | None, label: bool = True, generate: bool = False) -> dict:
+        """An alpine pod like upstream's ping-pong (it never runs: no kubelet here); ``generate``: ``name`` is its
+        generateName, as a ReplicaSet's pods have. Answers the annotations of the pod the API server stored."""
+        metadata = client.V1ObjectMeta(labels={"l2sm": "true"} if label else {},
+                                       annotations={"l2sm/networks": networks} if networks else {},
+                                       **{"generate_name" if generate else "name": name})
         container = client.V1Container(name="main", image="alpine:latest", command=["sleep", "infinity"],
                                        security_context=client.V1SecurityContext(
                                            capabilities=client.V1Capabilities(add=["NET_ADMIN"])))
-        self.core.create_namespaced_pod(self.ns, client.V1Pod(metadata=metadata,
-                                                              spec=client.V1PodSpec(containers=[container])))
+        created = self.core.create_namespaced_pod(self.ns, client.V1Pod(
+            metadata=metadata, spec=client.V1PodSpec(containers=[container])))
+        return created.metadata.annotations or {}
 
     def annotations(self, pod: str) -> dict:
         try:
