@@ -167,7 +167,7 @@ FIELD_SAMPLES = {"spec.nodeName": "node-1", "status.hostIP": "192.0.2.10", "stat
 
 
 def env_vars_the_code_reads() -> set[str]:
-    """Every environment variable osm_l2sm reads: ``environ[...]``/``environ.get(...)``/``getenv(...)`` with a
+    """Every environment variable osm_l2sm reads: ``environ[...]``/``environ.get(...)``/``*env*(...)`` with a
     literal name or a module constant holding one."""
     import re
 
@@ -176,7 +176,8 @@ def env_vars_the_code_reads() -> set[str]:
                                                            src, flags=re.M))
     names = set()
     for src in sources:
-        for quote, name in re.findall(r"(?:environ(?:\.get)?|getenv)\s*[\[(]\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1",
+        # environ[...] / environ.get(...), and helpers named after env (getenv, _env_list, ...) given a name
+        for quote, name in re.findall(r"(?:environ(?:\.get)?\s*[\[(]|\b\w*env\w*\s*\()\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1",
                                       src):
             names.add(name if quote else constants.get(name, ""))
     return names - {""}
@@ -267,7 +268,11 @@ def cli_runs(objects: list[dict]) -> list[tuple[str, str, list[str], dict, set[s
 L2SM_VARIANTS = {
     "defaults": [],
     "debug, two namespaces, a peer": ["--set", "operator.logLevel=debug", "--set", "operator.watchNamespaces={a,b}",
-                                      "--set", "switch.peers[0].name=node-2", "--set", "switch.peers[0].ip=192.0.2.12"],
+                                      "--set", "switch.peers[0].name=node-2", "--set", "switch.peers[0].ip=192.0.2.12",
+                                      "--set", "operator.interdomain.clusterName=edge-1",
+                                      "--set", "operator.interdomain.providers[0].name=l2sm-provider",
+                                      "--set", "operator.interdomain.providers[0].url=http://provider.example:8181",
+                                      "--set", "operator.interdomain.providerTokenSecret.name=provider-token"],
     "existing token secret, persistence": ["--set", "controllerToken.existingSecret=my-token",
                                            "--set", "controller.persistence.enabled=true"],
 }
@@ -296,6 +301,8 @@ def test_l2sm_chart_commands_mean_what_the_values_say(helm):
     assert (operator.command, operator.operator_command) == ("operator", "run")
     assert operator.verbose and operator.namespaces == ["a", "b"] and not operator.all_namespaces
     assert operator.controller == "http://l2sm-controller.l2sm-system.svc:8181"
+    assert operator.cluster_name == "edge-1"
+    assert operator.provider_url == ["l2sm-provider=http://provider.example:8181"]
     controller = parsed["Deployment l2sm-controller"]
     assert (controller.of_listen, controller.rest_listen) == (("0.0.0.0", 6653), ("0.0.0.0", 8181))
     switch = parsed["DaemonSet l2sm-switch"]
@@ -345,9 +352,8 @@ def can(api_client, user: str, verb: str, resource: str, group: str = "", namesp
 
 L2SM_GROUP = "l2sm.l2sm.k8s.local"
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
-# The operator's modules (the ones `operator run` imports) and, per kubernetes client method they call, the request
-# it makes: (verb, resource, group, subresource, name). A new call there fails the test until it is listed here.
-OPERATOR_MODULES = ("operator.py", "cluster.py", "nad.py", "crds.py")
+# Per kubernetes client method the operator's modules call, the request it makes: (verb, resource, group,
+# subresource, name). A new call there fails the test until it is listed here (and granted by the chart).
 CLIENT_CALLS = {
     "get_namespaced_custom_object": ("get", "l2networks", L2SM_GROUP, "", ""),
     "list_namespaced_custom_object": ("list", "l2networks", L2SM_GROUP, "", ""),
@@ -378,8 +384,18 @@ def operator_client_calls() -> set[str]:
     api_methods = {m for cls in (client.CoreV1Api, client.CustomObjectsApi, client.ApiextensionsV1Api,
                                  client.CoordinationV1Api, client.EventsV1Api, client.AppsV1Api)
                    for m in dir(cls) if not m.startswith("_")}
-    k8s_dir = Path(__file__).resolve().parents[2] / "osm_l2sm" / "k8s"
-    used = {m for f in OPERATOR_MODULES for m in re.findall(r"\.([a-z_]+)\b", (k8s_dir / f).read_text())}
+    k8s_dir = CODE_DIR / "k8s"
+    modules, todo = set(), ["operator"]  # operator.py and what it imports from its package, transitively
+    while todo:
+        module = todo.pop()
+        if module in modules or not (k8s_dir / f"{module}.py").exists():
+            continue
+        modules.add(module)
+        text = (k8s_dir / f"{module}.py").read_text()
+        todo += re.findall(r"^from \.(\w+) import", text, flags=re.M)
+        todo += [name.strip() for names in re.findall(r"^from \. import ([\w, ]+)", text, flags=re.M)
+                 for name in names.split(",")]
+    used = {m for module in modules for m in re.findall(r"\.([a-z_]+)\b", (k8s_dir / f"{module}.py").read_text())}
     return used & api_methods
 
 
