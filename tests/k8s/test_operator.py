@@ -511,3 +511,81 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, 
     # admitted without networks, the error on the pod itself (the handlers add the event)
     assert patch == {"metadata": {"annotations": {"l2sm/error": f"network nowhere does not exist in namespace {cluster.ns}"}}}
     assert "nowhere" in warnings[0]
+
+
+# ---------------------------------------------------------------- ext-vnet networks through the provider
+
+from osm_l2sm.k8s.provider import ProviderClient, member_interface, parse_provider_urls, provider_url  # noqa: E402
+
+PROVIDER_SPEC = {"name": "prov", "domain": "prov.example.org"}
+
+
+def test_provider_url_comes_from_the_option_else_from_upstream_fields():
+    configured = parse_provider_urls(["prov=http://127.0.0.1:8190/"])
+    assert provider_url(PROVIDER_SPEC, configured) == "http://127.0.0.1:8190"
+    assert provider_url({"name": "idco", "domain": "idco.example.org", "sdnPort": 30808},
+                        configured) == "http://idco.example.org:30808"
+    with pytest.raises(L2smError, match="--provider-url idco=URL"):
+        provider_url({"name": "idco", "domain": "idco.example.org"}, configured)
+    with pytest.raises(L2smError, match="NAME=http"):
+        parse_provider_urls(["prov"])
+    assert len(member_interface("a-rather-long-network-name-" * 2)) <= 15
+
+
+@pytest.fixture
+def provider(tmp_path):
+    """A provider controller (not started: the test decides when it is up), stopped at the end."""
+    proc = ControllerProcess(str(tmp_path / "provider-state.json"), of_listen=f"127.0.0.1:{_free_port()}",
+                             rest_listen=f"127.0.0.1:{_free_port()}", log_file=str(tmp_path / "provider.log"),
+                             role="provider")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _provider_ready(cluster: Cluster, name: str):
+    status = cluster.status(name)
+    return status.get("providerConnectivity") == "Available" and _ready(cluster, name) and status
+
+
+def test_ext_vnet_takes_its_tag_from_the_provider_and_the_last_cluster_releases_it(operator, cluster, controller,
+                                                                                     provider):
+    provider.start(timeout=60)
+    prov = provider.client()
+    prov.create_network("older", cidr="10.99.0.0/24")  # tag 1 is taken: the network's tag must come from here
+    operator("--provider-url", f"prov={provider.url}")  # the cluster's name at the provider: from kube-system
+    cluster.create_network("span", type="ext-vnet", provider=PROVIDER_SPEC, networkCIDR="10.40.0.0/24")
+
+    status = wait_for(lambda: _provider_ready(cluster, "span"), "span Ready with its provider")
+    tag = prov.get_network("span")["id"]
+    assert tag == 2 and status["l2sm"]["interdomainTag"] == tag
+    on_cluster = controller.client().get_network("span")
+    assert on_cluster["interdomain"] == {"tag": tag} and on_cluster["cidr"] == "10.40.0.0/24"
+    c1 = f"k8s-{cluster.core.read_namespace('kube-system').metadata.uid}"
+    assert [p["switch"] for p in prov.get_network("span")["ports"]] == [c1]
+
+    # another cluster joins the same network: same tag, and it keeps the tag when c1 lets go
+    assert ProviderClient(provider.url, "c2").acquire("span", "10.40.0.0/24") == tag
+    cluster.delete_network("span")
+    wait_for(lambda: cluster.network("span") is None, "span deleted past its finalizer")
+    assert "span" not in [n["name"] for n in controller.client().list_networks()]
+    assert [p["switch"] for p in prov.get_network("span")["ports"]] == ["c2"]
+    assert ProviderClient(provider.url, "c2").release("span") is True
+    assert "span" not in [n["name"] for n in prov.list_networks()]
+
+
+def test_an_unreachable_provider_is_reported_and_retried(operator, cluster, controller, provider):
+    run = operator("--provider-url", f"prov={provider.url}", "--cluster-name", "c1")
+    cluster.create_network("late", type="ext-vnet", provider=PROVIDER_SPEC, networkCIDR="10.41.0.0/24")
+    status = wait_for(lambda: (s := cluster.status("late")).get("providerConnectivity") == "Unavailable" and s,
+                      "providerConnectivity Unavailable")
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert ready["status"] == "False" and ready["reason"] == "ProviderUnavailable"
+    assert provider.url.split("//")[1] in ready["message"]
+    assert "late" not in [n["name"] for n in controller.client().list_networks()]
+    assert run.proc.poll() is None  # reported, not crashed
+
+    provider.start(timeout=60)
+    wait_for(lambda: _provider_ready(cluster, "late"), "late Ready once the provider is up")
+    assert controller.client().get_network("late")["interdomain"] == {"tag": provider.client().get_network("late")["id"]}
