@@ -92,13 +92,29 @@ class Sandbox:
     def _locked(self, create: bool = False):
         """One changing command at a time per sandbox. Only ``up`` (``create``) makes the state folder: a command
         on a sandbox never made leaves nothing behind."""
-        if create:
-            os.makedirs(self.layout.state_dir, exist_ok=True)
-        elif not os.path.isdir(self.layout.state_dir):
-            raise L2smError(f"sandbox {self.name} is not up (run: osm-l2sm sandbox up)")
-        with open(os.path.join(self.layout.state_dir, "lock"), "w") as lock:
+        path = os.path.join(self.layout.state_dir, "lock")
+        while True:
+            if create:
+                os.makedirs(self.layout.state_dir, exist_ok=True)
+            elif not os.path.isdir(self.layout.state_dir):
+                raise L2smError(f"sandbox {self.name} is not up (run: osm-l2sm sandbox up)")
+            lock = open(path, "a")
             fcntl.flock(lock, fcntl.LOCK_EX)
+            try:  # `down` removes the lock file while holding it: a waiter that got the old one tries again
+                if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            lock.close()
+        with lock:
             yield
+
+    def _remove_state_dir(self) -> None:
+        """With everything else gone, the lock and the state folder go too (the folder only when empty)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.layout.state_dir, "lock"))
+        with contextlib.suppress(OSError):
+            os.rmdir(self.layout.state_dir)
 
     def _running_state(self) -> dict:
         state = self._load()
@@ -307,6 +323,7 @@ class Sandbox:
             return
         with self._locked():
             self._down_locked()
+            self._remove_state_dir()
 
     def _down_locked(self) -> None:
         state = self._load() or {"nodes": [], "pods": {}, "controller": {}, "underlay": None}

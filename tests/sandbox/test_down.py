@@ -61,6 +61,7 @@ def test_down_removes_everything(sandbox):
     assert [p for p in pids if alive(p)] == []
     assert own_links(sandbox.name) == []
     assert sandbox.status()["up"] is False
+    assert not os.path.exists(sandbox.layout.state_dir), os.listdir(sandbox.layout.state_dir)
 
 
 def test_down_cleans_a_half_broken_sandbox(sandbox):
