@@ -6,6 +6,7 @@ each switch (re)connects.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -50,6 +51,19 @@ def check_dpid(value) -> str:
 def check_optional_text(value, what: str) -> str | None:
     if value is not None and (not isinstance(value, str) or len(value) > 256):
         raise L2smError(f"{what} must be a string of at most 256 characters", 400)
+    return value
+
+
+def check_cidr(value) -> str | None:
+    """``None`` or an IP range such as 10.0.0.0/24 (host bits allowed); kept as given."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        raise L2smError(f"cidr must be an IP range such as 10.0.0.0/24 (got {value!r})", 400) from None
     return value
 
 
@@ -183,7 +197,7 @@ class State:
     def create_network(self, name, cidr=None, description=None, interdomain=None) -> tuple[dict, bool]:
         """Create (or find an equal) network; returns (view, created)."""
         check_name(name, "network name")
-        check_optional_text(cidr, "cidr")
+        check_cidr(cidr)
         check_optional_text(description, "description")
         interdomain = check_interdomain(interdomain)
         with self.lock:

@@ -78,7 +78,8 @@ def test_networks_create_get_list_delete(client):
 @pytest.mark.parametrize("body", [
     b"not json", b"[1, 2]", b"42", b'"name"', b"{}", b'{"name": ""}', b'{"name": "a/b"}', b'{"name": "x y"}',
     b'{"name": "-lead"}', b'{"name": 7}', b'{"name": ["x"]}', b'{"name": "' + b"a" * 64 + b'"}',
-    b'{"name": "ok", "cidr": 5}', b'{"name": "ok", "description": {"a": 1}}', b"\xff\xfe\x00",
+    b'{"name": "ok", "cidr": 5}', b'{"name": "ok", "cidr": "garbage"}', b'{"name": "ok", "cidr": "10.0.0.0/33"}',
+    b'{"name": "ok", "description": {"a": 1}}', b"\xff\xfe\x00",
 ])
 def test_bad_network_bodies_are_400_and_the_controller_keeps_answering(controller, client, body):
     resp = requests.post(controller.url + "/api/v1/networks", data=body, timeout=5,
