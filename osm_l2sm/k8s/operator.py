@@ -130,15 +130,18 @@ def provider(spec) -> ProviderClient:
 
 
 def interdomain_tag(namespace: str, name: str, spec) -> int:
-    """The global tag of an ext-vnet from its provider; an unreachable provider is reported and retried."""
+    """The global tag of an ext-vnet from its provider; an unknown or unreachable provider is reported and retried
+    (the operator's options or the spec may be fixed meanwhile)."""
+    reason = "ProviderUnknown"
     try:
-        tag = provider(spec).acquire(name, spec.get("networkCIDR") or None)
+        client_ = provider(spec)
+        reason = "ProviderUnavailable"
+        return client_.acquire(name, spec.get("networkCIDR") or None)
     except L2smError as err:
         cluster.patch_network_status(api(), namespace, name, {
             "providerConnectivity": "Unavailable",
-            "conditions": [_condition("False", "ProviderUnavailable", f"provider: {err}")]})
+            "conditions": [_condition("False", reason, f"provider: {err}")]})
         raise kopf.TemporaryError(str(err), delay=RETRY_SECONDS) from None
-    return tag
 
 
 def network_status(namespace: str, name: str) -> dict:

@@ -589,3 +589,14 @@ def test_an_unreachable_provider_is_reported_and_retried(operator, cluster, cont
     provider.start(timeout=60)
     wait_for(lambda: _provider_ready(cluster, "late"), "late Ready once the provider is up")
     assert controller.client().get_network("late")["interdomain"] == {"tag": provider.client().get_network("late")["id"]}
+
+
+def test_a_provider_without_url_is_reported(operator, cluster, controller):
+    run = operator("--cluster-name", "c1")
+    cluster.create_network("nowhere", type="ext-vnet", provider={"name": "idco", "domain": "idco.example.org"})
+    status = wait_for(lambda: (s := cluster.status("nowhere")).get("providerConnectivity") == "Unavailable" and s,
+                      "providerConnectivity Unavailable")
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert ready["reason"] == "ProviderUnknown" and "--provider-url idco=URL" in ready["message"]
+    assert "nowhere" not in [n["name"] for n in controller.client().list_networks()]
+    assert run.proc.poll() is None
