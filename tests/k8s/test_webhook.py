@@ -15,9 +15,24 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from osm_l2sm.k8s.reservations import RESERVATION_SECONDS, Reservations
 from tests.k8s.conftest import free_port, write_test_pki
 from tests.k8s.test_operator import (MULTUS, Cluster, _addresses, cluster, controller, l2sm_crds,  # noqa: F401
                                      operator, wait_for)
+
+
+def test_reservations_last_until_a_stored_pod_holds_the_address_or_they_expire():
+    now = [0.0]
+    held = Reservations(clock=lambda: now[0])
+    held.reserve("ns", "net", ["10.0.0.1/24", "10.0.0.2/24"], "a")
+    held.reserve("other-ns", "net", ["10.0.0.1/24"], "b")
+    assert held.holders("ns", "net", {}) == {"10.0.0.1": "a", "10.0.0.2": "a"}
+    assert held.holders("ns", "other-net", {}) == {}
+    # the stored pod now shows 10.0.0.1 itself: the reservation has done its job
+    assert held.holders("ns", "net", {"10.0.0.1": "a"}) == {"10.0.0.2": "a"}
+    assert held.holders("other-ns", "net", {}) == {"10.0.0.1": "b"}
+    now[0] = RESERVATION_SECONDS + 1  # the create never happened
+    assert held.holders("ns", "net", {}) == {} and held.holders("other-ns", "net", {}) == {}
 
 
 def _register_webhook(api, name: str, namespace: str, port: int, ca_pem: bytes) -> None:
