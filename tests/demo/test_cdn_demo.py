@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 
 import pytest
 
-SANDBOX = "tcdn"
+SANDBOX = "t" + secrets.token_hex(2)  # unique per run: others may run this test on the same host
 EXPECTED = {"ping_ttl": 63, "traceroute_hops": 2}
 REQUIRED = ("ping_ttl", "traceroute_hops", "sha256_match", "firewall_blocks", "cutoff_stalled", "cutoff_resumed")
 
