@@ -509,7 +509,8 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, 
     patch = kopf.Patch()
     l2sm_operator.pod_admission(body=bad, patch=patch, namespace=cluster.ns, warnings=warnings)
     # admitted without networks, the error on the pod itself (the handlers add the event)
-    assert patch == {"metadata": {"annotations": {"l2sm/error": f"network nowhere does not exist in namespace {cluster.ns}"}}}
+    error = f"network nowhere does not exist in namespace {cluster.ns}"
+    assert patch == {"metadata": {"annotations": {"l2sm/error": error}}}
     assert "nowhere" in warnings[0]
 
 
@@ -588,7 +589,8 @@ def test_an_unreachable_provider_is_reported_and_retried(operator, cluster, cont
 
     provider.start(timeout=60)
     wait_for(lambda: _provider_ready(cluster, "late"), "late Ready once the provider is up")
-    assert controller.client().get_network("late")["interdomain"] == {"tag": provider.client().get_network("late")["id"]}
+    tag = provider.client().get_network("late")["id"]
+    assert controller.client().get_network("late")["interdomain"] == {"tag": tag}
 
 
 def test_a_provider_without_url_is_reported(operator, cluster, controller):
