@@ -10,10 +10,9 @@ import json
 import os
 import sys
 
-from osm_l2sm.controller.client import ControllerClient
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch.bridge import add_port, del_port, port_names
-from osm_l2sm.switch.ovs import OvsInstance
+from osm_l2sm.switch import OvsInstance, add_port, del_port, port_names
 
 from . import link
 from .config import SUPPORTED_VERSIONS, CniEnv, NetConf, parse_netconf, read_env

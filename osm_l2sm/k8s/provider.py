@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from osm_l2sm.controller.client import ControllerClient
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 
 INTERDOMAIN_TYPES = ("ext-vnet", "inter-vnet")  # inter-vnet is upstream's older name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from osm_l2sm.controller.client import ControllerClient
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 from osm_l2sm.osm.sdnconn import SdnConnectorBase, SdnConnectorError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from osm_l2sm.controller.client import ControllerClient
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, NetworkTarget
 

@@ -18,10 +18,9 @@ import zlib
 
 from pyroute2 import IPRoute
 
-from osm_l2sm.controller.client import ControllerClient
-from osm_l2sm.controller.process import ControllerProcess
+from osm_l2sm.controller import ControllerClient, ControllerProcess
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch.ovs import OvsInstance
+from osm_l2sm.switch import OvsInstance
 
 from . import domains, netns
 from .layout import (OF_PORT, REST_PORT, UNDERLAY_MTU, UNDERLAY_POOL, Layout, check_item_name, node_name,

@@ -13,7 +13,7 @@ import subprocess
 from pyroute2 import IPRoute
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch.bridge import ensure_tunnel, pair_vni, tunnel_name
+from osm_l2sm.switch import ensure_tunnel, pair_vni, tunnel_name
 
 from . import netns
 from .layout import BRIDGE, OF_PORT, REST_PORT, UNDERLAY_MTU, Layout

@@ -8,8 +8,7 @@ import os
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from osm_l2sm.switch.bridge import ensure_bridge, ensure_tunnel, pair_vni
-from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_tunnel, pair_vni
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses

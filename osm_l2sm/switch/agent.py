@@ -8,7 +8,7 @@ import json
 import logging
 import os
 
-from osm_l2sm.controller.client import ControllerClient
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 
 from .bridge import ensure_bridge, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel

@@ -10,7 +10,7 @@ from osm_l2sm.sandbox import netns, temporary_sandbox
 from osm_l2sm.sandbox.cni_runtime import find_plugin
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.sandbox.pod import cni_config
-from osm_l2sm.switch.bridge import port_names
+from osm_l2sm.switch import port_names
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,7 @@ from pathlib import Path  # noqa: E402
 from kubernetes import client  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from osm_l2sm.controller.process import ControllerProcess  # noqa: E402
+from osm_l2sm.controller import ControllerProcess  # noqa: E402
 from osm_l2sm.k8s.crds import ensure_crd, load_manifests  # noqa: E402
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION  # noqa: E402
 

@@ -14,7 +14,7 @@ from pyroute2 import IPRoute
 
 from osm_l2sm.sandbox import domains, netns
 from osm_l2sm.sandbox.layout import BRIDGE
-from osm_l2sm.switch.bridge import port_names
+from osm_l2sm.switch import port_names
 from tests.multidomain.conftest import cli_sandbox
 from tests.sandbox.test_dataplane import fetch, web_server
 

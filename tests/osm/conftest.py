@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from osm_l2sm.controller.process import ControllerProcess
+from osm_l2sm.controller import ControllerProcess
 
 from nbi_double import NbiDouble, NbiState
 from osm_testdata import TOKEN, free_port

@@ -124,8 +124,7 @@ def test_clear_all_removes_only_its_own_services(controller, sdn):
 @pytest.fixture
 def real_switch(require_root_ovs, controller):
     """A userspace OVS bridge connected to the controller, registered as edge1, with two internal ports."""
-    from osm_l2sm.switch.bridge import ensure_bridge, remove_bridge
-    from osm_l2sm.switch.ovs import OvsInstance
+    from osm_l2sm.switch import OvsInstance, ensure_bridge, remove_bridge
 
     run_dir = tempfile.mkdtemp(prefix="osmsdn")
     tag = f"{os.getpid() % 100000}"
