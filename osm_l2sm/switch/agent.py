@@ -30,15 +30,21 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     Returns the switch as the controller reports it."""
     peers = dict(peers or {})
     ovs = OvsInstance(run_dir, netns)
+    fresh = not ovs.running
     ovs.start()
     dpid = dpid_for(node)
-    ensure_bridge(ovs, bridge, dpid, controller)
-    with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
-        json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": peers}, f)
-    tunnels = {peer: ensure_tunnel(ovs, bridge, peer, local_ip, ip, underlay_dev, vni=pair_vni(node, peer), mtu=mtu,
-                                   netns=netns)
-               for peer, ip in sorted(peers.items())}
-    return ControllerClient(rest, token).register_switch(node, dpid, tunnels)
+    try:
+        ensure_bridge(ovs, bridge, dpid, controller)
+        with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
+            json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": peers}, f)
+        tunnels = {peer: ensure_tunnel(ovs, bridge, peer, local_ip, ip, underlay_dev, vni=pair_vni(node, peer),
+                                       mtu=mtu, netns=netns)
+                   for peer, ip in sorted(peers.items())}
+        return ControllerClient(rest, token).register_switch(node, dpid, tunnels)
+    except BaseException:
+        if fresh:  # a failed first start leaves no daemons, bridge or tunnels; a running switch is left as it was
+            switch_down(node, run_dir, None, netns)
+        raise
 
 
 def switch_down(node: str, run_dir: str, rest: str | None, netns: str | None = None,

@@ -96,7 +96,17 @@ def test_switch_up_with_an_unknown_underlay_device_is_one_clear_error(node):
                       "--local-ip", node["ip"], "--underlay-dev", "nope0", "--peer", "p=10.0.0.9")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["osm-l2sm: error: underlay device nope0 not found"]
-    osm_l2sm(node["ns"], "switch", "down", "--node", node["name"], "--run-dir", node["run_dir"])
+    # the failed first start took back what it started: no OVS daemons, no tunnel device
+    assert not OvsInstance(node["run_dir"]).running
+    assert tunnel_name("p") not in sh("ip", "-o", "link", "show", ns=node["ns"]).stdout
+
+
+def test_switch_up_with_an_unreachable_controller_leaves_no_daemons(node):
+    result = osm_l2sm(node["ns"], "switch", "up", "--node", node["name"], "--run-dir", node["run_dir"],
+                      "--controller", "tcp:127.0.0.1:1", "--rest", f"http://{node['gateway']}:{free_port()}",
+                      "--local-ip", node["ip"], "--underlay-dev", "ul0")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "osm-l2sm: error:" in result.stderr
     assert not OvsInstance(node["run_dir"]).running
 
 
