@@ -1,7 +1,6 @@
 """The REST API of a real controller process: every route, its errors, auth, persistence across restarts."""
 from __future__ import annotations
 
-import socket
 
 import pytest
 import requests
@@ -9,14 +8,9 @@ import requests
 from osm_l2sm.controller.client import ControllerClient
 from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.errors import L2smError
+from tests.ports import free_port
 
 TOKEN = "s3cret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
+from osm_l2sm.k8s.crds import load_manifests
+from tests.ports import free_port
 
 try:
     from tests.conftest import unavailable
@@ -58,12 +60,6 @@ def k8s_bins() -> dict[str, str]:
     if missing:
         unavailable(f"needs {', '.join(missing)} (build them once with scripts/build-k8s-test-bins)")
     return bins
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- certificates -----------------------------------------------------------------------------------------------
@@ -350,3 +346,32 @@ def k8s_namespace(kube_api) -> str:
         yield name
     finally:
         delete_namespace(api_client, name)
+
+
+@pytest.fixture(scope="session")
+def l2sm_crds(kube_api) -> list[str]:
+    """The l2sm chart's CRDs (crds/, which helm installs verbatim) on the API server, as they are in the chart now
+    (an older copy is replaced), and established. Returns their names."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    ext = client.ApiextensionsV1Api(kube_api.client())
+    crds = load_manifests(Path(__file__).resolve().parents[2] / "helm-charts" / "l2sm" / "crds")
+    for crd in crds:
+        try:
+            ext.create_custom_resource_definition(crd)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            current = ext.read_custom_resource_definition(crd["metadata"]["name"])
+            crd["metadata"]["resourceVersion"] = current.metadata.resource_version
+            ext.replace_custom_resource_definition(crd["metadata"]["name"], crd)
+    for crd in crds:
+        for _ in range(120):
+            status = ext.read_custom_resource_definition(crd["metadata"]["name"]).status
+            if any(c.type == "Established" and c.status == "True" for c in status.conditions or []):
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"CRD {crd['metadata']['name']} never became Established")
+    return [crd["metadata"]["name"] for crd in crds]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -39,34 +38,6 @@ def dry_run_create(kube_api, obj: dict, namespace: str) -> None:
     answer = requests.post(kube_api.url + path, params={"dryRun": "All", "fieldValidation": "Strict"}, json=obj,
                            headers={"Authorization": f"Bearer {kube_api.token}"}, verify=kube_api.ca_file, timeout=30)
     assert answer.status_code == 201, f"{obj['kind']} {obj['metadata']['name']}: {answer.text}"
-
-
-@pytest.fixture(scope="session")
-def l2sm_crds(kube_api, helm):
-    """The l2sm chart's CRDs applied to the API server (once per session) and established."""
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-
-    ext = client.ApiextensionsV1Api(kube_api.client())
-    crds = [o for o in render(helm, "l2sm") if o["kind"] == "CustomResourceDefinition"]
-    for crd in crds:
-        try:
-            ext.create_custom_resource_definition(crd)
-        except ApiException as err:
-            if err.status != 409:
-                raise
-            current = ext.read_custom_resource_definition(crd["metadata"]["name"])
-            crd["metadata"]["resourceVersion"] = current.metadata.resource_version
-            ext.replace_custom_resource_definition(crd["metadata"]["name"], crd)
-    for crd in crds:
-        for _ in range(120):
-            status = ext.read_custom_resource_definition(crd["metadata"]["name"]).status
-            if any(c.type == "Established" and c.status == "True" for c in status.conditions or []):
-                break
-            time.sleep(0.25)
-        else:
-            pytest.fail(f"CRD {crd['metadata']['name']} never became Established")
-    return [crd["metadata"]["name"] for crd in crds]
 
 
 # --- lint and template ------------------------------------------------------------------------------------------

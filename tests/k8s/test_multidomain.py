@@ -15,7 +15,6 @@ import yaml
 from kubernetes import client
 
 from tests.k8s.conftest import delete_namespace
-from tests.k8s.test_charts import l2sm_crds  # noqa: F401  (fixture: the chart's CRDs on the API server)
 
 GROUP, VERSION, PLURAL = "l2sm.l2sm.k8s.local", "v1", "l2networks"
 
@@ -33,7 +32,7 @@ def kubeconfig_for(kube_api, namespace: str, path: Path) -> Path:
 
 
 @pytest.fixture
-def two_clusters(kube_api, l2sm_crds, tmp_path):  # noqa: F811
+def two_clusters(kube_api, l2sm_crds, tmp_path):
     """{"c1": (namespace, kubeconfig), "c2": ...}: two fresh namespaces, each behind its own kubeconfig."""
     api = kube_api.client()
     clusters = {}

@@ -147,7 +147,6 @@ def test_nad_points_multus_at_the_l2sm_cni_plugin():
 # ---------------------------------------------------------------- the operator on a real API server
 
 import os  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -158,18 +157,12 @@ from kubernetes import client  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
 from osm_l2sm.controller import ControllerProcess  # noqa: E402
-from osm_l2sm.k8s.crds import ensure_crd, load_manifests  # noqa: E402
+from tests.k8s.conftest import free_port  # noqa: E402
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 90.0  # seconds before a state the operator should reach counts as never reached (busy 2-core machine)
 MULTUS = "k8s.v1.cni.cncf.io/networks"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(probe, what: str, timeout: float = WAIT):
@@ -184,19 +177,10 @@ def wait_for(probe, what: str, timeout: float = WAIT):
     pytest.fail(f"{what} never happened (last seen: {last!r})")
 
 
-@pytest.fixture(scope="module")
-def l2sm_crds(kube_api):
-    """The CRDs of the l2sm chart, applied as helm would before its templates."""
-    api = kube_api.client()
-    for manifest in load_manifests(REPO / "helm-charts" / "l2sm" / "crds"):
-        ensure_crd(api, manifest)
-    return api
-
-
 @pytest.fixture
 def controller(tmp_path):
-    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{_free_port()}",
-                             rest_listen=f"127.0.0.1:{_free_port()}", token=uuid.uuid4().hex,
+    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{free_port()}",
+                             rest_listen=f"127.0.0.1:{free_port()}", token=uuid.uuid4().hex,
                              log_file=str(tmp_path / "controller.log"))
     proc.start(timeout=60)
     try:
@@ -536,8 +520,8 @@ def test_provider_url_comes_from_the_option_else_from_upstream_fields():
 @pytest.fixture
 def provider(tmp_path):
     """A provider controller (not started: the test decides when it is up), stopped at the end."""
-    proc = ControllerProcess(str(tmp_path / "provider-state.json"), of_listen=f"127.0.0.1:{_free_port()}",
-                             rest_listen=f"127.0.0.1:{_free_port()}", log_file=str(tmp_path / "provider.log"),
+    proc = ControllerProcess(str(tmp_path / "provider-state.json"), of_listen=f"127.0.0.1:{free_port()}",
+                             rest_listen=f"127.0.0.1:{free_port()}", log_file=str(tmp_path / "provider.log"),
                              role="provider")
     try:
         yield proc

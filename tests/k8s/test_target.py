@@ -12,8 +12,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.k8s.crds import ensure_crd, load_manifests
-from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION
+from osm_l2sm.k8s.cluster import get_network
 from osm_l2sm.k8s.target import KubernetesTarget, install_plan, uninstall_plan
 from osm_l2sm.model import KduDeployment, Network, NetworkTarget, Plan
 
@@ -21,11 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def crds(kube_api):
-    api = kube_api.client()
-    for manifest in load_manifests(REPO / "helm-charts" / "l2sm" / "crds"):
-        ensure_crd(api, manifest)
-    return api
+def crds(kube_api, l2sm_crds):
+    """An API client of the server that knows the chart's CRDs."""
+    return kube_api.client()
 
 
 @pytest.fixture
@@ -36,16 +33,6 @@ def helm_in_env(helm, helm_env, monkeypatch) -> str:
     return helm
 
 
-def _l2network(api, namespace: str, name: str) -> dict | None:
-    try:
-        return client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                                          L2NETWORK_PLURAL, name)
-    except ApiException as err:
-        if err.status == 404:
-            return None
-        raise
-
-
 def test_cr_mode_creates_lists_and_deletes_l2networks(kube_api, crds, k8s_namespace):
     target = KubernetesTarget(kube_api.kubeconfig, k8s_namespace, mode="cr")
     assert isinstance(target, NetworkTarget)
@@ -53,10 +40,10 @@ def test_cr_mode_creates_lists_and_deletes_l2networks(kube_api, crds, k8s_namesp
     assert target.ensure_network(net) is True
     assert target.ensure_network(net) is False  # idempotent
     assert target.ensure_network(Network("l2-only")) is True
-    body = _l2network(crds, k8s_namespace, "v-network-1")
+    body = get_network(crds, k8s_namespace, "v-network-1")
     assert body["spec"] == {"type": "vnet", "networkCIDR": "10.0.1.0/24",
                             "l2sm": {"gateway": "10.0.1.1", "vld": "vld-1"}}
-    assert _l2network(crds, k8s_namespace, "l2-only")["spec"] == {"type": "vnet"}
+    assert get_network(crds, k8s_namespace, "l2-only")["spec"] == {"type": "vnet"}
     assert target.list_networks() == ["l2-only", "v-network-1"]
     assert target.delete_network("v-network-1") is True
     assert target.delete_network("v-network-1") is False
@@ -75,12 +62,12 @@ def test_helm_mode_installs_one_release_per_network(kube_api, crds, k8s_namespac
     target = KubernetesTarget(kube_api.kubeconfig, k8s_namespace, mode="helm", helm=helm_in_env)
     assert target.ensure_network(Network("v-network-2", cidr="10.0.2.0/24")) is True
     assert target.ensure_network(Network("v-network-2", cidr="10.0.2.0/24")) is False
-    body = _l2network(crds, k8s_namespace, "v-network-2")
+    body = get_network(crds, k8s_namespace, "v-network-2")
     assert body["spec"]["networkCIDR"] == "10.0.2.0/24"
     assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     assert target.list_networks() == ["v-network-2"]
     assert target.delete_network("v-network-2") is True
-    assert _l2network(crds, k8s_namespace, "v-network-2") is None
+    assert get_network(crds, k8s_namespace, "v-network-2") is None
     assert target.delete_network("v-network-2") is False and target.list_networks() == []
 
 
@@ -105,12 +92,12 @@ def test_install_plan_creates_networks_then_kdu_releases_and_uninstalls(kube_api
     assert releases == ["cdn-1-server"]
     config_map = client.CoreV1Api(crds).read_namespaced_config_map("cdn-1-server", k8s_namespace)
     assert config_map.data == {"networks": "plan-net"}
-    assert _l2network(crds, k8s_namespace, "plan-net")["spec"]["networkCIDR"] == "10.0.7.0/24"
+    assert get_network(crds, k8s_namespace, "plan-net")["spec"]["networkCIDR"] == "10.0.7.0/24"
 
     assert uninstall_plan(plan, kube_api.kubeconfig, k8s_namespace, helm=helm_in_env) == ["cdn-1-server"]
     with pytest.raises(ApiException):
         client.CoreV1Api(crds).read_namespaced_config_map("cdn-1-server", k8s_namespace)
-    assert _l2network(crds, k8s_namespace, "plan-net") is None
+    assert get_network(crds, k8s_namespace, "plan-net") is None
 
 
 def test_install_plan_with_a_missing_chart_is_one_readable_error(kube_api, crds, k8s_namespace, helm_in_env):

@@ -10,7 +10,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,16 +19,11 @@ from pyroute2 import IPRoute, NetNS, netns
 from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.switch.bridge import add_port, del_port, ensure_bridge, ensure_tunnel, remove_tunnel
 from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+from tests.ports import free_port  # noqa: F401  (tests import it from here)
 
 BRIDGE = "br-l2sm"
 POD_MTU = 1450
 UNDERLAY_MTU = 1600
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_subnet() -> ipaddress.IPv4Network:
