@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import errno
-
 import os
 
 from pyroute2 import IPRoute
@@ -54,13 +53,19 @@ class Node:
         finally:
             netns.remove(self.netns)
             with IPRoute() as ipr:
-                for index in ipr.link_lookup(ifname=self.layout.underlay_host_if(self.index)):
-                    try:
-                        ipr.link("del", index=index)
-                    except NetlinkError as err:
-                        # the kernel drops the veth pair with the namespace, possibly between lookup and del
-                        if err.code != errno.ENODEV:
-                            raise
+                delete_links(ipr, self.layout.underlay_host_if(self.index))
+
+
+def delete_links(ipr: IPRoute, *names: str) -> None:
+    """Delete the root-side links named ``names``; one already gone is fine (the kernel drops a veth pair with its
+    namespace, possibly between the lookup and the delete)."""
+    for name in names:
+        for index in ipr.link_lookup(ifname=name):
+            try:
+                ipr.link("del", index=index)
+            except NetlinkError as err:
+                if err.code != errno.ENODEV:
+                    raise
 
 
 def bridge_link(ns: str, bridge: str, host_if: str, tmp_if: str, inside_if: str, address: str) -> None:
@@ -70,9 +75,7 @@ def bridge_link(ns: str, bridge: str, host_if: str, tmp_if: str, inside_if: str,
         if inside.link_lookup(ifname=inside_if):
             return
     with IPRoute() as ipr:
-        for name in (host_if, tmp_if):
-            for index in ipr.link_lookup(ifname=name):
-                ipr.link("del", index=index)
+        delete_links(ipr, host_if, tmp_if)
         ipr.link("add", ifname=host_if, kind="veth", mtu=UNDERLAY_MTU, peer={"ifname": tmp_if, "mtu": UNDERLAY_MTU})
         fd = os.open(netns.path(ns), os.O_RDONLY)
         try:
