@@ -236,7 +236,7 @@ class CdnDemo:
         while time.monotonic() < deadline:
             if ready.exists() and (not role.profile.ready or self._exec_ok(role.pod, role.profile.ready, role)):
                 return
-            info = next((p for p in self.sandbox.pods() if p["name"] == role.pod), None)
+            info = self.sandbox.pod(role.pod)
             if info is not None and not info["running"] and not ready.exists():
                 tail = self.sandbox.pod_log(role.pod).strip().splitlines()[-1:] or ["(no output)"]
                 raise L2smError(f"pod {role.pod} ({role.profile.source}) failed during setup: {tail[0]}")
@@ -330,7 +330,7 @@ class CdnDemo:
         return None, last - cut_at
 
     def _pod_running(self, pod: str) -> bool:
-        info = next((p for p in self.sandbox.pods() if p["name"] == pod), None)
+        info = self.sandbox.pod(pod)
         return bool(info and info["running"])
 
     # ping, traceroute, isolation, firewall ------------------------------------------------------------------

@@ -591,6 +591,11 @@ class Sandbox:
         state = self._running_state()
         return [self._pod_info(Pod(self.layout, n, r)) for n, r in sorted(state["pods"].items())]
 
+    def pod(self, name: str) -> dict | None:
+        """One pod as :meth:`pods` shows it, or None when there is no such pod (cheap enough to poll)."""
+        record = self._running_state()["pods"].get(name)
+        return None if record is None else self._pod_info(Pod(self.layout, name, record))
+
     def pod_log(self, name: str) -> str:
         self._pod(self._running_state(), name)
         try:
