@@ -129,9 +129,10 @@ class CdnDemo:
         return self.report
 
     def down(self) -> None:
-        self.sandbox.down()
-        # the pods' files (the generated video, the cached copy, nginx's config and logs) go too
+        # the pods' files (the generated video, the cached copy, nginx's config and logs) go first, so the sandbox's
+        # own down finds its state folder empty and removes it too
         shutil.rmtree(Path(self.sandbox.layout.state_dir) / "demo", ignore_errors=True)
+        self.sandbox.down()
 
     # plan ------------------------------------------------------------------------------------------------------
     def _plan(self) -> tuple[Plan, dict]:

@@ -83,6 +83,7 @@ def test_cdn_demo_validates_twice_and_down_leaves_nothing(demo_env):
     assert _own_links() == []
     assert _processes_using(demo_env["OSM_L2SM_STATE_DIR"]) == []
     assert not os.path.exists(os.path.join(demo_env["OSM_L2SM_STATE_DIR"], "demo")), "the pods' files are left"
+    assert not os.path.exists(demo_env["OSM_L2SM_STATE_DIR"]), "the sandbox's state folder is left"
 
 
 def test_cdn_demo_rejects_bad_rate(demo_env):
