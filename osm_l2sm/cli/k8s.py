@@ -70,6 +70,15 @@ def register(sub) -> None:
     delete.set_defaults(func=_network_delete)
     listing.set_defaults(func=_network_list)
 
+    attach = ksub.add_parser("node-attach", help="on a node: attach and detach the L2S-M interfaces of running pods "
+                             "when their networks change (run by the l2sm chart's switch DaemonSet)")
+    attach.add_argument("--node", default=os.environ.get("NODE_NAME"), required="NODE_NAME" not in os.environ,
+                        help="this node's name (env NODE_NAME)")
+    attach.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster account, then KUBECONFIG)")
+    attach.add_argument("--plugin", default="/opt/cni/bin/l2sm-cni",
+                        help="the node's l2sm-cni executable (default /opt/cni/bin/l2sm-cni)")
+    attach.set_defaults(func=_node_attach)
+
 
 def _env_list(var: str) -> list[str]:
     return os.environ.get(var, "").split()
@@ -99,6 +108,16 @@ def _run_operator(args) -> int:
     providers = parse_provider_urls(args.provider_url)
     run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook,
                  provider_urls=providers, provider_token=args.provider_token, cluster_name=args.cluster_name)
+    return 0
+
+
+def _node_attach(args) -> int:
+    import logging
+
+    from osm_l2sm.k8s.node_attach import run_node_attach
+
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    run_node_attach(args.node, args.kubeconfig, args.plugin)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import NoReturn
 
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
@@ -133,12 +134,15 @@ def run(stdin: bytes, environ: dict[str, str]) -> tuple[int, str]:
         return 1, CniError(OTHER, f"{type(err).__name__}: {err}").to_json(version)
 
 
-def main() -> int:
+def main() -> NoReturn:
+    """Exits with the status itself: a zipapp's generated ``__main__`` calls ``main()`` and drops what it returns,
+    and an error that exits 0 is taken by the runtime as success with an empty result (a pod without its
+    interface, for good)."""
     status, out = run(sys.stdin.buffer.read(), dict(os.environ))
     if out:
-        print(out)
-    return status
+        print(out, flush=True)
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -84,13 +84,22 @@ def configure(settings: kopf.OperatorSettings, **_) -> None:
     ensure_nad_crd(api())
 
 
+def bearer_token(api_key: dict | None) -> str | None:
+    """The bearer token the kubernetes client holds. Its kubeconfig loader stores "Bearer <token>" and its in-cluster
+    loader "bearer <token>" (HTTP auth schemes are case-insensitive), under a key whose name changed between its
+    versions."""
+    for value in (api_key or {}).values():
+        scheme, _, token = str(value).partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
 @kopf.on.login()
 def login(**_) -> kopf.ConnectionInfo:
     """kopf connects exactly as the handlers' client does (the --kubeconfig file or the in-cluster account)."""
     cfg = api().configuration
-    # the kubernetes client keeps the token as "Bearer ..." under a key whose name changed between its versions
-    bearer = [v for v in (cfg.api_key or {}).values() if str(v).startswith("Bearer ")]
-    token = bearer[0].removeprefix("Bearer ").strip() if bearer else None
+    token = bearer_token(cfg.api_key)
     return kopf.ConnectionInfo(server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl,
                                scheme="Bearer" if token else None, token=token,
                                certificate_path=cfg.cert_file, private_key_path=cfg.key_file,

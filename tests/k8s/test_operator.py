@@ -136,12 +136,31 @@ def test_held_addresses_come_from_multus_entries_and_explicit_requests():
     assert multus_entries("not json") == [] and multus_entries('{"name": "a"}') == []
 
 
+def test_login_finds_the_in_cluster_token_whatever_the_scheme_case(tmp_path):
+    """In a pod the kubernetes client's in-cluster loader stores "bearer <token>" (lower case); kopf must get that
+    token, or the operator runs as system:anonymous and never serves its webhook."""
+    from kubernetes import client as k8s_client
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    from osm_l2sm.k8s.operator import bearer_token
+    (tmp_path / "token").write_text("sa-token-123")
+    (tmp_path / "ca.crt").write_text("not read here")
+    cfg = k8s_client.Configuration()
+    InClusterConfigLoader(str(tmp_path / "token"), str(tmp_path / "ca.crt"),
+                          environ={"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+                          ).load_and_set(cfg)
+    assert bearer_token(cfg.api_key) == "sa-token-123"
+    assert bearer_token({"authorization": "Bearer from-kubeconfig"}) == "from-kubeconfig"
+    assert bearer_token({}) is None and bearer_token({"authorization": "Basic abc"}) is None
+
+
 def test_nad_points_multus_at_the_l2sm_cni_plugin():
     body = nad_body("ping-network", "ns1")
     assert body["metadata"] == {"name": "ping-network", "namespace": "ns1",
                                 "labels": {"app.kubernetes.io/managed-by": "l2sm"}}
+    # capabilities.ips: without it Multus never hands the plugin the pod's addresses (libcni filters runtimeConfig)
     assert json.loads(body["spec"]["config"]) == {"cniVersion": "1.0.0", "type": "l2sm-cni",
-                                                  "network": "ping-network"}
+                                                  "network": "ping-network", "capabilities": {"ips": True}}
 
 
 # ---------------------------------------------------------------- the operator on a real API server
@@ -364,7 +383,7 @@ def test_ping_pong_pods_get_multus_annotations_and_addresses(operator, cluster):
                       "connectedPodCount 2")
     assert status["assignedIPs"] == {"10.0.0.1": f"{cluster.ns}/ping", pong_ip.split("/")[0]: f"{cluster.ns}/pong"}
     assert cluster.nad_config("ping-network") == {"cniVersion": "1.0.0", "type": "l2sm-cni",
-                                                  "network": "ping-network"}
+                                                  "network": "ping-network", "capabilities": {"ips": True}}
     assert "l2sm/error" not in cluster.annotations("pong")
 
 

@@ -1,0 +1,222 @@
+"""Fixtures of the real-pods tier: a one-node Kubernetes cluster with a real kubelet, containerd, runc and Multus
+(``scripts/k8s-node-cluster``), the project's image built from ``docker/Dockerfile`` (``scripts/build-k8s-node-images``)
+and the stock ``helm install l2sm helm-charts/l2sm``.
+
+The cluster lives in its own network and mount namespaces, so every command that talks to it (kubectl, helm) runs
+through ``nsenter``. Started once per session, stopped (by pid, with everything it made) even when a test fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:
+    from tests.conftest import unavailable
+except ImportError:  # plain `pytest` leaves the repository root off sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.conftest import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+CACHE = Path(os.environ.get("OSM_L2SM_CACHE", Path.home() / ".cache" / "osm-l2sm"))
+NODE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+                 "kubectl", "multus", "coredns", "helm")
+RELEASE, RELEASE_NS = "l2sm", "l2sm-system"
+TEST_IMAGE = "localhost/l2sm-testpod:local"
+COMPONENTS = ("controller", "operator", "switch", "cni")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.realpods)
+
+
+def missing_prerequisite() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network and mount namespaces, containerd, kubelet)"
+    for tool in ("containerd", "runc", "buildah", "debootstrap", "nsenter", "ctr"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} (scripts/install-deps --k8s --node)"
+    if not Path("/usr/lib/cni/bridge").exists():
+        return "needs the stock CNI plugins (apt install containernetworking-plugins)"
+    missing = [b for b in NODE_BINARIES if not os.access(CACHE / "bin" / b, os.X_OK)]
+    if missing:
+        return f"needs {', '.join(missing)} in {CACHE / 'bin'} (scripts/build-k8s-test-bins --node)"
+    return None
+
+
+def run(*args, timeout: float = 300, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout, input=input)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return done
+
+
+@dataclass
+class Cluster:
+    """The running cluster, reached from the host through its network namespace."""
+
+    env: dict[str, str]
+
+    @property
+    def netns(self) -> str:
+        return self.env["K8S_NODE_NETNS"]
+
+    def _in_netns(self, *args) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{self.netns}", *map(str, args)]
+
+    def kubectl(self, *args, timeout: float = 120, check: bool = True, input: str | None = None):
+        return run(*self._in_netns(CACHE / "bin" / "kubectl", "--kubeconfig", self.env["KUBECONFIG"], *args),
+                   timeout=timeout, check=check, input=input)
+
+    def helm(self, *args, timeout: float = 300, check: bool = True):
+        helm_home = CACHE / "k8s-node" / "helm"
+        return run(*self._in_netns("env", f"KUBECONFIG={self.env['KUBECONFIG']}",
+                                   f"HELM_CACHE_HOME={helm_home}/cache", f"HELM_CONFIG_HOME={helm_home}/config",
+                                   f"HELM_DATA_HOME={helm_home}/data", CACHE / "bin" / "helm", *args),
+                   timeout=timeout, check=check)
+
+    def on_node(self, *args, timeout: float = 60, check: bool = True, input: str | None = None, env=None):
+        """A command in the node's network and mount namespaces with a node's plain environment, as the runtime
+        runs CNI plugins."""
+        base = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        return run("nsenter", f"--net=/run/netns/{self.netns}", f"--mount={self.env['K8S_NODE_MNT']}",
+                   "env", "-i", *[f"{k}={v}" for k, v in {**base, **(env or {})}.items()], *args,
+                   timeout=timeout, check=check, input=input)
+
+    def apply(self, *objects: dict, namespace: str = "default"):
+        return self.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump_all(objects))
+
+    def get(self, kind: str, name: str, namespace: str = "default", check: bool = True) -> dict | None:
+        done = self.kubectl("-n", namespace, "get", kind, name, "-o", "json", check=check)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def exec(self, pod: str, *cmd, namespace: str = "default", check: bool = True, timeout: float = 60):
+        return self.kubectl("-n", namespace, "exec", pod, "--", *cmd, check=check, timeout=timeout)
+
+    def wait_ready(self, *pods: str, namespace: str = "default", timeout: int = 180) -> None:
+        for pod in pods:
+            done = self.kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{pod}",
+                                f"--timeout={timeout}s", timeout=timeout + 30, check=False)
+            if done.returncode != 0:
+                described = self.kubectl("-n", namespace, "describe", "pod", pod, check=False).stdout
+                raise AssertionError(f"pod {pod} not Ready in {timeout} s: {done.stderr.strip()}\n"
+                                     f"{described[-3000:]}")
+
+    def annotations(self, pod: str, namespace: str = "default") -> dict:
+        return (self.get("pod", pod, namespace) or {}).get("metadata", {}).get("annotations") or {}
+
+    def ovs_ports(self) -> set[str]:
+        """Ports of the node's L2S-M bridge, read in the switch pod."""
+        out = self.kubectl("-n", RELEASE_NS, "exec", f"daemonset/{RELEASE}-switch", "--", "ovs-vsctl",
+                           "list-ports", "br-l2sm").stdout
+        return set(out.split())
+
+    def controller_ports(self) -> list[dict]:
+        """The controller's registered ports (GET /api/v1/ports, in the controller pod, with its token)."""
+        script = ("import json, os, urllib.request; r = urllib.request.Request('http://127.0.0.1:8181/api/v1/ports',"
+                  " headers={'Authorization': 'Bearer ' + os.environ.get('L2SM_CONTROLLER_TOKEN', '')});"
+                  " print(urllib.request.urlopen(r, timeout=10).read().decode())")
+        out = self.kubectl("-n", RELEASE_NS, "exec", f"deployment/{RELEASE}-controller", "--", "python3", "-c",
+                           script).stdout
+        body = json.loads(out)
+        return body.get("ports", body) if isinstance(body, dict) else body
+
+
+def wait_for(what: str, probe, timeout: float = 120.0, interval: float = 1.0):
+    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def k8s_node():
+    """Images built (the project image from this checkout), the cluster up; torn down at the end whatever
+    happened. Prints the bring-up timings."""
+    reason = missing_prerequisite()
+    if reason:
+        unavailable(reason)
+    started = time.monotonic()
+    run(SCRIPTS / "build-k8s-node-images", timeout=3600)
+    built = time.monotonic()
+    try:
+        run(SCRIPTS / "k8s-node-cluster", "up", timeout=900)
+        env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
+        cluster = Cluster(env)
+        timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()
+        print(f"\nreal-pods tier: images {built - started:.0f} s, cluster {' '.join(timings)} s", file=sys.stderr)
+        yield cluster
+    finally:
+        run(SCRIPTS / "k8s-node-cluster", "down", timeout=600, check=False)
+
+
+def l2sm_ready(cluster: Cluster, component: str) -> bool:
+    kind = "deployment" if component in ("controller", "operator") else "daemonset"
+    obj = cluster.get(kind, f"{RELEASE}-{component}", RELEASE_NS, check=False) or {}
+    status = obj.get("status", {})
+    if kind == "deployment":
+        return status.get("readyReplicas") == 1
+    return status.get("desiredNumberScheduled", 0) >= 1 and status.get("numberReady") == status.get(
+        "desiredNumberScheduled")
+
+
+@pytest.fixture(scope="session")
+def l2sm(k8s_node: Cluster) -> Cluster:
+    """The stock ``helm install l2sm helm-charts/l2sm`` with every component Ready; the time from the install to
+    Ready is printed."""
+    started = time.monotonic()
+    k8s_node.helm("install", RELEASE, ROOT / "helm-charts" / "l2sm", "-n", RELEASE_NS, "--create-namespace")
+    try:
+        for component in COMPONENTS:
+            wait_for(f"l2sm {component} Ready", lambda c=component: l2sm_ready(k8s_node, c), timeout=240, interval=2)
+    except AssertionError:
+        pods = k8s_node.kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide", check=False).stdout
+        logs = k8s_node.kubectl("-n", RELEASE_NS, "logs", "--all-containers", "--tail=20", "--prefix", "-l",
+                                "app.kubernetes.io/instance=l2sm", check=False).stdout
+        raise AssertionError(f"the l2sm chart did not come up:\n{pods}\n{logs[-4000:]}") from None
+    print(f"\nreal-pods tier: l2sm chart Ready {time.monotonic() - started:.0f} s after helm install",
+          file=sys.stderr)
+    return k8s_node
+
+
+def pod_manifest(name: str, annotation: str | None, labelled: bool = True, command: str = "sleep infinity") -> dict:
+    """A pod of the test image asking for L2S-M networks the way upstream's examples do."""
+    metadata: dict = {"name": name}
+    if labelled:
+        metadata["labels"] = {"l2sm": "true"}
+    if annotation is not None:
+        metadata["annotations"] = {"l2sm/networks": annotation}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+            "spec": {"terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": TEST_IMAGE, "imagePullPolicy": "Never",
+                                     "command": ["sh", "-c", command],
+                                     "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}}]}}
+
+
+def l2network(name: str, cidr: str | None = None) -> dict:
+    spec: dict = {"type": "vnet"}
+    if cidr:
+        spec["networkCIDR"] = cidr
+    return {"apiVersion": "l2sm.l2sm.k8s.local/v1", "kind": "L2Network", "metadata": {"name": name}, "spec": spec}
+
+
+def ipv4_of(cluster: Cluster, pod: str, ifname: str, namespace: str = "default") -> list[str]:
+    out = cluster.exec(pod, "ip", "-o", "-4", "addr", "show", "dev", ifname, namespace=namespace, check=False)
+    return [line.split()[3] for line in out.stdout.splitlines() if " inet " in line]

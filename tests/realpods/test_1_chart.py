@@ -1,0 +1,59 @@
+"""The stock l2sm chart on a real node: every component runs and the node side of the CNI path works.
+
+Each test here failed on the first real-pods run of the chart (defects found then): a controller that crashed on an
+undeclared import, an operator that logged in as system:anonymous in its pod and so never served its webhook while
+showing Ready, and a CNI plugin that exited 0 on errors.
+"""
+from __future__ import annotations
+
+import json
+
+from tests.realpods.conftest import RELEASE, RELEASE_NS, Cluster
+
+
+def _pods(cluster: Cluster, component: str) -> list[dict]:
+    out = cluster.kubectl("-n", RELEASE_NS, "get", "pods", "-l", f"app.kubernetes.io/component={component}",
+                          "-o", "json").stdout
+    return json.loads(out)["items"]
+
+
+def test_controller_runs_without_restarts(l2sm: Cluster):
+    [pod] = _pods(l2sm, "controller")
+    [container] = pod["status"]["containerStatuses"]
+    assert container["ready"] and container["restartCount"] == 0, container
+    # it answers its REST API with the chart's token
+    assert l2sm.controller_ports() is not None
+
+
+def test_operator_is_ready_only_through_its_webhook_and_logged_in_with_its_service_account(l2sm: Cluster):
+    [pod] = _pods(l2sm, "operator")
+    [container] = pod["spec"]["containers"]
+    assert container["readinessProbe"]["tcpSocket"]["port"] == "webhook"
+    assert all(c["ready"] for c in pod["status"]["containerStatuses"])
+    log = l2sm.kubectl("-n", RELEASE_NS, "logs", pod["metadata"]["name"]).stdout
+    assert "system:anonymous" not in log and "Forbidden" not in log, log[-2000:]
+    # the API server reaches the webhook: a labelled pod is admitted (server-side dry run) and mutated
+    dry = l2sm.kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "webhook-probe", "labels": {"l2sm": "true"}, "annotations": {"l2sm/networks": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "localhost/l2sm-testpod:local"}]}}))
+    assert "l2sm/error" in json.loads(dry.stdout)["metadata"]["annotations"]  # answered by our webhook
+
+
+def test_cni_plugin_on_the_node_fails_with_a_nonzero_status(l2sm: Cluster):
+    """A runtime takes exit status 0 as success: an error must exit non-zero, with the spec's error object."""
+    conf = json.dumps({"cniVersion": "1.0.0", "name": "no-such-network", "type": "l2sm-cni",
+                       "network": "no-such-network"})
+    done = l2sm.on_node("/opt/cni/bin/l2sm-cni", input=conf, check=False,
+                        env={"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "realpods-probe", "CNI_NETNS": "/proc/1/ns/net",
+                             "CNI_IFNAME": "net9", "CNI_PATH": "/opt/cni/bin"})
+    assert done.returncode != 0, done.stdout
+    error = json.loads(done.stdout)
+    assert error["code"] == 4 and "no-such-network" in error["msg"], error  # unknown network, not unreachable
+
+
+def test_node_file_names_a_controller_the_node_can_reach(l2sm: Cluster):
+    """The plugin runs with the node's resolver, which knows no Service names."""
+    node = json.loads(l2sm.on_node("cat", "/etc/l2sm/node.json").stdout)
+    service = l2sm.get("service", f"{RELEASE}-controller", RELEASE_NS)
+    assert node["controller"] == f"http://{service['spec']['clusterIP']}:8181"

@@ -1,0 +1,44 @@
+"""Nothing stays behind: deleting the pods releases their controller ports, OVS ports and addresses; removing the
+release removes the data plane from the node. Runs last in the tier (it uninstalls the chart)."""
+from __future__ import annotations
+
+from tests.realpods.conftest import RELEASE, RELEASE_NS, Cluster, l2network, pod_manifest, wait_for
+
+PODS = ("leak-a", "leak-b")
+
+
+def _host_ends(cluster: Cluster) -> set[str]:
+    """The node's veth ends of L2S-M interfaces (l2<hash>)."""
+    out = cluster.on_node("ip", "-o", "link", "show").stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
+            if line.split(":")[1].strip().startswith("l2")}
+
+
+def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
+    l2sm.apply(l2network("leak-net", "10.30.0.0/24"), pod_manifest("leak-a", "leak-net"),
+               pod_manifest("leak-b", '[{"name": "leak-net", "ips": ["10.30.0.9/24"]}]'))
+    l2sm.wait_ready(*PODS)
+    ports = [p for p in l2sm.controller_ports() if p.get("network") == "leak-net"]
+    assert len(ports) == 2 and {p["interface"] for p in ports} <= l2sm.ovs_ports()
+    assert len(wait_for("two addresses held", lambda: (l2sm.get("l2network", "leak-net") or {}).get(
+        "status", {}).get("assignedIPs"))) == 2
+
+    l2sm.kubectl("delete", "pod", *PODS, "--wait=true", "--timeout=120s", timeout=180)
+    wait_for("the controller ports released", lambda: not [p for p in l2sm.controller_ports()
+                                                            if p.get("network") == "leak-net"], timeout=60)
+    assert not {p["interface"] for p in ports} & l2sm.ovs_ports()
+    assert not {p["interface"] for p in ports} & _host_ends(l2sm)
+    status = wait_for("addresses released", lambda: (s := l2sm.get("l2network", "leak-net")["status"]).get(
+        "connectedPodCount") == 0 and s)
+    assert not status.get("assignedIPs")
+
+    # every test pod of the tier is gone by now: no port anywhere
+    assert l2sm.controller_ports() == []
+    assert not _host_ends(l2sm)
+    l2sm.kubectl("delete", "l2network", "leak-net", "--wait=true", "--timeout=120s", timeout=180)
+    l2sm.helm("uninstall", RELEASE, "-n", RELEASE_NS, "--wait", "--timeout", "180s")
+    wait_for("the chart's pods gone", lambda: not l2sm.kubectl(
+        "-n", RELEASE_NS, "get", "pods", "-o", "name").stdout.strip(), timeout=180, interval=2)
+    assert not _host_ends(l2sm)
+    bridges = l2sm.on_node("ip", "-o", "link", "show", "br-l2sm", check=False)
+    assert bridges.returncode != 0, bridges.stdout
