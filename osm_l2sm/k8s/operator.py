@@ -99,6 +99,8 @@ def bearer_token(api_key: dict | None) -> str | None:
 def login(**_) -> kopf.ConnectionInfo:
     """kopf connects exactly as the handlers' client does (the --kubeconfig file or the in-cluster account)."""
     cfg = api().configuration
+    if cfg.refresh_api_key_hook:  # the in-cluster loader re-reads the rotated service-account token here
+        cfg.refresh_api_key_hook(cfg)
     token = bearer_token(cfg.api_key)
     return kopf.ConnectionInfo(server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl,
                                scheme="Bearer" if token else None, token=token,
