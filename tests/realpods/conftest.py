@@ -68,6 +68,7 @@ class Cluster:
     """The running cluster, reached from the host through its network namespace."""
 
     env: dict[str, str]
+    started: float = 0.0  # time.monotonic() when `k8s-node-cluster up` began
 
     @property
     def netns(self) -> str:
@@ -159,7 +160,7 @@ def k8s_node():
     try:
         run(SCRIPTS / "k8s-node-cluster", "up", timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
-        cluster = Cluster(env)
+        cluster = Cluster(env, started=built)
         timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()
         print(f"\nreal-pods tier: images {built - started:.0f} s, cluster {' '.join(timings)} s", file=sys.stderr)
         yield cluster
