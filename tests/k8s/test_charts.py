@@ -266,17 +266,20 @@ def test_every_chart_command_parses_with_the_real_cli_and_sets_only_env_the_code
 
 def test_l2sm_chart_commands_mean_what_the_values_say(helm):
     objects = render(helm, "l2sm", "l2sm", "l2sm-system", *L2SM_VARIANTS["debug, two namespaces, a peer"])
-    parsed = {where.split("/")[0]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(objects)}
-    assert set(parsed) == {"Deployment l2sm-operator", "Deployment l2sm-controller", "DaemonSet l2sm-switch"}
-    operator = parsed["Deployment l2sm-operator"]
+    parsed = {where.split(" ", 1)[1]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(objects)}
+    assert set(parsed) == {"l2sm-operator/operator", "l2sm-controller/controller", "l2sm-switch/switch",
+                           "l2sm-switch/node-attach"}
+    operator = parsed["l2sm-operator/operator"]
     assert (operator.command, operator.operator_command) == ("operator", "run")
     assert operator.verbose and operator.namespaces == ["a", "b"] and not operator.all_namespaces
     assert operator.controller == "http://l2sm-controller.l2sm-system.svc:8181"
     assert operator.cluster_name == "edge-1"
     assert operator.provider_url == ["l2sm-provider=http://provider.example:8181"]
-    controller = parsed["Deployment l2sm-controller"]
+    controller = parsed["l2sm-controller/controller"]
     assert (controller.of_listen, controller.rest_listen) == (("0.0.0.0", 6653), ("0.0.0.0", 8181))
-    switch = parsed["DaemonSet l2sm-switch"]
+    attach = parsed["l2sm-switch/node-attach"]
+    assert (attach.k8s_command, attach.node, attach.plugin) == ("node-attach", "node-1", "/opt/cni/bin/l2sm-cni")
+    switch = parsed["l2sm-switch/switch"]
     assert (switch.command, switch.switch_command) == ("switch", "up")
     assert switch.node == "node-1" and switch.local_ip == "192.0.2.10" and switch.peer == [("node-2", "192.0.2.12")]
     assert switch.rest == "http://l2sm-controller.l2sm-system.svc:8181" and switch.bridge == "br-l2sm"
@@ -330,6 +333,7 @@ CLIENT_CALLS = {
     "list_namespaced_custom_object": ("list", "l2networks", L2SM_GROUP, "", ""),
     "patch_namespaced_custom_object_status": ("patch", "l2networks", L2SM_GROUP, "status", ""),
     "create_namespaced_custom_object": ("create", "network-attachment-definitions", "k8s.cni.cncf.io", "", ""),
+    "patch_namespaced_custom_object": ("patch", "network-attachment-definitions", "k8s.cni.cncf.io", "", ""),
     "read_namespace": ("get", "namespaces", "", "", "kube-system"),
     "read_namespaced_pod": ("get", "pods", "", "", ""),
     "list_namespaced_pod": ("list", "pods", "", "", ""),
@@ -407,9 +411,18 @@ def test_operator_may_do_what_its_code_does_and_nothing_more(kube_api, helm, k8s
         assert not can(api_client, operator, "delete", "network-attachment-definitions", "k8s.cni.cncf.io", "x")
         assert not can(api_client, operator, "create", "leases", "coordination.k8s.io", k8s_namespace)
         assert not can(api_client, operator, "create", "clusterrolebindings", "rbac.authorization.k8s.io")
-        for component in ("controller", "switch", "cni"):
+        for component in ("controller", "cni"):
             account = f"system:serviceaccount:{k8s_namespace}:{release}-l2sm-{component}"
             assert not can(api_client, account, "list", "pods", "", k8s_namespace), component
+        # the switch pods' node-attach reads its node's pods and their attachments, and changes nothing
+        switch = f"system:serviceaccount:{k8s_namespace}:{release}-l2sm-switch"
+        for verb in ("get", "list", "watch"):
+            assert can(api_client, switch, verb, "pods", "", "any-namespace"), verb
+        assert can(api_client, switch, "get", "network-attachment-definitions", "k8s.cni.cncf.io", "any-namespace")
+        for verb, resource, group in (("patch", "pods", ""), ("delete", "pods", ""), ("get", "secrets", ""),
+                                      ("create", "network-attachment-definitions", "k8s.cni.cncf.io"),
+                                      ("list", "l2networks", L2SM_GROUP)):
+            assert not can(api_client, switch, verb, resource, group, "any-namespace"), (verb, resource)
     finally:
         rbac_api = client.RbacAuthorizationV1Api(api_client)
         for o in rbac:
