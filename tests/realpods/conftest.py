@@ -157,15 +157,18 @@ def k8s_node():
     started = time.monotonic()
     run(SCRIPTS / "build-k8s-node-images", timeout=3600)
     built = time.monotonic()
+    keep = os.environ.get("OSM_L2SM_REALPODS_KEEP") == "1"  # debugging: leave the cluster up, reuse it next time
     try:
-        run(SCRIPTS / "k8s-node-cluster", "up", timeout=900)
+        if not (keep and Path(CACHE / "k8s-node" / "run" / "holder.pid").exists()):
+            run(SCRIPTS / "k8s-node-cluster", "up", timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
         timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()
         print(f"\nreal-pods tier: images {built - started:.0f} s, cluster {' '.join(timings)} s", file=sys.stderr)
         yield cluster
     finally:
-        run(SCRIPTS / "k8s-node-cluster", "down", timeout=600, check=False)
+        if not keep:
+            run(SCRIPTS / "k8s-node-cluster", "down", timeout=600, check=False)
 
 
 def l2sm_ready(cluster: Cluster, component: str) -> bool:
@@ -183,7 +186,8 @@ def l2sm(k8s_node: Cluster) -> Cluster:
     """The stock ``helm install l2sm helm-charts/l2sm`` with every component Ready; the time from the install to
     Ready is printed."""
     started = time.monotonic()
-    k8s_node.helm("install", RELEASE, ROOT / "helm-charts" / "l2sm", "-n", RELEASE_NS, "--create-namespace")
+    k8s_node.helm("upgrade", "--install", RELEASE, ROOT / "helm-charts" / "l2sm", "-n", RELEASE_NS,
+                  "--create-namespace")
     try:
         for component in COMPONENTS:
             wait_for(f"l2sm {component} Ready", lambda c=component: l2sm_ready(k8s_node, c), timeout=240, interval=2)

@@ -53,7 +53,8 @@ def test_ping_and_a_tcp_transfer_with_matching_sha256(pingpong: Cluster):
     pingpong.exec("ping", "sh", "-c", "head -c 4194304 /dev/urandom > /tmp/blob")
     sent = pingpong.exec("ping", "sha256sum", "/tmp/blob").stdout.split()[0]
     # pong listens, ping sends, pong hashes what it got
-    pingpong.exec("pong", "sh", "-c", "rm -f /tmp/got; (nc -l 5000 > /tmp/got &) ; sleep 0.5")
+    pingpong.exec("pong", "sh", "-c", "rm -f /tmp/got; setsid sh -c 'nc -l 5000 > /tmp/got' < /dev/null > /dev/null "
+                                      "2>&1 & sleep 0.5")
     pingpong.exec("ping", "sh", "-c", f"nc -N -w 10 {pong} 5000 < /tmp/blob")
     got = wait_for("the transfer on pong", lambda: pingpong.exec(
         "pong", "sh", "-c", "[ $(stat -c %s /tmp/got) = 4194304 ] && sha256sum /tmp/got", check=False).stdout.split())
