@@ -119,6 +119,18 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
         controller.unregister_switch(name)
         return "", 204
 
+    @app.get(f"{API}/sync")
+    def sync():
+        wait = request.args.get("wait", "0")
+        try:
+            seconds = float(wait)
+            if not 0 <= seconds <= 60:
+                raise ValueError(wait)
+        except ValueError:
+            raise L2smError(f"wait must be a number of seconds from 0 to 60 (got {wait!r})", 400) from None
+        synced = controller.wait_synced(seconds)
+        return jsonify(synced=synced, switches=controller.progress())
+
     @app.get(f"{API}/topology")
     def topology():
         return jsonify(state.topology())
