@@ -100,11 +100,12 @@ def switch_context(state, switch_name: str) -> SwitchContext | None:
     return SwitchContext(switch_name, ofports, tunnels, links, bool(domain_links), edges)
 
 
-def _edge_flows(ctx: SwitchContext, net: Network, ports) -> list[Flow]:
-    """The flows of an edge switch between its domain links and its cluster's tunnels, for one network."""
+def _edge_flows(ctx: SwitchContext, net: Network, ports, local: list) -> tuple[list[Flow], list]:
+    """The flows of an edge switch between its domain links and the rest, for one inter-domain network; and the
+    actions that send a frame from its cluster to every domain link (to add to the flood from the tunnels)."""
     tag = (net.get("interdomain") or {}).get("tag")
     if not tag:
-        return []
+        return [], []
     nid, tunnels, flows = net["id"], ctx.tunnels, []
     from_domain = _metadata(nid, True) | FROM_DOMAIN
     members = sorted({p["switch"] for p in ports} & set(tunnels))
@@ -112,26 +113,32 @@ def _edge_flows(ctx: SwitchContext, net: Network, ports) -> list[Flow]:
         flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": link, "vlan_vid": VLAN_PRESENT | tag},
                                [("pop_vlan",), ("write_metadata", from_domain, ALL_BITS),
                                 ("goto_table", FORWARD_TABLE)]))
-    if ctx.links:  # from the cluster: one copy per domain link, with the global tag
-        flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
-                               _tag(tag) + [("output", o) for o in ctx.links]))
+    to_links = _tag(tag) + [("output", o) for o in ctx.links] if ctx.links else []
     for p in ports:
-        if p.get("mac") and p["switch"] in members:
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS),
-                                                                  "eth_dst": p["mac"]},
-                                   _tag(nid) + [("output", tunnels[p["switch"]])]))
-    if members:  # from another cluster: to this cluster's switches in the network, never to a domain link
+        if not p.get("mac"):
+            continue
+        if p["switch"] in members:
+            out = _tag(nid) + [("output", tunnels[p["switch"]])]
+        elif p in local:
+            out = [("output", ctx.ofports[p["interface"]])]
+        else:
+            continue
+        flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS), "eth_dst": p["mac"]},
+                               out))
+    # from another cluster: to this edge's own ports and this cluster's switches in the network, never to a link
+    to_local = [("output", o) for o in sorted(ctx.ofports[p["interface"]] for p in local)]
+    if members or to_local:
         flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (from_domain, ALL_BITS)},
-                               _tag(nid) + [("output", tunnels[s]) for s in members]))
-    return flows
+                               to_local + (_tag(nid) + [("output", tunnels[s]) for s in members] if members else [])))
+    return flows, to_links
 
 
 def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
     """The flows of network ``net`` (whose ports are ``ports``, in any order) on the switch of ``ctx``."""
     nid, ofports, tunnels = net["id"], ctx.ofports, ctx.tunnels
-    flows = _edge_flows(ctx, net, ports) if ctx.edge else []
     local = [p for p in ports if p["switch"] == ctx.name and p["interface"] in ofports]
     local_ofports = sorted(ofports[p["interface"]] for p in local)
+    flows, to_links = _edge_flows(ctx, net, ports, local) if ctx.edge else ([], [])
     members = {p["switch"] for p in ports if p["switch"] != ctx.name}
     if net.get("interdomain"):
         members.update(ctx.other_edges)  # the edges stand for the other clusters' ports
@@ -140,8 +147,12 @@ def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
         flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": tunnels[peer], "vlan_vid": VLAN_PRESENT | nid},
                                [("pop_vlan",), ("write_metadata", _metadata(nid, True), ALL_BITS),
                                 ("goto_table", FORWARD_TABLE)]))
+    to_local = [("output", o) for o in local_ofports]
+    if to_local or to_links:  # from a tunnel: to the local ports and, on an edge, to every domain link
+        flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
+                               to_local + to_links))
     if not local_ofports:
-        return frozenset(flows)  # nothing to deliver here and nothing local to send out
+        return frozenset(flows)  # nothing local to send out
     for ofport in local_ofports:
         flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": ofport},
                                [("write_metadata", _metadata(nid), ALL_BITS), ("goto_table", FORWARD_TABLE)]))
@@ -156,10 +167,12 @@ def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
             flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST,
                                    {"metadata": (_metadata(nid), ALL_BITS), "eth_dst": p["mac"]},
                                    _tag(nid) + [("output", tunnels[p["switch"]])]))
-    to_local = [("output", o) for o in local_ofports]
+    # from a local port: to the other local ports, the switches with ports in the network and, on an edge, the links
     to_peers = _tag(nid) + [("output", tunnels[s]) for s in remote_peers] if remote_peers else []
-    flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid), ALL_BITS)}, to_local + to_peers))
-    flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)}, to_local))
+    if to_peers and to_links:  # the frame carries tag N already: retag it with the global tag
+        to_links = [("set_field", "vlan_vid", VLAN_PRESENT | net.tag)] + [a for a in to_links if a[0] == "output"]
+    flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid), ALL_BITS)},
+                           to_local + to_peers + to_links))
     return frozenset(flows)
 
 
