@@ -46,6 +46,7 @@ class L2smApp(app_manager.OSKenApp):
             raise RuntimeError("L2smApp started without a controller (call ofapp.serve first)")
         self.controller = _CONTROLLER
         self._barriers: dict[tuple[int, int], tuple[str, int]] = {}  # (dpid, xid) -> (switch, batch seq)
+        self._port_lists: dict[tuple[int, int], dict] = {}  # (dpid, xid of our request) -> ports so far
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -122,13 +123,22 @@ class L2smApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         dp = ev.msg.datapath
-        dp.send_msg(dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
+        request = dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0)
+        dp.send_msg(request)
+        self._port_lists[(dp.id, request.xid)] = {}
 
-    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def port_desc(self, ev):
-        dp = ev.msg.datapath
-        ports = {p.name.decode(errors="replace"): p.port_no for p in ev.msg.body
-                 if p.port_no < dp.ofproto.OFPP_MAX}
+        """Our port list request's answer; a long list comes in several parts (flag REPLY_MORE on all but the
+        last)."""
+        msg, dp = ev.msg, ev.msg.datapath
+        ports = self._port_lists.get((dp.id, msg.xid))
+        if ports is None:
+            return  # the answer to os-ken's own request
+        ports.update({p.name.decode(errors="replace"): p.port_no for p in msg.body if p.port_no < dp.ofproto.OFPP_MAX})
+        if msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
+            return
+        del self._port_lists[(dp.id, msg.xid)]
         self.controller.switch_connected(dpid_hex(dp), dp, ports)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
@@ -143,6 +153,7 @@ class L2smApp(app_manager.OSKenApp):
         dp = ev.datapath
         if dp.id is not None:
             self._barriers = {k: v for k, v in self._barriers.items() if k[0] != dp.id}
+            self._port_lists = {k: v for k, v in self._port_lists.items() if k[0] != dp.id}
             self.controller.switch_disconnected(dpid_hex(dp), dp)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
