@@ -25,6 +25,7 @@ a local port of it, or is an edge of an inter-domain network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .records import Network, Port
 
@@ -43,9 +44,8 @@ PRIO_FLOOD = 100
 PRIO_UNICAST = 200
 
 
-@dataclass(frozen=True, order=True)
-class Flow:
-    """One flow entry. ``match`` is a sorted tuple of (field, value) pairs (OFPMatch keyword arguments; a masked
+class Flow(NamedTuple):
+    """One flow entry (a named tuple: hundreds of thousands are made on a resync, and tuples are cheap). ``match`` is a sorted tuple of (field, value) pairs (OFPMatch keyword arguments; a masked
     field's value is a (value, mask) tuple); ``actions`` is a tuple of tuples such as ("output", 3),
     ("push_vlan", 0x8100), ("set_field", "vlan_vid", 0x1005), ("pop_vlan",), ("write_metadata", v, mask),
     ("goto_table", 1). No actions at all means drop."""
@@ -92,41 +92,40 @@ def switch_context(state, switch_name: str) -> SwitchContext | None:
     if switch is None:
         return None
     ofports = dict(state.ofports.get(switch_name, {}))
-    tunnels = {peer: ofports[ifname] for peer, ifname in switch.get("tunnels", {}).items()
+    tunnels = {peer: ofports[ifname] for peer, ifname in sorted(switch.tunnels.items())
                if ifname in ofports and peer in state.switches}
-    domain_links = switch.get("domain_links") or {}
-    links = tuple(sorted(ofports[i] for i in domain_links.values() if i in ofports))
-    edges = tuple(sorted(n for n, sw in state.switches.items() if sw.get("domain_links") and n != switch_name))
-    return SwitchContext(switch_name, ofports, tunnels, links, bool(domain_links), edges)
+    links = tuple(sorted(ofports[i] for i in switch.domain_links.values() if i in ofports))
+    edges = tuple(sorted(n for n, sw in state.switches.items() if sw.domain_links and n != switch_name))
+    return SwitchContext(switch_name, ofports, tunnels, links, bool(switch.domain_links), edges)
 
 
 def _edge_flows(ctx: SwitchContext, net: Network, ports, local: list) -> tuple[list[Flow], list]:
     """The flows of an edge switch between its domain links and the rest, for one inter-domain network; and the
     actions that send a frame from its cluster to every domain link (to add to the flood from the tunnels)."""
-    tag = (net.get("interdomain") or {}).get("tag")
+    tag = net.tag
     if not tag:
         return [], []
-    nid, tunnels, flows = net["id"], ctx.tunnels, []
+    nid, tunnels, flows = net.id, ctx.tunnels, []
     from_domain = _metadata(nid, True) | FROM_DOMAIN
-    members = sorted({p["switch"] for p in ports} & set(tunnels))
+    members = sorted({p.switch for p in ports} & set(tunnels))
     for link in ctx.links:
         flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": link, "vlan_vid": VLAN_PRESENT | tag},
                                [("pop_vlan",), ("write_metadata", from_domain, ALL_BITS),
                                 ("goto_table", FORWARD_TABLE)]))
     to_links = _tag(tag) + [("output", o) for o in ctx.links] if ctx.links else []
     for p in ports:
-        if not p.get("mac"):
+        if not p.mac:
             continue
-        if p["switch"] in members:
-            out = _tag(nid) + [("output", tunnels[p["switch"]])]
+        if p.switch in members:
+            out = _tag(nid) + [("output", tunnels[p.switch])]
         elif p in local:
-            out = [("output", ctx.ofports[p["interface"]])]
+            out = [("output", ctx.ofports[p.interface])]
         else:
             continue
-        flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS), "eth_dst": p["mac"]},
+        flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS), "eth_dst": p.mac},
                                out))
     # from another cluster: to this edge's own ports and this cluster's switches in the network, never to a link
-    to_local = [("output", o) for o in sorted(ctx.ofports[p["interface"]] for p in local)]
+    to_local = [("output", o) for o in sorted(ctx.ofports[p.interface] for p in local)]
     if members or to_local:
         flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (from_domain, ALL_BITS)},
                                to_local + (_tag(nid) + [("output", tunnels[s]) for s in members] if members else [])))
@@ -134,52 +133,56 @@ def _edge_flows(ctx: SwitchContext, net: Network, ports, local: list) -> tuple[l
 
 
 def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
-    """The flows of network ``net`` (whose ports are ``ports``, in any order) on the switch of ``ctx``."""
-    nid, ofports, tunnels = net["id"], ctx.ofports, ctx.tunnels
-    local = [p for p in ports if p["switch"] == ctx.name and p["interface"] in ofports]
-    local_ofports = sorted(ofports[p["interface"]] for p in local)
+    """The flows of network ``net`` (whose ports are ``ports``, in any order) on the switch of ``ctx``.
+
+    Hot on a resync (hundreds of thousands of flows): flows are built as tuples directly (match fields already in
+    sorted order), and the action tuples of a network are shared by its flows."""
+    nid, ofports, tunnels, here = net.id, ctx.ofports, ctx.tunnels, ctx.name
+    local = [p for p in ports if p.switch == here and p.interface in ofports]
+    local_ofports = sorted(ofports[p.interface] for p in local)
     flows, to_links = _edge_flows(ctx, net, ports, local) if ctx.edge else ([], [])
-    members = {p["switch"] for p in ports if p["switch"] != ctx.name}
-    if net.get("interdomain"):
+    members = {p.switch for p in ports if p.switch != here}
+    if net.interdomain:
         members.update(ctx.other_edges)  # the edges stand for the other clusters' ports
-    remote_peers = sorted(members & set(tunnels))
-    for peer in sorted(tunnels):
-        flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": tunnels[peer], "vlan_vid": VLAN_PRESENT | nid},
-                               [("pop_vlan",), ("write_metadata", _metadata(nid, True), ALL_BITS),
-                                ("goto_table", FORWARD_TABLE)]))
-    to_local = [("output", o) for o in local_ofports]
+    remote_peers = sorted(members & tunnels.keys())
+    from_tunnel, from_local = _metadata(nid, True), _metadata(nid)
+    classify_tunnel = (("pop_vlan",), ("write_metadata", from_tunnel, ALL_BITS), ("goto_table", FORWARD_TABLE))
+    vid = VLAN_PRESENT | nid
+    for ofport in tunnels.values():
+        flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", vid)), classify_tunnel))
+    to_local = tuple(("output", o) for o in local_ofports)
+    to_links = tuple(tuple(a) for a in to_links)
     if to_local or to_links:  # from a tunnel: to the local ports and, on an edge, to every domain link
-        flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
-                               to_local + to_links))
+        flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (("metadata", (from_tunnel, ALL_BITS)),), to_local + to_links))
     if not local_ofports:
         return frozenset(flows)  # nothing local to send out
+    classify_local = (("write_metadata", from_local, ALL_BITS), ("goto_table", FORWARD_TABLE))
     for ofport in local_ofports:
-        flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": ofport},
-                               [("write_metadata", _metadata(nid), ALL_BITS), ("goto_table", FORWARD_TABLE)]))
+        flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport),), classify_local))
+    to_network = ("metadata", (from_local, NETWORK_BITS))
     for p in local:
-        if p.get("mac"):
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST,
-                                   {"metadata": (_metadata(nid), NETWORK_BITS), "eth_dst": p["mac"]},
-                                   [("output", ofports[p["interface"]])]))
+        if p.mac:
+            flows.append(Flow(FORWARD_TABLE, PRIO_UNICAST, (("eth_dst", p.mac), to_network),
+                              (("output", ofports[p.interface]),)))
+    tag = (("push_vlan", ETH_TYPE_8021Q), ("set_field", "vlan_vid", vid))
+    to_peer = {s: tag + (("output", tunnels[s]),) for s in remote_peers}
+    from_here = ("metadata", (from_local, ALL_BITS))
     for p in ports:
-        if p.get("mac") and p["switch"] in remote_peers:
+        if p.mac and p.switch in to_peer:
             # only frames from local ports go out to a tunnel: frames never transit a switch
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST,
-                                   {"metadata": (_metadata(nid), ALL_BITS), "eth_dst": p["mac"]},
-                                   _tag(nid) + [("output", tunnels[p["switch"]])]))
+            flows.append(Flow(FORWARD_TABLE, PRIO_UNICAST, (("eth_dst", p.mac), from_here), to_peer[p.switch]))
     # from a local port: to the other local ports, the switches with ports in the network and, on an edge, the links
-    to_peers = _tag(nid) + [("output", tunnels[s]) for s in remote_peers] if remote_peers else []
+    to_peers = tag + tuple(("output", tunnels[s]) for s in remote_peers) if remote_peers else ()
     if to_peers and to_links:  # the frame carries tag N already: retag it with the global tag
-        to_links = [("set_field", "vlan_vid", VLAN_PRESENT | net.tag)] + [a for a in to_links if a[0] == "output"]
-    flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid), ALL_BITS)},
-                           to_local + to_peers + to_links))
+        to_links = (("set_field", "vlan_vid", VLAN_PRESENT | net.tag),) + tuple(a for a in to_links if a[0] == "output")
+    flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (from_here,), to_local + to_peers + to_links))
     return frozenset(flows)
 
 
 def ports_by_network(ports: dict) -> dict[str, list[Port]]:
     grouped: dict[str, list] = {}
     for port in ports.values():
-        grouped.setdefault(port["network"], []).append(port)
+        grouped.setdefault(port.network, []).append(port)
     return grouped
 
 
