@@ -156,7 +156,7 @@ class Controller:
             self.runtime.unknown.pop(dpid, None)
             self.runtime.datapaths[name] = datapath
             self.runtime.connected.add(name)
-            self.runtime.ofports[name] = dict(ports)
+            self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
             self._resync(name, passes=2)
         self._send()
@@ -186,13 +186,8 @@ class Controller:
             name = self.state.switch_by_dpid(dpid)
             if name is None:
                 return
-            ports = self.runtime.ofports.setdefault(name, {})
-            if ports.get(interface) == ofport:
+            if not self.state.learn_port(name, interface, ofport):
                 return
-            if ofport is None:
-                ports.pop(interface, None)
-            else:
-                ports[interface] = ofport
             switch = self.state.switches[name]
             port = self.state.ports.get(port_id(name, interface))
             if interface in switch.tunnels.values() or interface in switch.domain_links.values():

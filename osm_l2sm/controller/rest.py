@@ -70,7 +70,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get(f"{API}/networks")
     def list_networks():
-        return jsonify(state.list_networks())
+        return Response(state.list_networks_json(), mimetype="application/json")
 
     @app.post(f"{API}/networks")
     def create_network():
@@ -81,7 +81,12 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get(f"{API}/networks/<name>")
     def get_network(name):
-        return jsonify(state.get_network(name))
+        if name not in state.networks:
+            raise L2smError(f"no network named {name}", 404)
+        try:
+            return Response(state.network_json(name), mimetype="application/json")
+        except KeyError:
+            raise L2smError(f"no network named {name}", 404) from None
 
     @app.delete(f"{API}/networks/<name>")
     def delete_network(name):

@@ -10,6 +10,8 @@ the dicts they walk (a copy of a dict is atomic in CPython), so a read sees each
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -105,6 +107,11 @@ class State:
         self.switches: dict[str, Switch] = {}
         self.ports_by_network: dict[str, dict[str, Port]] = {}  # index: network -> {port id: port}
         self.runtime = Runtime()
+        # GET /networks of a large state: each network's JSON is kept until the network (or an ofport of one of its
+        # ports) changes; a change stamps the network with a new version after the change is made
+        self._versions: dict[str, int] = {}
+        self._clock = itertools.count(1)
+        self._json: dict[str, tuple[int, str]] = {}
         self.journal = Journal(path)
         data = self.journal.load()
         try:
@@ -181,6 +188,29 @@ class State:
             view["domain_links"] = dict(sw.domain_links)
         return view
 
+    def _changed(self, *networks) -> None:
+        for name in networks:
+            self._versions[name] = next(self._clock)
+
+    def network_json(self, name: str) -> str:
+        """``network_view(name)`` as JSON text, from the cache while the network is unchanged."""
+        version = self._versions.get(name)  # read before the view: a change during it gives a newer version
+        cached = self._json.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        text = json.dumps(self.network_view(name), separators=(",", ":"))
+        self._json[name] = (version, text)
+        return text
+
+    def list_networks_json(self) -> str:
+        parts = []
+        for name in sorted(dict(self.networks)):
+            try:
+                parts.append(self.network_json(name))
+            except KeyError:
+                pass  # deleted while we read
+        return "[" + ",".join(parts) + "]"
+
     def list_networks(self) -> list[dict]:
         views = []
         for name in sorted(dict(self.networks)):
@@ -230,6 +260,28 @@ class State:
                     links.append({"a": a, "b": b, "a_interface": a_if, "b_interface": b_if})
         return {"switches": [self.switch_view(n) for n in names if n in self.switches], "links": links}
 
+    # -- runtime facts that show in the views -------------------------------------------------------------------
+    def learn_ports(self, switch: str, ports: dict[str, int]) -> None:
+        """All the OpenFlow port numbers of ``switch`` (at connection)."""
+        with self.lock:
+            self.runtime.ofports[switch] = dict(ports)
+            self._changed(*{p.network for p in self.ports.values() if p.switch == switch})
+
+    def learn_port(self, switch: str, interface: str, ofport: int | None) -> bool:
+        """One port number (``None``: the port is gone); False when nothing changed."""
+        with self.lock:
+            ports = self.runtime.ofports.setdefault(switch, {})
+            if ports.get(interface) == ofport:
+                return False
+            if ofport is None:
+                ports.pop(interface, None)
+            else:
+                ports[interface] = ofport
+            port = self.ports.get(port_id(switch, interface))
+            if port is not None:
+                self._changed(port.network)
+            return True
+
     # -- mutations (each holds the lock, journals the change, and returns what changed) ------------------------
     def create_network(self, name, cidr=None, description=None, interdomain=None) -> tuple[dict, bool]:
         """Create (or find an equal) network; returns (view, created)."""
@@ -254,6 +306,7 @@ class State:
             net = Network(name, free, cidr, description, interdomain)
             self._journal(put=[("networks", name, net.to_json())])
             self._put_network(net)
+            self._changed(name)
             return self.network_view(name), True
 
     def delete_network(self, name: str) -> None:
@@ -266,6 +319,8 @@ class State:
                 self._drop_port(pid)
             del self.networks[name]
             self.ports_by_network.pop(name, None)
+            self._changed(name)
+            self._json.pop(name, None)
 
     def attach_port(self, network, switch, interface, mac=None) -> tuple[dict, bool]:
         check_name(network, "network")
@@ -284,6 +339,7 @@ class State:
                 return self.port_view(pid), False
             self._journal(put=[("ports", pid, new.to_json())])
             self._put_port(new)
+            self._changed(network)
             return self.port_view(pid), True
 
     def detach_port(self, switch: str, interface: str) -> Port:
@@ -292,7 +348,9 @@ class State:
             if pid not in self.ports:
                 raise L2smError(f"no port {pid}", 404)
             self._journal(delete=[("ports", pid)])
-            return self._drop_port(pid)
+            port = self._drop_port(pid)
+            self._changed(port.network)
+            return port
 
     def register_switch(self, name, dpid, tunnels, domain_links=None) -> tuple[dict, bool]:
         """Register or update a switch; returns (view, changed)."""
@@ -330,3 +388,4 @@ class State:
             del self.switches[name]
             self.runtime.connected.discard(name)
             self.runtime.ofports.pop(name, None)
+            self._changed(*{p.network for p in self.ports.values() if p.switch == name})

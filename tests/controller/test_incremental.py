@@ -1,4 +1,5 @@
-"""Incremental flow updates equal the full computation after any sequence of changes (seeded random sequences).
+"""Incremental flow updates equal the full computation after any sequence of changes (seeded random sequences);
+so do the cached network views.
 
 The switches are flow tables kept by the test (the OpenFlow semantics the controller relies on: an ADD replaces the
 flow with the same table, priority and match; a strict delete removes it; a cookie-masked delete removes a
@@ -6,6 +7,7 @@ generation); the controller's batches are applied to them in queue order, as ofa
 """
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -68,6 +70,8 @@ def build(rng: random.Random):
 
 
 def check(state, controller, datapaths, step):
+    # the networks' JSON kept between changes is what a fresh view gives (ofports included)
+    assert json.loads(state.list_networks_json()) == state.list_networks(), step
     for name, dp in datapaths.items():
         if name in controller.runtime.datapaths:
             assert dp.flows() == set(desired_flows(state, name)), (step, name)
