@@ -92,8 +92,8 @@ def switch_context(state, switch_name: str) -> SwitchContext | None:
     if switch is None:
         return None
     ofports = dict(state.ofports.get(switch_name, {}))
-    tunnels = {peer: ofports[ifname] for peer, ifname in sorted(switch.tunnels.items())
-               if ifname in ofports and peer in state.switches}
+    tunnels = {t.peer: ofports[t.interface] for t in switch.tunnel_records()
+               if t.interface in ofports and t.peer in state.switches}
     links = tuple(sorted(ofports[i] for i in switch.domain_links.values() if i in ofports))
     edges = tuple(sorted(n for n, sw in state.switches.items() if sw.domain_links and n != switch_name))
     return SwitchContext(switch_name, ofports, tunnels, links, bool(switch.domain_links), edges)
