@@ -16,3 +16,4 @@ test: deps-k8s
 
 bench: deps
 	$(PYTHON) bench/dataplane
+	$(PYTHON) bench/scale --quick

@@ -1,51 +1,148 @@
-"""The controller's behaviour, independent of the OpenFlow library: state changes and switch resyncs.
+"""The controller's behaviour, independent of the OpenFlow library: state changes and the flow batches they cause.
 
-The OpenFlow app hands switch events in (connect, port list, port status, disconnect) and sets ``program``, the
-function that writes a list of flows to a datapath. The REST layer calls the mutation methods; each one saves the
-state, then resyncs the switches whose flows it changes.
+A change holds the state's lock while it journals itself and computes what each switch must change: the flows of
+the networks it touches (flows.network_flows), diffed against what the switch was last sent (``runtime.flows``, one
+set per network). The differences are queued as one :class:`Batch` per switch, in order, and the lock is released:
+the OpenFlow app (ofapp.py) sends the batches from its own thread, each closed by a barrier, and reports the
+barrier replies back (:meth:`Controller.acknowledged`). So a REST call never waits for a switch.
+
+A switch that (re)connects gets a full resync instead: every desired flow is written with the next cookie
+generation (cookie bit 0), then the flows of the other generation are deleted, twice, which clears whatever an
+earlier controller left whatever its generation.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
+import time
+from dataclasses import dataclass
 
-from .flows import desired_flows
+from .flows import DEFAULT_FLOWS, network_flows, switch_context
 from .metrics import ControllerMetrics
+from .records import port_id
 from .state import State
 
 LOG = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Flow changes for one switch, sent in queue order and closed by a barrier."""
+    switch: str
+    datapath: object
+    seq: int          # per switch, from 1
+    generation: int   # the cookie generation the switch's flows have once this batch is applied
+    add: tuple = ()   # flows to write
+    remove: tuple = ()  # flows to delete (by table, priority and match)
+    passes: int = 0   # > 0: a full resync of ``add`` (every desired flow), run that many times
+
+    def pass_generations(self) -> list[int]:
+        """The generation written by each pass of a full resync: the last one is ``generation``."""
+        return [self.generation ^ 1, self.generation][-self.passes:]
+
+
+def _key(flow) -> tuple:
+    return flow.table, flow.priority, flow.match
+
+
 class Controller:
     def __init__(self, state: State):
         self.state = state
+        self.runtime = state.runtime
         self.metrics = ControllerMetrics(state)
-        self.datapaths: dict[str, object] = {}   # switch name -> connected datapath
-        self.unknown: dict[str, object] = {}     # dpid -> datapath of a switch not registered (yet)
-        self.generation: dict[str, int] = {}     # switch name -> cookie generation of its installed flows
-        self.program = None  # (datapath, flows, generation) -> None, set by the OpenFlow app
-        self._sync_lock = threading.RLock()
+        self.outbox: collections.deque[Batch] = collections.deque()  # appended under the state lock
+        self.wake = None  # () -> None, set by the OpenFlow app: batches are waiting in the outbox
+        self._progress = threading.Condition()
 
-    # -- resync --------------------------------------------------------------------------------------------------
-    def sync(self, names=None, full: bool = False) -> None:
-        """Bring the flows of the named (default: all connected) switches to what the state asks for.
+    # -- computing batches (state lock held) ---------------------------------------------------------------------
+    def _queue(self, name: str, **fields) -> None:
+        rt = self.runtime
+        rt.queued[name] = seq = rt.queued.get(name, 0) + 1
+        self.outbox.append(Batch(name, rt.datapaths[name], seq, rt.generation.get(name, 0), **fields))
 
-        Install every desired flow with the next generation in its cookie, then delete flows of the previous
-        generation: a flow that stays desired is replaced in place, never absent. ``full`` (on connect, when the
-        switch may hold flows of an earlier controller with either generation) does this twice.
-        """
-        with self._sync_lock:
-            targets = sorted(self.datapaths if names is None else set(names) & set(self.datapaths))
-            for name in targets:
-                dp = self.datapaths[name]
-                flows = desired_flows(self.state, name)
-                for _ in range(2 if full else 1):
-                    gen = self.generation.get(name, 1) ^ 1
-                    if self.program is not None:
-                        self.program(dp, flows, gen)
-                    self.generation[name] = gen
-                self.metrics.flow_syncs.inc()
-                LOG.info("synced %s: %d flows (generation %d)", name, len(flows), self.generation[name])
+    def _resync(self, name: str, passes: int) -> None:
+        ctx = switch_context(self.state, name)
+        if ctx is None:
+            return
+        by_network = self.state.ports_by_network
+        sets = {n: network_flows(ctx, net, by_network.get(n, {}).values()) for n, net in self.state.networks.items()}
+        self.runtime.flows[name] = {n: flows for n, flows in sets.items() if flows}
+        flows = set(DEFAULT_FLOWS).union(*sets.values())
+        for _ in range(passes):
+            self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
+        self._queue(name, add=tuple(sorted(flows)), passes=passes)
+        self.metrics.flow_syncs.inc()
+        LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+
+    def _update(self, names, networks=None) -> None:
+        """Recompute ``networks`` (default: every network) on the named connected switches; queue the changes."""
+        state, rt = self.state, self.runtime
+        for name in sorted(set(names) & set(rt.datapaths)):
+            ctx = switch_context(state, name)
+            if ctx is None:
+                continue
+            sent = rt.flows.setdefault(name, {})
+            targets = set(state.networks) | set(sent) if networks is None else set(networks)
+            add, remove = set(), set()
+            for net_name in targets:
+                net = state.networks.get(net_name)
+                new = network_flows(ctx, net, state.ports_by_network.get(net_name, {}).values()) if net else frozenset()
+                old = sent.get(net_name, frozenset())
+                if new == old:
+                    continue
+                add |= new - old
+                remove |= old - new
+                if new:
+                    sent[net_name] = new
+                else:
+                    sent.pop(net_name, None)
+            if add or remove:
+                replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
+                remove = {f for f in remove if _key(f) not in replaced}
+                self._queue(name, add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                self.metrics.flow_updates.inc()
+
+    def _connected(self) -> set[str]:
+        return set(self.runtime.datapaths)
+
+    def _send(self) -> None:
+        if self.wake is not None and self.outbox:
+            self.wake()
+
+    # -- progress ------------------------------------------------------------------------------------------------
+    def acknowledged(self, name: str, seq: int) -> None:
+        """The switch answered the barrier closing batch ``seq`` (or the batch was dropped with its connection)."""
+        with self._progress:
+            if seq > self.runtime.acked.get(name, 0):
+                self.runtime.acked[name] = seq
+            self._progress.notify_all()
+
+    def progress(self) -> dict:
+        """Per registered switch: connected, batches queued and acknowledged, flows sent, cookie generation."""
+        rt = self.runtime
+        return {name: {"connected": name in rt.datapaths, "queued": rt.queued.get(name, 0),
+                       "acknowledged": rt.acked.get(name, 0), "generation": rt.generation.get(name),
+                       "flows": len(DEFAULT_FLOWS) + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
+                       if name in rt.datapaths else 0}
+                for name in sorted(dict(self.state.switches))}
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until every connected switch acknowledged what was queued for it when called; False on timeout."""
+        rt = self.runtime
+        target = {name: rt.queued.get(name, 0) for name in list(rt.datapaths)}
+        deadline = time.monotonic() + timeout
+
+        def done() -> bool:
+            return all(rt.acked.get(n, 0) >= seq or n not in rt.datapaths for n, seq in target.items())
+
+        with self._progress:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._progress.wait(left)
+        return True
 
     # -- switch events -------------------------------------------------------------------------------------------
     def switch_connected(self, dpid: str, datapath, ports: dict[str, int]) -> None:
@@ -54,30 +151,33 @@ class Controller:
             name = self.state.switch_by_dpid(dpid)
             if name is None:
                 LOG.warning("switch with dpid %s connected but is not registered; waiting for it", dpid)
-                self.unknown[dpid] = (datapath, ports)
+                self.runtime.unknown[dpid] = (datapath, ports)
                 return
-            self.unknown.pop(dpid, None)
-            self.datapaths[name] = datapath
-            self.state.connected.add(name)
-            self.state.ofports[name] = dict(ports)
-        LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
-        self.sync([name], full=True)
+            self.runtime.unknown.pop(dpid, None)
+            self.runtime.datapaths[name] = datapath
+            self.runtime.connected.add(name)
+            self.state.learn_ports(name, ports)
+            LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
+            self._resync(name, passes=2)
+        self._send()
 
     def switch_disconnected(self, dpid: str, datapath) -> None:
         with self.state.lock:
-            self.unknown.pop(dpid, None)
+            self.runtime.unknown.pop(dpid, None)
             name = self.state.switch_by_dpid(dpid)
-            if name is None or self.datapaths.get(name) is not datapath:
+            if name is None or self.runtime.datapaths.get(name) is not datapath:
                 return
-            del self.datapaths[name]
-            self.state.connected.discard(name)
+            del self.runtime.datapaths[name]
+            self.runtime.connected.discard(name)
+            self.runtime.flows.pop(name, None)
+        self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
         LOG.info("switch %s disconnected", name)
 
     def port_changed(self, dpid: str, interface: str, ofport: int | None) -> None:
         """A port was added, modified (``ofport``) or deleted (``None``) on a datapath."""
         with self.state.lock:
-            if dpid in self.unknown:
-                dp, ports = self.unknown[dpid]
+            if dpid in self.runtime.unknown:
+                _, ports = self.runtime.unknown[dpid]
                 if ofport is None:
                     ports.pop(interface, None)
                 else:
@@ -86,55 +186,69 @@ class Controller:
             name = self.state.switch_by_dpid(dpid)
             if name is None:
                 return
-            ports = self.state.ofports.setdefault(name, {})
-            if ports.get(interface) == ofport:
+            if not self.state.learn_port(name, interface, ofport):
                 return
-            if ofport is None:
-                ports.pop(interface, None)
-            else:
-                ports[interface] = ofport
-        self.sync([name])
+            switch = self.state.switches[name]
+            port = self.state.ports.get(port_id(name, interface))
+            if interface in switch.tunnels.values() or interface in switch.domain_links.values():
+                self._update({name})  # a tunnel or domain link: every network on this switch
+            elif port is not None:
+                self._update({name}, [port.network])  # only this switch's flows use its ofports
+        self._send()
 
     # -- state changes from the REST API ------------------------------------------------------------------------
     def create_network(self, name, cidr=None, description=None, interdomain=None):
-        view, created = self.state.create_network(name, cidr, description, interdomain)
-        if created:
-            self.sync()
+        with self.state.lock:
+            view, created = self.state.create_network(name, cidr, description, interdomain)
+            if created:
+                self._update(self._connected(), [name])
+        self._send()
         return view, created
 
     def delete_network(self, name):
-        self.state.delete_network(name)
-        self.sync()
+        with self.state.lock:
+            self.state.delete_network(name)
+            self._update(self._connected(), [name])
+        self._send()
 
     def attach_port(self, network, switch, interface, mac=None):
-        view, changed = self.state.attach_port(network, switch, interface, mac)
-        if changed:
-            self.sync(self.state.switches_of_network(network) | {switch})
+        with self.state.lock:
+            before = self.state.switches_of_network(network)
+            view, changed = self.state.attach_port(network, switch, interface, mac)
+            if changed:
+                self._update(before | self.state.switches_of_network(network) | {switch}, [network])
+        self._send()
         return view, changed
 
     def detach_port(self, switch, interface):
         with self.state.lock:
-            port = self.state.ports.get(f"{switch}/{interface}")
-            network = port["network"] if port else None
-        self.state.detach_port(switch, interface)
-        self.sync(self.state.switches_of_network(network) | {switch})
+            port = self.state.ports.get(port_id(switch, interface))
+            network = port.network if port else None
+            before = self.state.switches_of_network(network)
+            self.state.detach_port(switch, interface)
+            self._update(before | {switch}, [network])
+        self._send()
 
     def register_switch(self, name, dpid, tunnels, domain_links=None):
-        view = self.state.register_switch(name, dpid, tunnels, domain_links)
         with self.state.lock:
-            waiting = self.unknown.get(view["dpid"])
-        if waiting:
-            self.switch_connected(view["dpid"], *waiting)
-        else:
-            self.sync()
-        return self.state.switch_view(name)
+            view, changed = self.state.register_switch(name, dpid, tunnels, domain_links)
+            waiting = self.runtime.unknown.get(view["dpid"])
+            if waiting:
+                self.switch_connected(view["dpid"], *waiting)
+            elif changed:
+                self._update(self._connected())  # tunnels towards it and the set of edges changed everywhere
+            view = self.state.switch_view(name)
+        self._send()
+        return view
 
     def unregister_switch(self, name):
         with self.state.lock:
-            dp = self.datapaths.pop(name, None)
-            dpid = self.state.switches.get(name, {}).get("dpid")
-            ports = dict(self.state.ofports.get(name, {}))
-        self.state.unregister_switch(name)
-        if dp is not None and dpid:
-            self.unknown[dpid] = (dp, ports)  # still connected: it is re-adopted if registered again
-        self.sync()
+            switch = self.state.switches.get(name)
+            ports = dict(self.runtime.ofports.get(name, {}))
+            self.state.unregister_switch(name)  # 404 when unknown, before anything changes
+            dp = self.runtime.datapaths.pop(name, None)
+            self.runtime.flows.pop(name, None)
+            if dp is not None and switch is not None:
+                self.runtime.unknown[switch.dpid] = (dp, ports)  # still connected: re-adopted if registered again
+            self._update(self._connected())
+        self._send()

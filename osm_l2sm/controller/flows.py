@@ -14,10 +14,20 @@ Pipeline (OpenFlow 1.3, works on the OVS userspace datapath with kernel VXLAN de
   to this cluster's switches (known MAC: the one switch; otherwise all with ports in the network), never back to a
   domain link. Frames the edge gets from its own cluster go to every domain link, one copy each, and never back
   into the cluster. So any number of clusters in full mesh has no loop.
+
+The computation is split so that a change costs work proportional to it: :func:`switch_context` gathers what a
+switch's flows depend on besides the networks (its ofports, tunnels, domain links, the edges), and
+:func:`network_flows` gives the flows of one network on one switch from that context and the network's ports only.
+:func:`desired_flows` is their union; the controller caches the per-network sets and recomputes only the networks a
+change touches (core.py). A switch holds flows of a network only if it has a tunnel (the classifier of the tag),
+a local port of it, or is an edge of an inter-domain network.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from .records import Network, Port
 
 CLASSIFY_TABLE = 0
 FORWARD_TABLE = 1
@@ -34,9 +44,8 @@ PRIO_FLOOD = 100
 PRIO_UNICAST = 200
 
 
-@dataclass(frozen=True, order=True)
-class Flow:
-    """One flow entry. ``match`` is a sorted tuple of (field, value) pairs (OFPMatch keyword arguments; a masked
+class Flow(NamedTuple):
+    """One flow entry (a named tuple: hundreds of thousands are made on a resync, and tuples are cheap). ``match`` is a sorted tuple of (field, value) pairs (OFPMatch keyword arguments; a masked
     field's value is a (value, mask) tuple); ``actions`` is a tuple of tuples such as ("output", 3),
     ("push_vlan", 0x8100), ("set_field", "vlan_vid", 0x1005), ("pop_vlan",), ("write_metadata", v, mask),
     ("goto_table", 1). No actions at all means drop."""
@@ -63,87 +72,128 @@ def _tag(network_id: int) -> list:
     return [("push_vlan", ETH_TYPE_8021Q), ("set_field", "vlan_vid", VLAN_PRESENT | network_id)]
 
 
-def _edges(state) -> set[str]:
-    return {name for name, sw in state.switches.items() if sw.get("domain_links")}
+@dataclass(frozen=True)
+class SwitchContext:
+    """Everything a switch's flows depend on besides the networks and their ports."""
+    name: str
+    ofports: dict            # interface -> ofport
+    tunnels: dict            # registered peer switch -> ofport of the tunnel towards it (when known)
+    links: tuple             # ofports of the domain links, sorted (edge switches)
+    edge: bool               # has domain links
+    other_edges: tuple       # the other edge switches, sorted
 
 
-def _edge_flows(state, switch_name: str, ofports: dict, tunnels: dict) -> list[Flow]:
-    """The flows of an edge switch between its domain links and its cluster's tunnels."""
-    links = sorted(ofports[i] for i in state.switches[switch_name].get("domain_links", {}).values() if i in ofports)
-    flows = []
-    for net_name, net in sorted(state.networks.items()):
-        tag = (net.get("interdomain") or {}).get("tag")
-        if not tag:
+DEFAULT_FLOWS = (Flow.make(CLASSIFY_TABLE, PRIO_MISS), Flow.make(FORWARD_TABLE, PRIO_MISS))
+
+
+def switch_context(state, switch_name: str) -> SwitchContext | None:
+    """The context of ``switch_name`` (``None`` when not registered); call with the state's lock held."""
+    switch = state.switches.get(switch_name)
+    if switch is None:
+        return None
+    ofports = dict(state.ofports.get(switch_name, {}))
+    tunnels = {t.peer: ofports[t.interface] for t in switch.tunnel_records()
+               if t.interface in ofports and t.peer in state.switches}
+    links = tuple(sorted(ofports[i] for i in switch.domain_links.values() if i in ofports))
+    edges = tuple(sorted(n for n, sw in state.switches.items() if sw.domain_links and n != switch_name))
+    return SwitchContext(switch_name, ofports, tunnels, links, bool(switch.domain_links), edges)
+
+
+def _edge_flows(ctx: SwitchContext, net: Network, ports, local: list) -> tuple[list[Flow], list]:
+    """The flows of an edge switch between its domain links and the rest, for one inter-domain network; and the
+    actions that send a frame from its cluster to every domain link (to add to the flood from the tunnels)."""
+    tag = net.tag
+    if not tag:
+        return [], []
+    nid, tunnels, flows = net.id, ctx.tunnels, []
+    from_domain = _metadata(nid, True) | FROM_DOMAIN
+    members = sorted({p.switch for p in ports} & set(tunnels))
+    for link in ctx.links:
+        flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": link, "vlan_vid": VLAN_PRESENT | tag},
+                               [("pop_vlan",), ("write_metadata", from_domain, ALL_BITS),
+                                ("goto_table", FORWARD_TABLE)]))
+    to_links = _tag(tag) + [("output", o) for o in ctx.links] if ctx.links else []
+    for p in ports:
+        if not p.mac:
             continue
-        nid = net["id"]
-        from_domain = _metadata(nid, True) | FROM_DOMAIN
-        ports = [p for _, p in sorted(state.ports.items()) if p["network"] == net_name]
-        members = sorted({p["switch"] for p in ports} & set(tunnels))
-        for link in links:
-            flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": link, "vlan_vid": VLAN_PRESENT | tag},
-                                   [("pop_vlan",), ("write_metadata", from_domain, ALL_BITS),
-                                    ("goto_table", FORWARD_TABLE)]))
-        if links:  # from the cluster: one copy per domain link, with the global tag
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
-                                   _tag(tag) + [("output", o) for o in links]))
-        for p in ports:
-            if p.get("mac") and p["switch"] in members:
-                flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS),
-                                                                      "eth_dst": p["mac"]},
-                                       _tag(nid) + [("output", tunnels[p["switch"]])]))
-        if members:  # from another cluster: to this cluster's switches in the network, never to a domain link
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (from_domain, ALL_BITS)},
-                                   _tag(nid) + [("output", tunnels[s]) for s in members]))
-    return flows
+        if p.switch in members:
+            out = _tag(nid) + [("output", tunnels[p.switch])]
+        elif p in local:
+            out = [("output", ctx.ofports[p.interface])]
+        else:
+            continue
+        flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST, {"metadata": (from_domain, ALL_BITS), "eth_dst": p.mac},
+                               out))
+    # from another cluster: to this edge's own ports and this cluster's switches in the network, never to a link
+    to_local = [("output", o) for o in sorted(ctx.ofports[p.interface] for p in local)]
+    if members or to_local:
+        flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (from_domain, ALL_BITS)},
+                               to_local + (_tag(nid) + [("output", tunnels[s]) for s in members] if members else [])))
+    return flows, to_links
+
+
+def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
+    """The flows of network ``net`` (whose ports are ``ports``, in any order) on the switch of ``ctx``.
+
+    Hot on a resync (hundreds of thousands of flows): flows are built as tuples directly (match fields already in
+    sorted order), and the action tuples of a network are shared by its flows."""
+    nid, ofports, tunnels, here = net.id, ctx.ofports, ctx.tunnels, ctx.name
+    local = [p for p in ports if p.switch == here and p.interface in ofports]
+    local_ofports = sorted(ofports[p.interface] for p in local)
+    flows, to_links = _edge_flows(ctx, net, ports, local) if ctx.edge else ([], [])
+    members = {p.switch for p in ports if p.switch != here}
+    if net.interdomain:
+        members.update(ctx.other_edges)  # the edges stand for the other clusters' ports
+    remote_peers = sorted(members & tunnels.keys())
+    from_tunnel, from_local = _metadata(nid, True), _metadata(nid)
+    classify_tunnel = (("pop_vlan",), ("write_metadata", from_tunnel, ALL_BITS), ("goto_table", FORWARD_TABLE))
+    vid = VLAN_PRESENT | nid
+    for ofport in tunnels.values():
+        flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", vid)), classify_tunnel))
+    to_local = tuple(("output", o) for o in local_ofports)
+    to_links = tuple(tuple(a) for a in to_links)
+    if to_local or to_links:  # from a tunnel: to the local ports and, on an edge, to every domain link
+        flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (("metadata", (from_tunnel, ALL_BITS)),), to_local + to_links))
+    if not local_ofports:
+        return frozenset(flows)  # nothing local to send out
+    classify_local = (("write_metadata", from_local, ALL_BITS), ("goto_table", FORWARD_TABLE))
+    for ofport in local_ofports:
+        flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport),), classify_local))
+    to_network = ("metadata", (from_local, NETWORK_BITS))
+    for p in local:
+        if p.mac:
+            flows.append(Flow(FORWARD_TABLE, PRIO_UNICAST, (("eth_dst", p.mac), to_network),
+                              (("output", ofports[p.interface]),)))
+    tag = (("push_vlan", ETH_TYPE_8021Q), ("set_field", "vlan_vid", vid))
+    to_peer = {s: tag + (("output", tunnels[s]),) for s in remote_peers}
+    from_here = ("metadata", (from_local, ALL_BITS))
+    for p in ports:
+        if p.mac and p.switch in to_peer:
+            # only frames from local ports go out to a tunnel: frames never transit a switch
+            flows.append(Flow(FORWARD_TABLE, PRIO_UNICAST, (("eth_dst", p.mac), from_here), to_peer[p.switch]))
+    # from a local port: to the other local ports, the switches with ports in the network and, on an edge, the links
+    to_peers = tag + tuple(("output", tunnels[s]) for s in remote_peers) if remote_peers else ()
+    if to_peers and to_links:  # the frame carries tag N already: retag it with the global tag
+        to_links = (("set_field", "vlan_vid", VLAN_PRESENT | net.tag),) + tuple(a for a in to_links if a[0] == "output")
+    flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (from_here,), to_local + to_peers + to_links))
+    return frozenset(flows)
+
+
+def ports_by_network(ports: dict) -> dict[str, list[Port]]:
+    grouped: dict[str, list] = {}
+    for port in ports.values():
+        grouped.setdefault(port.network, []).append(port)
+    return grouped
 
 
 def desired_flows(state, switch_name: str) -> list[Flow]:
     """Every flow ``switch_name`` should hold, sorted; ports and tunnels whose ofport is not known yet are left out."""
     with state.lock:
-        switch = state.switches.get(switch_name)
-        if switch is None:
+        ctx = switch_context(state, switch_name)
+        if ctx is None:
             return []
-        ofports = state.ofports.get(switch_name, {})
-        # tunnel ofport towards each peer switch that is registered
-        tunnels = {peer: ofports[ifname] for peer, ifname in switch.get("tunnels", {}).items()
-                   if ifname in ofports and peer in state.switches}
-        flows = [Flow.make(CLASSIFY_TABLE, PRIO_MISS), Flow.make(FORWARD_TABLE, PRIO_MISS)]
-        flows += _edge_flows(state, switch_name, ofports, tunnels)
-        edges = _edges(state) - {switch_name}
-        for net_name, net in sorted(state.networks.items()):
-            nid = net["id"]
-            ports = [p for _, p in sorted(state.ports.items()) if p["network"] == net_name]
-            # the edges stand for the other clusters' ports of an inter-domain network
-            ports += [{"switch": e} for e in sorted(edges) if net.get("interdomain")]
-            local = [p for p in ports if p["switch"] == switch_name and p["interface"] in ofports]
-            local_ofports = sorted(ofports[p["interface"]] for p in local)
-            remote_peers = sorted({p["switch"] for p in ports if p["switch"] != switch_name} & set(tunnels))
-            for ofport in local_ofports:
-                flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY, {"in_port": ofport},
-                                       [("write_metadata", _metadata(nid), ALL_BITS), ("goto_table", FORWARD_TABLE)]))
-            for peer in sorted(tunnels):
-                flows.append(Flow.make(CLASSIFY_TABLE, PRIO_CLASSIFY,
-                                       {"in_port": tunnels[peer], "vlan_vid": VLAN_PRESENT | nid},
-                                       [("pop_vlan",), ("write_metadata", _metadata(nid, True), ALL_BITS),
-                                        ("goto_table", FORWARD_TABLE)]))
-            for p in ports:
-                if not p.get("mac"):
-                    continue
-                if p in local:
-                    flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST,
-                                           {"metadata": (_metadata(nid), NETWORK_BITS), "eth_dst": p["mac"]},
-                                           [("output", ofports[p["interface"]])]))
-                elif p["switch"] in remote_peers:
-                    # only frames from local ports go out to a tunnel: frames never transit a switch
-                    flows.append(Flow.make(FORWARD_TABLE, PRIO_UNICAST,
-                                           {"metadata": (_metadata(nid), ALL_BITS), "eth_dst": p["mac"]},
-                                           _tag(nid) + [("output", tunnels[p["switch"]])]))
-            if not local_ofports:
-                continue  # nothing to deliver here and nothing local to send out
-            to_local = [("output", o) for o in local_ofports]
-            to_peers = _tag(nid) + [("output", tunnels[s]) for s in remote_peers] if remote_peers else []
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid), ALL_BITS)},
-                                   to_local + to_peers))
-            flows.append(Flow.make(FORWARD_TABLE, PRIO_FLOOD, {"metadata": (_metadata(nid, True), ALL_BITS)},
-                                   to_local))
-        return sorted(set(flows))
+        grouped = ports_by_network(state.ports)
+        flows = set(DEFAULT_FLOWS)
+        for name, net in state.networks.items():
+            flows |= network_flows(ctx, net, grouped.get(name, ()))
+        return sorted(flows)

@@ -12,12 +12,12 @@ class _StateCollector:
         self.state = state
 
     def collect(self):
-        with self.state.lock:
-            counts = {"l2sm_networks": ("Networks defined", len(self.state.networks)),
-                      "l2sm_ports": ("Ports attached", len(self.state.ports)),
-                      "l2sm_switches": ("Switches registered", len(self.state.switches)),
-                      "l2sm_switches_connected": ("Registered switches connected over OpenFlow",
-                                                  len(self.state.connected))}
+        # plain reads, no lock: a scrape never waits for a change
+        counts = {"l2sm_networks": ("Networks defined", len(self.state.networks)),
+                  "l2sm_ports": ("Ports attached", len(self.state.ports)),
+                  "l2sm_switches": ("Switches registered", len(self.state.switches)),
+                  "l2sm_switches_connected": ("Registered switches connected over OpenFlow",
+                                              len(self.state.connected))}
         for name, (doc, value) in counts.items():
             yield GaugeMetricFamily(name, doc, value=value)
 
@@ -27,6 +27,8 @@ class ControllerMetrics:
         self.registry = CollectorRegistry()
         self.registry.register(_StateCollector(state))
         self.flow_syncs = Counter("l2sm_flow_syncs", "Flow resyncs of one switch", registry=self.registry)
+        self.flow_updates = Counter("l2sm_flow_updates", "Incremental flow batches queued for one switch",
+                                    registry=self.registry)
         self.rest_requests = Counter("l2sm_rest_requests", "REST requests answered", ["code"],
                                      registry=self.registry)
 

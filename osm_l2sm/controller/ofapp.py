@@ -1,21 +1,29 @@
-"""The OpenFlow 1.3 app (os-ken): turns switch events into :class:`Controller` calls and flows into flow-mods.
+"""The OpenFlow 1.3 app (os-ken): turns switch events into :class:`Controller` calls and flow batches into bytes.
 
 os-ken instantiates the app itself, so the controller it serves is handed over through :func:`serve`.
+
+Batches are queued by REST threads (core.py) and sent by a green thread of os-ken's own hub, woken through a pipe
+(an eventlet hub only wakes on file descriptors and its own timers, not on another thread's queue). Each batch goes
+out as a few large writes and ends with a barrier whose reply acknowledges it.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
-import threading
+import os
 
+from eventlet.hubs import trampoline
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from .flows import Flow
+from . import wire
 
 LOG = logging.getLogger(__name__)
 COOKIE_GENERATION_MASK = 1
+SEND_CHUNK = 256 * 1024  # bytes per socket write: large enough to be cheap, small enough to interleave switches
 _CONTROLLER = None
 
 
@@ -29,30 +37,6 @@ def dpid_hex(datapath) -> str:
     return f"{datapath.id:016x}"
 
 
-def to_instructions(parser, ofp, actions: tuple) -> list:
-    """Turn a Flow's actions into OpenFlow 1.3 instructions."""
-    apply, instructions = [], []
-    for action in actions:
-        kind, args = action[0], action[1:]
-        if kind == "output":
-            apply.append(parser.OFPActionOutput(args[0]))
-        elif kind == "push_vlan":
-            apply.append(parser.OFPActionPushVlan(args[0]))
-        elif kind == "pop_vlan":
-            apply.append(parser.OFPActionPopVlan())
-        elif kind == "set_field":
-            apply.append(parser.OFPActionSetField(**{args[0]: args[1]}))
-        elif kind == "write_metadata":
-            instructions.append(parser.OFPInstructionWriteMetadata(args[0], args[1]))
-        elif kind == "goto_table":
-            instructions.append(parser.OFPInstructionGotoTable(args[0]))
-        else:
-            raise ValueError(f"unknown action {kind}")
-    if apply:
-        instructions.insert(0, parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, apply))
-    return instructions
-
-
 class L2smApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -61,33 +45,100 @@ class L2smApp(app_manager.OSKenApp):
         if _CONTROLLER is None:
             raise RuntimeError("L2smApp started without a controller (call ofapp.serve first)")
         self.controller = _CONTROLLER
-        self.controller.program = self.program
-        self._send_lock = threading.Lock()  # REST threads and the OpenFlow thread both write flows
+        self._barriers: dict[tuple[int, int], tuple[str, int]] = {}  # (dpid, xid) -> (switch, batch seq)
+        self._port_lists: dict[tuple[int, int], dict] = {}  # (dpid, xid of our request) -> ports so far
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        self.controller.wake = self._wake
 
-    def program(self, datapath, flows: list[Flow], generation: int) -> None:
-        parser, ofp = datapath.ofproto_parser, datapath.ofproto
-        with self._send_lock:
-            for flow in flows:
-                datapath.send_msg(parser.OFPFlowMod(
-                    datapath, cookie=generation, table_id=flow.table, priority=flow.priority,
-                    command=ofp.OFPFC_ADD, match=parser.OFPMatch(**flow.match_dict),
-                    instructions=to_instructions(parser, ofp, flow.actions)))
-            datapath.send_msg(parser.OFPBarrierRequest(datapath))
-            datapath.send_msg(parser.OFPFlowMod(
-                datapath, cookie=generation ^ 1, cookie_mask=COOKIE_GENERATION_MASK, table_id=ofp.OFPTT_ALL,
-                command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()))
-            datapath.send_msg(parser.OFPBarrierRequest(datapath))
+    def start(self):
+        thread = super().start()
+        self.threads.append(hub.spawn(self._deliver_forever))
+        return thread
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the sender is awake already
+
+    def _deliver_forever(self) -> None:
+        while True:
+            trampoline(self._wake_r, read=True)
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+            while self.controller.outbox:
+                batch = self.controller.outbox.popleft()
+                try:
+                    self._deliver(batch)
+                except Exception:  # a dead connection: its switch is resynced when it reconnects
+                    LOG.exception("sending flows to %s failed", batch.switch)
+                    self.controller.acknowledged(batch.switch, batch.seq)
+
+    @staticmethod
+    def _xid(datapath) -> int:
+        datapath.xid = (datapath.xid + 1) & 0xFFFFFFFF
+        return datapath.xid
+
+    def _deliver(self, batch) -> None:
+        dp = batch.datapath
+        if self.controller.runtime.datapaths.get(batch.switch) is not dp:
+            self.controller.acknowledged(batch.switch, batch.seq)  # disconnected since: dropped
+            return
+        messages = []
+        if batch.passes:
+            encoded = [wire.add(flow, 0) for flow in batch.add]
+            for gen in batch.pass_generations():
+                messages += [wire.with_cookie(m, gen) for m in encoded]
+                messages.append(wire.barrier(self._xid(dp)))
+                messages.append(wire.delete_generation(gen ^ 1, COOKIE_GENERATION_MASK, self._xid(dp)))
+        else:
+            messages += [wire.add(flow, batch.generation) for flow in batch.add]
+            if batch.remove:
+                messages.append(wire.barrier(self._xid(dp)))  # new flows first: nothing is ever missing
+                messages += [wire.delete_strict(flow) for flow in batch.remove]
+        xid = self._xid(dp)
+        messages.append(wire.barrier(xid))
+        self._barriers[(dp.id, xid)] = (batch.switch, batch.seq)
+        chunk, size = [], 0
+        for message in messages:
+            chunk.append(message)
+            size += len(message)
+            if size >= SEND_CHUNK:
+                dp.send(b"".join(chunk))
+                chunk, size = [], 0
+                hub.sleep(0)  # let the socket drain and other switches' events run
+        dp.send(b"".join(chunk))
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def barrier_reply(self, ev):
+        done = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        if done:
+            self.controller.acknowledged(*done)
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         dp = ev.msg.datapath
-        dp.send_msg(dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
+        request = dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0)
+        dp.send_msg(request)
+        self._port_lists[(dp.id, request.xid)] = {}
 
-    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def port_desc(self, ev):
-        dp = ev.msg.datapath
-        ports = {p.name.decode(errors="replace"): p.port_no for p in ev.msg.body
-                 if p.port_no < dp.ofproto.OFPP_MAX}
+        """Our port list request's answer; a long list comes in several parts (flag REPLY_MORE on all but the
+        last)."""
+        msg, dp = ev.msg, ev.msg.datapath
+        ports = self._port_lists.get((dp.id, msg.xid))
+        if ports is None:
+            return  # the answer to os-ken's own request
+        ports.update({p.name.decode(errors="replace"): p.port_no for p in msg.body if p.port_no < dp.ofproto.OFPP_MAX})
+        if msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
+            return
+        del self._port_lists[(dp.id, msg.xid)]
         self.controller.switch_connected(dpid_hex(dp), dp, ports)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
@@ -101,6 +152,8 @@ class L2smApp(app_manager.OSKenApp):
     def state_change(self, ev):
         dp = ev.datapath
         if dp.id is not None:
+            self._barriers = {k: v for k, v in self._barriers.items() if k[0] != dp.id}
+            self._port_lists = {k: v for k, v in self._port_lists.items() if k[0] != dp.id}
             self.controller.switch_disconnected(dpid_hex(dp), dp)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)

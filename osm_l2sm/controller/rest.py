@@ -70,7 +70,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get(f"{API}/networks")
     def list_networks():
-        return jsonify(state.list_networks())
+        return Response(state.list_networks_json(), mimetype="application/json")
 
     @app.post(f"{API}/networks")
     def create_network():
@@ -81,7 +81,12 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get(f"{API}/networks/<name>")
     def get_network(name):
-        return jsonify(state.get_network(name))
+        if name not in state.networks:
+            raise L2smError(f"no network named {name}", 404)
+        try:
+            return Response(state.network_json(name), mimetype="application/json")
+        except KeyError:
+            raise L2smError(f"no network named {name}", 404) from None
 
     @app.delete(f"{API}/networks/<name>")
     def delete_network(name):
@@ -118,6 +123,18 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     def unregister_switch(name):
         controller.unregister_switch(name)
         return "", 204
+
+    @app.get(f"{API}/sync")
+    def sync():
+        wait = request.args.get("wait", "0")
+        try:
+            seconds = float(wait)
+            if not 0 <= seconds <= 60:
+                raise ValueError(wait)
+        except ValueError:
+            raise L2smError(f"wait must be a number of seconds from 0 to 60 (got {wait!r})", 400) from None
+        synced = controller.wait_synced(seconds)
+        return jsonify(synced=synced, switches=controller.progress())
 
     @app.get(f"{API}/topology")
     def topology():

@@ -1,19 +1,25 @@
-"""The controller's state: networks (with their tag ids), ports and registered switches.
+"""The controller's state: networks (with their tag ids), ports and registered switches, as typed records.
 
-Persisted as JSON on every change (temp file + rename, so a crash never leaves half a file). Runtime facts learned
-from the switches (connection, OpenFlow port numbers) live here too but are not persisted: they are re-learned when
-each switch (re)connects.
+Every change is one line appended to the state journal (:mod:`.store`) before it is acknowledged. Runtime facts
+learned from the switches (:class:`Runtime`: connections, datapaths, OpenFlow port numbers, cookie generations) are
+kept in one place beside the records and are not persisted: they are re-learned when each switch (re)connects.
+
+Writers hold ``lock``; readers (the REST GETs) do not: records are immutable and replaced whole, and readers copy
+the dicts they walk (a copy of a dict is atomic in CPython), so a read sees each record before or after a change.
 """
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
-import os
 import re
-import tempfile
 import threading
+from dataclasses import dataclass, field
 
 from osm_l2sm.errors import L2smError
+
+from .records import Network, Port, Switch, port_id
+from .store import Journal
 
 MAX_NETWORK_ID = 4094
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
@@ -77,123 +83,206 @@ def check_interdomain(value) -> dict | None:
     return {"tag": tag}
 
 
-def port_id(switch: str, interface: str) -> str:
-    return f"{switch}/{interface}"
+@dataclass
+class Runtime:
+    """What the controller learns from the switches while it runs (never persisted)."""
+    connected: set = field(default_factory=set)       # switch names with a live OpenFlow connection
+    datapaths: dict = field(default_factory=dict)     # switch name -> datapath
+    unknown: dict = field(default_factory=dict)       # dpid -> (datapath, ports) of a switch not registered (yet)
+    ofports: dict = field(default_factory=dict)       # switch name -> {interface: ofport}
+    generation: dict = field(default_factory=dict)    # switch name -> cookie generation of its installed flows
+    flows: dict = field(default_factory=dict)         # switch name -> {network: flows sent for it}
+    queued: dict = field(default_factory=dict)        # switch name -> last flow batch queued (1, 2, ...)
+    acked: dict = field(default_factory=dict)         # switch name -> last batch the switch acknowledged
 
 
 class State:
-    """Networks, ports and switches, guarded by one lock; every mutation is saved before it returns."""
+    """Networks, ports and switches; every mutation holds ``lock`` and is journaled before it returns."""
 
     def __init__(self, path: str | None = None):
         self.path = path
         self.lock = threading.RLock()
-        self.networks: dict[str, dict] = {}   # name -> {"id", "cidr", "description"}
-        self.ports: dict[str, dict] = {}      # "switch/interface" -> {"network", "switch", "interface", "mac"}
-        self.switches: dict[str, dict] = {}   # name -> {"dpid", "tunnels": {peer: interface}}
-        # runtime only
-        self.connected: set[str] = set()
-        self.ofports: dict[str, dict[str, int]] = {}  # switch -> {interface: ofport}
-        if path and os.path.exists(path):
-            self._load()
-
-    # -- persistence -------------------------------------------------------------------------------------------
-    def _load(self) -> None:
+        self.networks: dict[str, Network] = {}
+        self.ports: dict[str, Port] = {}                        # "switch/interface" -> port
+        self.switches: dict[str, Switch] = {}
+        self.ports_by_network: dict[str, dict[str, Port]] = {}  # index: network -> {port id: port}
+        self.runtime = Runtime()
+        # GET /networks of a large state: each network's JSON is kept until the network (or an ofport of one of its
+        # ports) changes; a change stamps the network with a new version after the change is made
+        self._versions: dict[str, int] = {}
+        self._clock = itertools.count(1)
+        self._json: dict[str, tuple[int, str]] = {}
+        self.journal = Journal(path)
+        data = self.journal.load()
         try:
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
-            self.networks = dict(data.get("networks", {}))
-            self.ports = dict(data.get("ports", {}))
-            self.switches = dict(data.get("switches", {}))
-        except (OSError, ValueError, AttributeError) as err:
-            raise L2smError(f"cannot read controller state {self.path}: {err}") from err
+            for name, value in data["networks"].items():
+                self._put_network(Network.from_json(name, value))
+            for value in data["ports"].values():
+                self._put_port(Port.from_json(value))
+            for name, value in data["switches"].items():
+                self.switches[name] = Switch.from_json(name, value)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise L2smError(f"cannot read controller state {path}: bad record ({err!r})") from err
 
-    def save(self) -> None:
-        if not self.path:
-            return
-        data = {"networks": self.networks, "ports": self.ports, "switches": self.switches}
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+    # runtime facts, under the names the flow computation and the tests use
+    @property
+    def connected(self) -> set:
+        return self.runtime.connected
 
-    # -- views -------------------------------------------------------------------------------------------------
+    @property
+    def ofports(self) -> dict:
+        return self.runtime.ofports
+
+    @ofports.setter
+    def ofports(self, value: dict) -> None:
+        self.runtime.ofports = value
+
+    # -- persistence and indexes ------------------------------------------------------------------------------
+    def _put_network(self, net: Network) -> None:
+        self.networks[net.name] = net
+        self.ports_by_network.setdefault(net.name, {})
+
+    def _put_port(self, port: Port) -> None:
+        self.ports[port.id] = port
+        self.ports_by_network.setdefault(port.network, {})[port.id] = port
+
+    def _drop_port(self, pid: str) -> Port:
+        port = self.ports.pop(pid)
+        self.ports_by_network.get(port.network, {}).pop(pid, None)
+        return port
+
+    def _journal(self, put=(), delete=()) -> None:
+        self.journal.append(put, delete)
+        if self.journal.wants_compaction(len(self.networks) + len(self.ports) + len(self.switches)):
+            self.journal.compact(self.snapshot())
+
+    def snapshot(self) -> dict:
+        """The records as stored JSON, by kind."""
+        return {"networks": {n: v.to_json() for n, v in self.networks.items()},
+                "ports": {p: v.to_json() for p, v in self.ports.items()},
+                "switches": {n: v.to_json() for n, v in self.switches.items()}}
+
+    def close(self) -> None:
+        self.journal.close()
+
+    # -- views (no lock: see the module doc) --------------------------------------------------------------------
     def network_view(self, name: str) -> dict:
         net = self.networks[name]
-        ports = [self.port_view(pid) for pid in sorted(self.ports) if self.ports[pid]["network"] == name]
-        view = {"name": name, "id": net["id"], "cidr": net.get("cidr"), "description": net.get("description"),
-                "ports": ports}
-        if net.get("interdomain"):
-            view["interdomain"] = dict(net["interdomain"])
+        members = dict(self.ports_by_network.get(name, {}))
+        view = {"name": name, "id": net.id, "cidr": net.cidr, "description": net.description,
+                "ports": [self.port_view(pid, members[pid]) for pid in sorted(members)]}
+        if net.interdomain:
+            view["interdomain"] = dict(net.interdomain)
         return view
 
-    def port_view(self, pid: str) -> dict:
-        p = self.ports[pid]
-        return {"id": pid, "network": p["network"], "switch": p["switch"], "interface": p["interface"],
-                "mac": p.get("mac"), "ofport": self.ofports.get(p["switch"], {}).get(p["interface"])}
+    def port_view(self, pid: str, port: Port | None = None) -> dict:
+        p = port or self.ports[pid]
+        return {"id": pid, "network": p.network, "switch": p.switch, "interface": p.interface, "mac": p.mac,
+                "ofport": self.runtime.ofports.get(p.switch, {}).get(p.interface)}
 
     def switch_view(self, name: str) -> dict:
         sw = self.switches[name]
-        view = {"name": name, "dpid": sw["dpid"], "tunnels": dict(sw.get("tunnels", {})),
-                "connected": name in self.connected, "ports": dict(self.ofports.get(name, {}))}
-        if sw.get("domain_links"):
-            view["domain_links"] = dict(sw["domain_links"])
+        view = {"name": name, "dpid": sw.dpid, "tunnels": dict(sw.tunnels),
+                "connected": name in self.runtime.connected, "ports": dict(self.runtime.ofports.get(name, {}))}
+        if sw.domain_links:
+            view["domain_links"] = dict(sw.domain_links)
         return view
 
+    def _changed(self, *networks) -> None:
+        for name in networks:
+            self._versions[name] = next(self._clock)
+
+    def network_json(self, name: str) -> str:
+        """``network_view(name)`` as JSON text, from the cache while the network is unchanged."""
+        version = self._versions.get(name)  # read before the view: a change during it gives a newer version
+        cached = self._json.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        text = json.dumps(self.network_view(name), separators=(",", ":"))
+        self._json[name] = (version, text)
+        return text
+
+    def list_networks_json(self) -> str:
+        parts = []
+        for name in sorted(dict(self.networks)):
+            try:
+                parts.append(self.network_json(name))
+            except KeyError:
+                pass  # deleted while we read
+        return "[" + ",".join(parts) + "]"
+
     def list_networks(self) -> list[dict]:
-        with self.lock:
-            return [self.network_view(n) for n in sorted(self.networks)]
+        views = []
+        for name in sorted(dict(self.networks)):
+            try:
+                views.append(self.network_view(name))
+            except KeyError:
+                pass  # deleted while we read
+        return views
 
     def get_network(self, name: str) -> dict:
-        with self.lock:
-            if name not in self.networks:
-                raise L2smError(f"no network named {name}", 404)
+        try:
             return self.network_view(name)
+        except KeyError:
+            raise L2smError(f"no network named {name}", 404) from None
 
     def list_ports(self) -> list[dict]:
-        with self.lock:
-            return [self.port_view(p) for p in sorted(self.ports)]
+        ports = dict(self.ports)
+        return [self.port_view(pid, ports[pid]) for pid in sorted(ports)]
 
     def list_switches(self) -> list[dict]:
-        with self.lock:
-            return [self.switch_view(s) for s in sorted(self.switches)]
+        switches = dict(self.switches)
+        return [self.switch_view(s) for s in sorted(switches) if s in self.switches]
 
     def switch_by_dpid(self, dpid: str) -> str | None:
-        for name, sw in self.switches.items():
-            if sw["dpid"] == dpid:
-                return name
-        return None
+        return next((name for name, sw in list(self.switches.items()) if sw.dpid == dpid), None)
 
-    def switches_of_network(self, network: str) -> set[str]:
-        """The switches whose flows depend on ``network``: those with its ports, and edges when inter-domain."""
-        edges = {n for n, sw in self.switches.items() if sw.get("domain_links")}
-        inter = (self.networks.get(network) or {}).get("interdomain")
-        return {p["switch"] for p in self.ports.values() if p["network"] == network} | (edges if inter else set())
+    def edges(self) -> set[str]:
+        """Edge switches: those with domain links."""
+        return {name for name, sw in list(self.switches.items()) if sw.domain_links}
+
+    def switches_of_network(self, network: str | None) -> set[str]:
+        """The switches whose flows depend on ``network``'s ports: those with its ports, and edges when
+        inter-domain."""
+        net = self.networks.get(network)
+        members = {p.switch for p in list(self.ports_by_network.get(network, {}).values())}
+        return members | (self.edges() if net is not None and net.interdomain else set())
 
     def topology(self) -> dict:
-        with self.lock:
-            return self._topology()
-
-    def _topology(self) -> dict:
+        switches = dict(self.switches)
         links = []
-        names = sorted(self.switches)
+        names = sorted(switches)
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                a_if = self.switches[a].get("tunnels", {}).get(b)
-                b_if = self.switches[b].get("tunnels", {}).get(a)
+                a_if = switches[a].tunnels.get(b)
+                b_if = switches[b].tunnels.get(a)
                 if a_if or b_if:
                     links.append({"a": a, "b": b, "a_interface": a_if, "b_interface": b_if})
-        return {"switches": [self.switch_view(n) for n in names], "links": links}
+        return {"switches": [self.switch_view(n) for n in names if n in self.switches], "links": links}
 
-    # -- mutations (each returns what it changed and the switches whose flows it affects) -----------------------
+    # -- runtime facts that show in the views -------------------------------------------------------------------
+    def learn_ports(self, switch: str, ports: dict[str, int]) -> None:
+        """All the OpenFlow port numbers of ``switch`` (at connection)."""
+        with self.lock:
+            self.runtime.ofports[switch] = dict(ports)
+            self._changed(*{p.network for p in self.ports.values() if p.switch == switch})
+
+    def learn_port(self, switch: str, interface: str, ofport: int | None) -> bool:
+        """One port number (``None``: the port is gone); False when nothing changed."""
+        with self.lock:
+            ports = self.runtime.ofports.setdefault(switch, {})
+            if ports.get(interface) == ofport:
+                return False
+            if ofport is None:
+                ports.pop(interface, None)
+            else:
+                ports[interface] = ofport
+            port = self.ports.get(port_id(switch, interface))
+            if port is not None:
+                self._changed(port.network)
+            return True
+
+    # -- mutations (each holds the lock, journals the change, and returns what changed) ------------------------
     def create_network(self, name, cidr=None, description=None, interdomain=None) -> tuple[dict, bool]:
         """Create (or find an equal) network; returns (view, created)."""
         check_name(name, "network name")
@@ -203,35 +292,35 @@ class State:
         with self.lock:
             if name in self.networks:
                 net = self.networks[name]
-                if (net.get("cidr") != cidr or net.get("description") != description
-                        or net.get("interdomain") != interdomain):
+                if net.cidr != cidr or net.description != description or net.interdomain != interdomain:
                     raise L2smError(f"network {name} already exists with other fields", 409)
                 return self.network_view(name), False
-            used = {n["id"] for n in self.networks.values()}
+            used = {n.id for n in self.networks.values()}
             free = next((i for i in range(1, MAX_NETWORK_ID + 1) if i not in used), None)
             if free is None:
                 raise L2smError(f"no network id left (at most {MAX_NETWORK_ID} networks)", 409)
             tag = interdomain and interdomain["tag"]
-            owner = next((n for n, v in self.networks.items() if tag and (v.get("interdomain") or {}).get("tag") == tag),
-                         None)
+            owner = next((n for n, v in self.networks.items() if tag and v.tag == tag), None)
             if owner:
                 raise L2smError(f"interdomain tag {tag} is already used by network {owner}", 409)
-            self.networks[name] = {"id": free, "cidr": cidr, "description": description}
-            if interdomain:
-                self.networks[name]["interdomain"] = interdomain
-            self.save()
+            net = Network(name, free, cidr, description, interdomain)
+            self._journal(put=[("networks", name, net.to_json())])
+            self._put_network(net)
+            self._changed(name)
             return self.network_view(name), True
 
-    def delete_network(self, name: str) -> set[str]:
+    def delete_network(self, name: str) -> None:
         with self.lock:
             if name not in self.networks:
                 raise L2smError(f"no network named {name}", 404)
-            affected = set(self.switches)
+            pids = sorted(self.ports_by_network.get(name, {}))
+            self._journal(delete=[("networks", name)] + [("ports", pid) for pid in pids])
+            for pid in pids:
+                self._drop_port(pid)
             del self.networks[name]
-            for pid in [pid for pid, p in self.ports.items() if p["network"] == name]:
-                del self.ports[pid]
-            self.save()
-            return affected
+            self.ports_by_network.pop(name, None)
+            self._changed(name)
+            self._json.pop(name, None)
 
     def attach_port(self, network, switch, interface, mac=None) -> tuple[dict, bool]:
         check_name(network, "network")
@@ -243,24 +332,28 @@ class State:
                 raise L2smError(f"no network named {network}", 404)
             pid = port_id(switch, interface)
             old = self.ports.get(pid)
-            if old and old["network"] != network:
-                raise L2smError(f"{pid} is already attached to network {old['network']}", 409)
-            new = {"network": network, "switch": switch, "interface": interface, "mac": mac}
+            if old and old.network != network:
+                raise L2smError(f"{pid} is already attached to network {old.network}", 409)
+            new = Port(switch, interface, network, mac)
             if old == new:
                 return self.port_view(pid), False
-            self.ports[pid] = new
-            self.save()
+            self._journal(put=[("ports", pid, new.to_json())])
+            self._put_port(new)
+            self._changed(network)
             return self.port_view(pid), True
 
-    def detach_port(self, switch: str, interface: str) -> None:
+    def detach_port(self, switch: str, interface: str) -> Port:
         with self.lock:
             pid = port_id(switch, interface)
             if pid not in self.ports:
                 raise L2smError(f"no port {pid}", 404)
-            del self.ports[pid]
-            self.save()
+            self._journal(delete=[("ports", pid)])
+            port = self._drop_port(pid)
+            self._changed(port.network)
+            return port
 
-    def register_switch(self, name, dpid, tunnels, domain_links=None) -> dict:
+    def register_switch(self, name, dpid, tunnels, domain_links=None) -> tuple[dict, bool]:
+        """Register or update a switch; returns (view, changed)."""
         check_name(name, "switch name")
         dpid = check_dpid(dpid)
         if tunnels is None:
@@ -280,19 +373,19 @@ class State:
             other = self.switch_by_dpid(dpid)
             if other and other != name:
                 raise L2smError(f"dpid {dpid} is already registered by switch {other}", 409)
-            record = {"dpid": dpid, "tunnels": dict(tunnels)}
-            if domain_links:
-                record["domain_links"] = dict(domain_links)
-            if self.switches.get(name) != record:
+            record = Switch(name, dpid, dict(tunnels), dict(domain_links))
+            changed = self.switches.get(name) != record
+            if changed:
+                self._journal(put=[("switches", name, record.to_json())])
                 self.switches[name] = record
-                self.save()
-            return self.switch_view(name)
+            return self.switch_view(name), changed
 
     def unregister_switch(self, name: str) -> None:
         with self.lock:
             if name not in self.switches:
                 raise L2smError(f"no switch named {name}", 404)
+            self._journal(delete=[("switches", name)])
             del self.switches[name]
-            self.connected.discard(name)
-            self.ofports.pop(name, None)
-            self.save()
+            self.runtime.connected.discard(name)
+            self.runtime.ofports.pop(name, None)
+            self._changed(*{p.network for p in self.ports.values() if p.switch == name})
