@@ -1,9 +1,14 @@
 """The pod's link: a veth pair whose host end stays in the node's netns and whose other end goes into the pod.
 
-All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool.
+All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool. Work inside the pod's
+namespace is done by the calling thread after setns(2), which moves that thread only: no helper process is forked
+(pyroute2's ``netns=`` forks one per socket, slow, and a fork of a threaded server inherits its connections).
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -13,6 +18,9 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from .errors import CONTAINER_UNKNOWN, IO_FAILURE, CniError
+
+NS_GET_NSTYPE = 0xB703  # ioctl on a namespace file (linux/nsfs.h): its CLONE_NEW* type
+CLONE_NEWNET = 0x40000000
 
 
 @dataclass
@@ -30,13 +38,49 @@ def host_ifname(container_id: str, ifname: str) -> str:
 
 
 def netns_exists(netns: str) -> bool:
-    return bool(netns) and os.path.exists(netns)
+    """True when ``netns`` is a network namespace (a bind mount or /proc/<pid>/ns/net), not just any file."""
+    if not netns:
+        return False
+    try:
+        fd = os.open(netns, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError:  # ENOTTY: not a namespace file at all
+        return False
+    finally:
+        os.close(fd)
 
 
-def _pod_ipr(netns: str) -> IPRoute:
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+@contextlib.contextmanager
+def _pod_ipr(netns: str):
+    """An IPRoute in ``netns``, used by this thread inside that namespace; back in its own one afterwards."""
     if not netns_exists(netns):
-        raise CniError(CONTAINER_UNKNOWN, f"network namespace {netns} does not exist")
-    return IPRoute(netns=netns, flags=0)  # flags=0: never create a missing namespace
+        raise CniError(CONTAINER_UNKNOWN, f"{netns or 'CNI_NETNS'} is not an existing network namespace")
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        there = os.open(netns, os.O_RDONLY)
+        try:
+            _setns(there)
+        finally:
+            os.close(there)
+        try:
+            with IPRoute() as ipr:
+                yield ipr
+        finally:
+            _setns(home)
+    finally:
+        os.close(home)
 
 
 def _mac(ipr: IPRoute, index: int) -> str:
@@ -119,7 +163,7 @@ def delete_pod_end(netns: str, ifname: str) -> None:
     """Delete the pod end when the host end is gone already (e.g. renamed by someone); missing is fine."""
     if not netns_exists(netns):
         return
-    with IPRoute(netns=netns, flags=0) as pod:
+    with _pod_ipr(netns) as pod:
         for index in pod.link_lookup(ifname=ifname):
             pod.link("del", index=index)
 
