@@ -71,8 +71,8 @@ class Handler:
 
     # --- ADD ---------------------------------------------------------------------------------------------------
     def cmd_add(self, req: Request, conf: NetConf) -> dict:
-        if not link.netns_exists(req.netns):
-            raise CniError(CONTAINER_UNKNOWN, f"{req.netns} is not an existing network namespace")
+        if not link.netns_exists(req.netns):  # before the controller is asked: code 3 wins over 7 or 11
+            raise CniError(CONTAINER_UNKNOWN, f"{req.netns or 'CNI_NETNS'} is not an existing network namespace")
         try:
             self.client.get_network(conf.network)  # fail before touching anything when unknown or unreachable
         except L2smError as err:
@@ -82,9 +82,8 @@ class Handler:
             raise CniError(TRY_AGAIN_LATER, f"port {host_if} of an earlier attachment is not released yet")
         undo = []
         try:
-            pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu)
+            pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
             undo.append(lambda: link.delete_host_end(pod_link.host_if))
-            link.add_addresses(req.netns, req.ifname, conf.ips)
             try:
                 add_port(self.ovs, self.node.bridge, host_if)
             except L2smError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import hashlib
 import os
@@ -29,7 +30,6 @@ class PodLink:
     host_mac: str
     pod_if: str
     pod_mac: str
-    pod_index: int
 
 
 def host_ifname(container_id: str, ifname: str) -> str:
@@ -94,13 +94,11 @@ def _tx_offload_off(ifname: str) -> None:
         raise CniError(IO_FAILURE, f"cannot turn TX checksum offload off on {ifname}", proc.stderr.strip())
 
 
-def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
-    """Make the veth pair, move one end into ``netns`` as ``ifname``, bring both up. No addresses yet."""
+def create(container_id: str, netns: str, ifname: str, mtu: int, ips: list) -> PodLink:
+    """Make the veth pair, move one end into ``netns`` as ``ifname`` with ``ips``, bring both up; on failure nothing
+    is left. The caller has checked that ``netns`` is a network namespace."""
     host_if = host_ifname(container_id, ifname)
     peer_tmp = "p" + host_if[1:]  # a temporary, equally unique name in the node netns
-    with _pod_ipr(netns) as pod:
-        if pod.link_lookup(ifname=ifname):
-            raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}")
     with IPRoute() as ipr:
         try:
             ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": peer_tmp, "mtu": mtu})
@@ -109,33 +107,32 @@ def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
         try:
             _tx_offload_off(peer_tmp)
             peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
+            pod_mac = _mac(ipr, peer_index)  # a move keeps the MAC
             fd = os.open(netns, os.O_RDONLY)
             try:
-                ipr.link("set", index=peer_index, net_ns_fd=fd)
+                # move, rename and up in one request: the kernel refuses a name taken in the pod atomically
+                ipr.link("set", index=peer_index, net_ns_fd=fd, ifname=ifname, state="up")
+            except NetlinkError as err:
+                if err.code == errno.EEXIST:
+                    raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
+                raise
             finally:
                 os.close(fd)
             host_index = ipr.link_lookup(ifname=host_if)[0]
             ipr.link("set", index=host_index, state="up")
             host_mac = _mac(ipr, host_index)
+            if ips:
+                _add_addresses(netns, ifname, ips)
         except (NetlinkError, OSError, IndexError) as err:
             delete_host_end(host_if)
             raise CniError(IO_FAILURE, f"cannot set up veth {host_if}: {err}") from err
-        except CniError:
+        except BaseException:
             delete_host_end(host_if)
             raise
-    try:
-        with _pod_ipr(netns) as pod:
-            index = pod.link_lookup(ifname=peer_tmp)[0]
-            pod.link("set", index=index, ifname=ifname)
-            pod.link("set", index=index, state="up")
-            pod_mac = _mac(pod, index)
-    except (NetlinkError, OSError, IndexError) as err:
-        delete_host_end(host_if)
-        raise CniError(IO_FAILURE, f"cannot configure {ifname} in {netns}: {err}") from err
-    return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac, pod_index=index)
+    return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac)
 
 
-def add_addresses(netns: str, ifname: str, ips: list) -> None:
+def _add_addresses(netns: str, ifname: str, ips: list) -> None:
     with _pod_ipr(netns) as pod:
         index = pod.link_lookup(ifname=ifname)[0]
         for ip in ips:

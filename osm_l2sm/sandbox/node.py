@@ -70,7 +70,8 @@ class Node:
         # pod namespaces mounted later (on a Kubernetes node the switch pod mounts /run/netns with propagation)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(["nsenter", f"--net={netns.path(self.netns)}", "--", *cmd],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                    cwd=self.layout.node_dir(self.name))  # `-m` must not find a package here
         with open(self.cni_socket + ".pid", "w", encoding="utf-8") as f:
             f.write(str(proc.pid))
         deadline = time.monotonic() + timeout

@@ -177,7 +177,8 @@ def test_the_token_goes_to_the_nodes_controller_only(sb, pod_ns, tmp_path):
     daemon = subprocess.Popen(["nsenter", f"--net={netns.path(node_ns)}", "--", sys.executable, "-m", "osm_l2sm",
                                "switch", "daemon", "--node", "node1", "--run-dir", sb.layout.node_dir("node1"),
                                "--rest", sb.status()["controller"]["url"], "--bridge", BRIDGE,
-                               "--socket", socket_path], env={**os.environ, "L2SM_CONTROLLER_TOKEN": "s3cret"})
+                               "--socket", socket_path], env={**os.environ, "L2SM_CONTROLLER_TOKEN": "s3cret"},
+                              cwd=tmp_path)
     try:
         while not os.path.exists(socket_path) or netns.run(node_ns, ["curl", "-s", "127.0.0.1:18999/up"]).returncode:
             assert daemon.poll() is None and catcher.poll() is None
