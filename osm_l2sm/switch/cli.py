@@ -70,7 +70,8 @@ def _down(args) -> int:
 
 
 def _daemon(args) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))  # a daemon logs where it listens and what it could not release
     main_pid = os.getpid()
     # leave through serve()'s cleanup; a forked child (none expected) must not unwind the server's stack
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0) if os.getpid() == main_pid else os._exit(0))
