@@ -50,18 +50,8 @@ class Node:
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
         self.start_cni_daemon(rest_url)
 
-    def _cni_daemon_pid(self) -> int | None:
-        """The daemon's pid when it runs (its command line names this node's socket, so a reused pid is not it)."""
-        try:
-            with open(self.cni_socket + ".pid", encoding="utf-8") as f:
-                pid = int(f.read().strip())
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                return pid if self.cni_socket.encode() in f.read() else None
-        except (OSError, ValueError):
-            return None
-
     def start_cni_daemon(self, rest_url: str, timeout: float = 20.0) -> None:
-        if self._cni_daemon_pid():
+        if cni_daemon_pid(self.cni_socket):
             return
         log_path = os.path.join(self.layout.node_dir(self.name), "cni-daemon.log")
         cmd = [sys.executable, "-m", "osm_l2sm", "switch", "daemon", "--node", self.name, "--run-dir",
@@ -86,17 +76,8 @@ class Node:
                 return
             except OSError:
                 time.sleep(0.05)
+        stop_cni_daemon(self.cni_socket)
         raise L2smError(f"the CNI daemon of {self.name} did not listen on {self.cni_socket} within {timeout:.0f}s")
-
-    def stop_cni_daemon(self) -> None:
-        pid = self._cni_daemon_pid()
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while self._cni_daemon_pid() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if self._cni_daemon_pid():
-                os.kill(pid, signal.SIGKILL)
 
     def _underlay_link(self) -> None:
         bridge_link(self.netns, self.layout.underlay_bridge, self.layout.underlay_host_if(self.index),
@@ -112,13 +93,36 @@ class Node:
         underlay link."""
         try:
             try:
-                self.stop_cni_daemon()
+                stop_cni_daemon(self.cni_socket)
             finally:
                 self.ovs.stop()
         finally:
             netns.remove(self.netns)
             with IPRoute() as ipr:
                 delete_links(ipr, self.layout.underlay_host_if(self.index))
+
+
+def cni_daemon_pid(socket_path: str) -> int | None:
+    """The pid of the CNI daemon serving ``socket_path`` when it runs (its command line names the socket, so a
+    reused pid is not taken for it)."""
+    try:
+        with open(socket_path + ".pid", encoding="utf-8") as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return pid if socket_path.encode() in f.read() else None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_cni_daemon(socket_path: str) -> None:
+    pid = cni_daemon_pid(socket_path)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while cni_daemon_pid(socket_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if cni_daemon_pid(socket_path):
+            os.kill(pid, signal.SIGKILL)
 
 
 def delete_links(ipr: IPRoute, *names: str) -> None:
