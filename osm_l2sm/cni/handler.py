@@ -110,16 +110,20 @@ class Handler:
         self._teardown(link.host_ifname(req.container_id, req.ifname), req.netns, req.ifname)
 
     def _teardown(self, host_if: str, netns: str, ifname: str) -> None:
-        """Local part always; the controller's port now, or later by the release loop when it cannot be reached."""
+        """Local part always; the controller's port now, or later by the release loop when it cannot be reached.
+        Only an OVS that does not answer fails it (11: the runtime retries; every step is idempotent)."""
         try:
             del_port(self.ovs, self.node.bridge, host_if)
+            ovs_error = None
         except L2smError as err:
-            raise CniError(TRY_AGAIN_LATER, f"cannot remove {host_if} from bridge {self.node.bridge}: {err}") from err
+            ovs_error = err
         if not link.delete_host_end(host_if):
             link.delete_pod_end(netns, ifname)
-        self.attachments.remove(host_if)
         self.attachments.owe_release(host_if)
         self._release_now(host_if)
+        if ovs_error:
+            raise CniError(TRY_AGAIN_LATER, f"cannot remove {host_if} from bridge {self.node.bridge}: {ovs_error}")
+        self.attachments.remove(host_if)
 
     def _release_now(self, host_if: str) -> bool:
         try:

@@ -195,3 +195,19 @@ def test_the_token_goes_to_the_nodes_controller_only(sb, pod_ns, tmp_path):
         for proc in (daemon, catcher):
             proc.terminate()
             proc.wait()
+
+
+def test_del_with_ovs_down_still_removes_the_pod_interface_and_asks_to_retry(sb, pod_ns):
+    status, result = cni(sb, "ADD", config(address="10.30.0.9/24"), pod_ns)
+    assert status == 0, result
+    ovs = sb.node_ovs("node1")
+    ovs.stop()
+    try:
+        status, error = cni(sb, "DEL", config(), pod_ns)
+        assert status == 1 and error["code"] == 11, error
+        assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+    finally:
+        ovs.start()
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+    assert result["interfaces"][0]["name"] not in port_names(ovs, BRIDGE)
+    assert not any(p["interface"] == result["interfaces"][0]["name"] for p in sb.controller_client().list_ports())
