@@ -89,11 +89,12 @@ class Handler:
             except L2smError as err:
                 raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
             undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if))
+            # pushed before the call: a request that timed out may still have made the port
+            undo.append(lambda: self.attachments.owe_release(host_if) or self._release_now(host_if))
             try:
                 self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac)
             except L2smError as err:
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
-            undo.append(lambda: self.client.detach_port(self.node.switch, host_if))
             self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
                                            "containerID": req.container_id, "ifname": req.ifname})
         except BaseException:
