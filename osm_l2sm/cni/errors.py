@@ -1,17 +1,17 @@
-"""The CNI spec's error object: a code, a message and details, printed on stdout with exit status 1."""
+"""The CNI spec's error object: a code, a message and details. The node daemon returns it to the plugin, which
+prints it unchanged on stdout with exit status 1."""
 from __future__ import annotations
 
-import json
-
-# Well-known error codes of the CNI 1.0 specification.
+# Well-known error codes of the CNI 1.1 specification ("Error codes" table).
 INCOMPATIBLE_VERSION = 1
 UNSUPPORTED_FIELD = 2
 CONTAINER_UNKNOWN = 3
-INVALID_CONFIG = 4
+INVALID_ENV = 4
 IO_FAILURE = 5
 DECODE_FAILURE = 6
-INVALID_ENV = 7
+INVALID_CONFIG = 7
 TRY_AGAIN_LATER = 11
+NOT_AVAILABLE = 50  # STATUS: cannot serve ADD now
 OTHER = 999
 
 
@@ -24,6 +24,5 @@ class CniError(Exception):
         self.msg = msg
         self.details = details
 
-    def to_json(self, cni_version: str) -> str:
-        return json.dumps({"cniVersion": cni_version, "code": self.code, "msg": self.msg,
-                           "details": self.details})
+    def to_dict(self) -> dict:
+        return {"code": self.code, "msg": self.msg, "details": self.details}

@@ -1,9 +1,15 @@
 """The pod's link: a veth pair whose host end stays in the node's netns and whose other end goes into the pod.
 
-All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool.
+All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool. Work inside the pod's
+namespace is done by the calling thread after setns(2), which moves that thread only: no helper process is forked
+(pyroute2's ``netns=`` forks one per socket, slow, and a fork of a threaded server inherits its connections).
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -14,6 +20,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from .errors import CONTAINER_UNKNOWN, IO_FAILURE, CniError
 
+NS_GET_NSTYPE = 0xB703  # ioctl on a namespace file (linux/nsfs.h): its CLONE_NEW* type
+CLONE_NEWNET = 0x40000000
+
 
 @dataclass
 class PodLink:
@@ -21,7 +30,6 @@ class PodLink:
     host_mac: str
     pod_if: str
     pod_mac: str
-    pod_index: int
 
 
 def host_ifname(container_id: str, ifname: str) -> str:
@@ -30,13 +38,49 @@ def host_ifname(container_id: str, ifname: str) -> str:
 
 
 def netns_exists(netns: str) -> bool:
-    return bool(netns) and os.path.exists(netns)
+    """True when ``netns`` is a network namespace (a bind mount or /proc/<pid>/ns/net), not just any file."""
+    if not netns:
+        return False
+    try:
+        fd = os.open(netns, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError:  # ENOTTY: not a namespace file at all
+        return False
+    finally:
+        os.close(fd)
 
 
-def _pod_ipr(netns: str) -> IPRoute:
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+@contextlib.contextmanager
+def _pod_ipr(netns: str):
+    """An IPRoute in ``netns``, used by this thread inside that namespace; back in its own one afterwards."""
     if not netns_exists(netns):
-        raise CniError(CONTAINER_UNKNOWN, f"network namespace {netns} does not exist")
-    return IPRoute(netns=netns, flags=0)  # flags=0: never create a missing namespace
+        raise CniError(CONTAINER_UNKNOWN, f"{netns or 'CNI_NETNS'} is not an existing network namespace")
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        there = os.open(netns, os.O_RDONLY)
+        try:
+            _setns(there)
+        finally:
+            os.close(there)
+        try:
+            with IPRoute() as ipr:
+                yield ipr
+        finally:
+            _setns(home)
+    finally:
+        os.close(home)
 
 
 def _mac(ipr: IPRoute, index: int) -> str:
@@ -50,13 +94,11 @@ def _tx_offload_off(ifname: str) -> None:
         raise CniError(IO_FAILURE, f"cannot turn TX checksum offload off on {ifname}", proc.stderr.strip())
 
 
-def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
-    """Make the veth pair, move one end into ``netns`` as ``ifname``, bring both up. No addresses yet."""
+def create(container_id: str, netns: str, ifname: str, mtu: int, ips: list) -> PodLink:
+    """Make the veth pair, move one end into ``netns`` as ``ifname`` with ``ips``, bring both up; on failure nothing
+    is left. The caller has checked that ``netns`` is a network namespace."""
     host_if = host_ifname(container_id, ifname)
     peer_tmp = "p" + host_if[1:]  # a temporary, equally unique name in the node netns
-    with _pod_ipr(netns) as pod:
-        if pod.link_lookup(ifname=ifname):
-            raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}")
     with IPRoute() as ipr:
         try:
             ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": peer_tmp, "mtu": mtu})
@@ -65,33 +107,32 @@ def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
         try:
             _tx_offload_off(peer_tmp)
             peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
+            pod_mac = _mac(ipr, peer_index)  # a move keeps the MAC
             fd = os.open(netns, os.O_RDONLY)
             try:
-                ipr.link("set", index=peer_index, net_ns_fd=fd)
+                # move, rename and up in one request: the kernel refuses a name taken in the pod atomically
+                ipr.link("set", index=peer_index, net_ns_fd=fd, ifname=ifname, state="up")
+            except NetlinkError as err:
+                if err.code == errno.EEXIST:
+                    raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
+                raise
             finally:
                 os.close(fd)
             host_index = ipr.link_lookup(ifname=host_if)[0]
             ipr.link("set", index=host_index, state="up")
             host_mac = _mac(ipr, host_index)
+            if ips:
+                _add_addresses(netns, ifname, ips)
         except (NetlinkError, OSError, IndexError) as err:
             delete_host_end(host_if)
             raise CniError(IO_FAILURE, f"cannot set up veth {host_if}: {err}") from err
-        except CniError:
+        except BaseException:
             delete_host_end(host_if)
             raise
-    try:
-        with _pod_ipr(netns) as pod:
-            index = pod.link_lookup(ifname=peer_tmp)[0]
-            pod.link("set", index=index, ifname=ifname)
-            pod.link("set", index=index, state="up")
-            pod_mac = _mac(pod, index)
-    except (NetlinkError, OSError, IndexError) as err:
-        delete_host_end(host_if)
-        raise CniError(IO_FAILURE, f"cannot configure {ifname} in {netns}: {err}") from err
-    return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac, pod_index=index)
+    return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac)
 
 
-def add_addresses(netns: str, ifname: str, ips: list) -> None:
+def _add_addresses(netns: str, ifname: str, ips: list) -> None:
     with _pod_ipr(netns) as pod:
         index = pod.link_lookup(ifname=ifname)[0]
         for ip in ips:
@@ -119,7 +160,7 @@ def delete_pod_end(netns: str, ifname: str) -> None:
     """Delete the pod end when the host end is gone already (e.g. renamed by someone); missing is fine."""
     if not netns_exists(netns):
         return
-    with IPRoute(netns=netns, flags=0) as pod:
+    with _pod_ipr(netns) as pod:
         for index in pod.link_lookup(ifname=ifname):
             pod.link("del", index=index)
 

@@ -177,7 +177,7 @@ class Sandbox:
                     state["nodes"].append(node_name(index))
                     self._save(state)
                     node = Node(self.layout, node_name(index), index, subnet)
-                    node.up(OF_PORT)
+                    node.up(OF_PORT, controller.url)
                     members.append(node)
                 client = ControllerClient(controller.url)
                 for node in members:
@@ -210,7 +210,7 @@ class Sandbox:
                 state["clusters"][cluster]["nodes"].append(name)
                 self._save(state)
                 node = Node(self.layout, name, len(state["nodes"]), subnet)
-                node.up(of_port)
+                node.up(of_port, controller.url)
                 members[cluster].append(node)
             edges[cluster] = members[cluster][-1]
         state["controller"] = state["clusters"]["c1"]["controller"]  # the default one, for single-cluster callers
@@ -467,7 +467,7 @@ class Sandbox:
             for pod_name, record in state["pods"].items():
                 if name in record["networks"]:
                     pod = Pod(self.layout, pod_name, record)
-                    pod.detach(name, self._controller_url(state, pod.node))
+                    pod.detach(name)
                     self._save(state)
             for url in found:
                 ControllerClient(url).delete_network(name)
@@ -511,8 +511,7 @@ class Sandbox:
                 raise L2smError(f"unknown node {node} (nodes: {', '.join(state['nodes'])})")
             if name in state["pods"]:
                 raise L2smError(f"pod {name} exists already in sandbox {self.name}")
-            url = self._controller_url(state, node)
-            client = ControllerClient(url)
+            client = ControllerClient(self._controller_url(state, node))
             for network, _ in networks:
                 client.get_network(network)  # unknown network: fail before making anything
             record = {"node": node, "networks": {}, "pid": None, "command": None}
@@ -522,7 +521,7 @@ class Sandbox:
             try:
                 netns.create(pod.netns)
                 for network, address in networks:
-                    pod.attach(network, address, url)
+                    pod.attach(network, address)
                     self._save(state)
                 if command:
                     pod.start(command, env)
@@ -551,10 +550,9 @@ class Sandbox:
 
     def _delete_pod(self, state: dict, pod: Pod) -> None:
         pod.stop()
-        url = self._controller_url(state, pod.node)
         for network in list(pod.record["networks"]):
             with contextlib.suppress(L2smError):
-                pod.detach(network, url)
+                pod.detach(network)
         netns.remove(pod.netns)
         state["pods"].pop(pod.name, None)
         self._save(state)
@@ -567,7 +565,7 @@ class Sandbox:
             p = self._pod(state, pod)
             if network in p.record["networks"]:
                 raise L2smError(f"pod {pod} is attached to {network} already")
-            ifname = p.attach(network, address, self._controller_url(state, p.node))
+            ifname = p.attach(network, address)
             self._save(state)
             return ifname
 
@@ -578,7 +576,7 @@ class Sandbox:
             p = self._pod(state, pod)
             if network not in p.record["networks"]:
                 raise L2smError(f"pod {pod} is not attached to {network}")
-            p.detach(network, self._controller_url(state, p.node))
+            p.detach(network)
             self._save(state)
 
     def _pod_info(self, pod: Pod) -> dict:

@@ -59,6 +59,10 @@ class Layout:
     def node_dir(self, node: str) -> str:
         return os.path.join(self.state_dir, "nodes", node)
 
+    def cni_socket(self, node: str) -> str:
+        """Where the node's CNI daemon listens (/run/l2sm/cni.sock on a Kubernetes node)."""
+        return os.path.join(self.node_dir(node), "cni.sock")
+
     def pod_log(self, pod: str) -> str:
         return os.path.join(self.state_dir, "pods", f"{pod}.log")
 

@@ -1,12 +1,20 @@
-"""A node: a network namespace with its own Open vSwitch, an underlay link and VXLAN tunnels to its peers."""
+"""A node: a network namespace with its own Open vSwitch, an underlay link, VXLAN tunnels to its peers and the
+CNI node daemon (what the switch DaemonSet runs on a Kubernetes node), which the sandbox's CNI runtime reaches
+through the same ``l2sm-cni`` binary as a kubelet."""
 from __future__ import annotations
 
 import errno
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from osm_l2sm.errors import L2smError
 from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_tunnel, pair_vni
 
 from . import netns
@@ -26,8 +34,12 @@ class Node:
     def dpid(self) -> str:
         return dpid_for(self.name)
 
-    def up(self, of_port: int) -> None:
-        """Namespace, underlay link, OVS and bridge; safe to repeat."""
+    @property
+    def cni_socket(self) -> str:
+        return self.layout.cni_socket(self.name)
+
+    def up(self, of_port: int, rest_url: str) -> None:
+        """Namespace, underlay link, OVS, bridge and CNI daemon; safe to repeat."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
@@ -36,6 +48,36 @@ class Node:
         ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
         # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
+        self.start_cni_daemon(rest_url)
+
+    def start_cni_daemon(self, rest_url: str, timeout: float = 20.0) -> None:
+        if cni_daemon_pid(self.cni_socket):
+            return
+        log_path = os.path.join(self.layout.node_dir(self.name), "cni-daemon.log")
+        cmd = [sys.executable, "-m", "osm_l2sm", "switch", "daemon", "--node", self.name, "--run-dir",
+               self.layout.node_dir(self.name), "--rest", rest_url, "--bridge", BRIDGE, "--socket", self.cni_socket]
+        # nsenter, not `ip netns exec`: that gives the process a mount namespace of its own, which need not see
+        # pod namespaces mounted later (on a Kubernetes node the switch pod mounts /run/netns with propagation)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(["nsenter", f"--net={netns.path(self.netns)}", "--", *cmd],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                    cwd=self.layout.node_dir(self.name))  # `-m` must not find a package here
+        with open(self.cni_socket + ".pid", "w", encoding="utf-8") as f:
+            f.write(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                with open(log_path, encoding="utf-8", errors="replace") as log:
+                    last = (log.read().strip().splitlines() or ["(no output)"])[-1]
+                raise L2smError(f"the CNI daemon of {self.name} exited at start: {last}")
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(self.cni_socket)
+                return
+            except OSError:
+                time.sleep(0.05)
+        stop_cni_daemon(self.cni_socket)
+        raise L2smError(f"the CNI daemon of {self.name} did not listen on {self.cni_socket} within {timeout:.0f}s")
 
     def _underlay_link(self) -> None:
         bridge_link(self.netns, self.layout.underlay_bridge, self.layout.underlay_host_if(self.index),
@@ -47,13 +89,40 @@ class Node:
                              vni=pair_vni(self.name, peer.name), mtu=1500, netns=self.netns)
 
     def down(self) -> None:
-        """Stop OVS, then drop the namespace (its links go with it) and the root end of the underlay link."""
+        """Stop the CNI daemon and OVS, then drop the namespace (its links go with it) and the root end of the
+        underlay link."""
         try:
-            self.ovs.stop()
+            try:
+                stop_cni_daemon(self.cni_socket)
+            finally:
+                self.ovs.stop()
         finally:
             netns.remove(self.netns)
             with IPRoute() as ipr:
                 delete_links(ipr, self.layout.underlay_host_if(self.index))
+
+
+def cni_daemon_pid(socket_path: str) -> int | None:
+    """The pid of the CNI daemon serving ``socket_path`` when it runs (its command line names the socket, so a
+    reused pid is not taken for it)."""
+    try:
+        with open(socket_path + ".pid", encoding="utf-8") as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return pid if socket_path.encode() in f.read() else None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_cni_daemon(socket_path: str) -> None:
+    pid = cni_daemon_pid(socket_path)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while cni_daemon_pid(socket_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if cni_daemon_pid(socket_path):
+            os.kill(pid, signal.SIGKILL)
 
 
 def delete_links(ipr: IPRoute, *names: str) -> None:

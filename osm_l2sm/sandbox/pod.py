@@ -7,14 +7,12 @@ import subprocess
 import time
 
 from . import cni_runtime, netns
-from .layout import BRIDGE, POD_MTU, Layout
+from .layout import POD_MTU, Layout
 
 
-def cni_config(network: str, controller_url: str, node: str, node_dir: str, address: str | None) -> dict:
-    """The network configuration a runtime (Multus) would pass for one attachment."""
-    config = {"cniVersion": "1.0.0", "name": network, "type": "l2sm-cni", "network": network,
-              "controller": controller_url, "switch": node, "bridge": BRIDGE, "ovs_rundir": node_dir,
-              "mtu": POD_MTU}
+def cni_config(network: str, address: str | None) -> dict:
+    """The network configuration Multus passes for one attachment (the node's daemon knows the rest)."""
+    config = {"cniVersion": "1.0.0", "name": network, "type": "l2sm-cni", "network": network, "mtu": POD_MTU}
     if address:
         config["runtimeConfig"] = {"ips": [address]}
     return config
@@ -40,20 +38,19 @@ class Pod:
             n += 1
         return f"net{n}"
 
-    def _cni(self, command: str, network: str, ifname: str, controller_url: str, address: str | None) -> dict:
-        config = cni_config(network, controller_url, self.node, self.layout.node_dir(self.node), address)
+    def _cni(self, command: str, network: str, ifname: str, address: str | None) -> dict:
         return cni_runtime.invoke(command, self.layout.node_netns(self.node), self.layout.container_id(self.name),
-                                  self.netns, ifname, config)
+                                  self.netns, ifname, cni_config(network, address), self.layout.cni_socket(self.node))
 
-    def attach(self, network: str, address: str | None, controller_url: str) -> str:
+    def attach(self, network: str, address: str | None) -> str:
         ifname = self.next_ifname()
-        self._cni("ADD", network, ifname, controller_url, address)
+        self._cni("ADD", network, ifname, address)
         self.record["networks"][network] = {"interface": ifname, "address": address}
         return ifname
 
-    def detach(self, network: str, controller_url: str) -> None:
+    def detach(self, network: str) -> None:
         att = self.record["networks"][network]
-        self._cni("DEL", network, att["interface"], controller_url, att["address"])
+        self._cni("DEL", network, att["interface"], att["address"])
         del self.record["networks"][network]
 
     def start(self, command: list[str], env: dict | None = None) -> int:

@@ -1,110 +1,213 @@
-"""l2sm-cni run exactly as a runtime runs it, inside a sandbox node, against the real controller and OVS."""
+"""l2sm-cni run exactly as a runtime runs it, inside a sandbox node, against its daemon, OVS and the controller."""
 from __future__ import annotations
 
-import json
+import os
 import subprocess
+import sys
+import time
 
 import pytest
 
-from osm_l2sm.sandbox import netns, temporary_sandbox
-from osm_l2sm.sandbox.cni_runtime import find_plugin
+from osm_l2sm.sandbox import netns
 from osm_l2sm.sandbox.layout import BRIDGE
-from osm_l2sm.sandbox.pod import cni_config
 from osm_l2sm.switch import port_names
+from tests.cni.conftest import cni, config, leftovers
 
-
-@pytest.fixture(scope="module")
-def sb(require_root_ovs):
-    with temporary_sandbox(prefix="c", nodes=1) as sandbox:
-        sandbox.create_network("blue", cidr="10.30.0.0/24")
-        yield sandbox
-
-
-@pytest.fixture
-def pod_ns(sb, request):
-    name = sb.layout.pod_netns(request.node.name[-20:].replace("_", "-").strip("-").lower())
-    netns.create(name)
-    yield name
-    netns.remove(name)
-
-
-def config(sb, network="blue", address=None, **extra) -> dict:
-    conf = cni_config(network, sb.status()["controller"]["url"], "node1", sb.layout.node_dir("node1"), address)
-    return {**conf, **extra}
-
-
-def cni(sb, command: str, conf, pod_ns: str | None, ifname="net1", container="ctr1", drop=()):
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": command, "CNI_CONTAINERID": container,
-           "CNI_NETNS": netns.path(pod_ns) if pod_ns else "", "CNI_IFNAME": ifname, "CNI_PATH": "/opt/cni/bin"}
-    for key in drop:
-        env.pop(key)
-    stdin = conf if isinstance(conf, str) else json.dumps(conf)
-    proc = subprocess.run(netns.argv(sb.layout.node_netns("node1"), [find_plugin()]), input=stdin, env=env,
-                          capture_output=True, text=True)
-    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
-
-
-def leftovers(sb) -> tuple:
-    """What a failed ADD must not change: veths and bridge ports on the node, ports at the controller."""
-    veths = netns.run(sb.layout.node_netns("node1"), ["ip", "-o", "link", "show", "type", "veth"]).stdout
-    return (len(veths.splitlines()), len(port_names(sb.node_ovs("node1"), BRIDGE)),
-            len(sb.controller_client().list_ports()))
+VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
 
 def test_add_check_del_round_trip(sb, pod_ns):
     before = leftovers(sb)
-    status, result = cni(sb, "ADD", config(sb, address="10.30.0.1/24"), pod_ns)
+    status, result = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
     assert status == 0, result
     assert result["cniVersion"] == "1.0.0"
     host, pod = result["interfaces"]
     assert pod == {"name": "net1", "mac": pod["mac"], "sandbox": netns.path(pod_ns)}
     assert result["ips"] == [{"address": "10.30.0.1/24", "interface": 1}]
-    inside = netns.run(pod_ns, ["ip", "-o", "addr", "show", "net1"]).stdout
-    assert "10.30.0.1/24" in inside
+    assert "10.30.0.1/24" in netns.run(pod_ns, ["ip", "-o", "addr", "show", "net1"]).stdout
     assert "mtu 1450" in netns.run(pod_ns, ["ip", "link", "show", "net1"]).stdout
-    offload = netns.run(pod_ns, ["ethtool", "-k", "net1"]).stdout
-    assert "tx-checksumming: off" in offload
+    assert "tx-checksumming: off" in netns.run(pod_ns, ["ethtool", "-k", "net1"]).stdout
     ports = [p for p in sb.controller_client().list_ports() if p["interface"] == host["name"]]
     assert ports and ports[0]["network"] == "blue" and ports[0]["mac"].lower() == pod["mac"].lower()
     assert host["name"] in port_names(sb.node_ovs("node1"), BRIDGE)
 
-    assert cni(sb, "CHECK", {**config(sb, address="10.30.0.1/24"), "prevResult": result}, pod_ns)[0] == 0
-    status, error = cni(sb, "CHECK", config(sb, address="10.30.0.9/24"), pod_ns)
-    assert status == 1 and "10.30.0.9/24" in error["msg"]
+    assert cni(sb, "CHECK", config(prevResult=result), pod_ns)[0] == 0
+    status, error = cni(sb, "CHECK", config(), pod_ns)
+    assert status == 1 and error["code"] == 7 and "prevResult" in error["msg"]
+    netns.run(pod_ns, ["ip", "addr", "del", "10.30.0.1/24", "dev", "net1"], check=True)
+    status, error = cni(sb, "CHECK", config(prevResult=result), pod_ns)
+    assert status == 1 and "10.30.0.1/24" in error["msg"]
 
-    assert cni(sb, "DEL", config(sb), pod_ns) == (0, {})
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
     assert leftovers(sb) == before
-    assert cni(sb, "DEL", config(sb), pod_ns) == (0, {}), "DEL twice must succeed"
-    assert cni(sb, "DEL", config(sb), None) == (0, {}), "DEL without netns must succeed"
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {}), "DEL twice must succeed"
+    assert cni(sb, "DEL", config(), None) == (0, {}), "DEL without netns must succeed"
 
 
 BAD = [
-    ("bad json", lambda sb: '{"cniVersion": "1.0.0", "name": ', (), 6),
-    ("unknown network", lambda sb: config(sb, network="nosuchnet", address="10.30.0.2/24"), (), 4),
-    ("bad ip", lambda sb: config(sb, address="10.30.0.256/24"), (), 4),
-    ("missing env", lambda sb: config(sb, address="10.30.0.2/24"), ("CNI_NETNS",), 7),
-    ("missing bridge", lambda sb: config(sb, address="10.30.0.2/24", bridge="br-nope"), (), 999),
+    ("bad json", lambda sb: '{"cniVersion": "1.0.0", "name": ', {}, 6),
+    ("unknown version", lambda sb: config(version="9.9.9"), {}, 1),
+    ("unknown network", lambda sb: config(network="nosuchnet", address="10.30.0.2/24"), {}, 7),
+    ("bad ip", lambda sb: config(address="10.30.0.256/24"), {}, 7),
+    ("runtimeConfig a list", lambda sb: config(runtimeConfig=[]), {}, 7),
+    ("args a string", lambda sb: config(args="x"), {}, 7),
+    ("ipam section", lambda sb: config(ipam={"type": "host-local", "subnet": "10.30.0.0/24"}), {}, 7),
+    ("missing env", lambda sb: config(address="10.30.0.2/24"), {"drop": ("CNI_NETNS",)}, 4),
+    ("netns a regular file", lambda sb: config(), {"netns_path": "/etc/hostname"}, 3),
+    ("netns missing", lambda sb: config(), {"netns_path": "/var/run/netns/l2sm-no-such-ns"}, 3),
+    ("daemon down", lambda sb: config(), {"socket": "/run/l2sm-no-such-dir/cni.sock"}, 11),
 ]
 
 
-@pytest.mark.parametrize("what, make_conf, drop, code", BAD, ids=[b[0] for b in BAD])
-def test_bad_add_gives_error_json_and_leaves_nothing(sb, pod_ns, what, make_conf, drop, code):
+@pytest.mark.parametrize("what, make_conf, kwargs, code", BAD, ids=[b[0] for b in BAD])
+def test_bad_add_gives_the_spec_error_and_leaves_nothing(sb, pod_ns, what, make_conf, kwargs, code):
     before = leftovers(sb)
-    status, error = cni(sb, "ADD", make_conf(sb), pod_ns, drop=drop)
+    status, error = cni(sb, "ADD", make_conf(sb), pod_ns, **kwargs)
     assert status == 1
     assert error["code"] == code, error
-    assert error["msg"] and error["cniVersion"]
+    assert error["msg"] and "Traceback" not in error["msg"] and "Error:" not in error["msg"]
     assert leftovers(sb) == before
     assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
-    assert sb.controller_client().healthz()["status"] == "ok"
 
 
 def test_second_add_of_same_ifname_fails_cleanly(sb, pod_ns):
-    assert cni(sb, "ADD", config(sb, address="10.30.0.3/24"), pod_ns)[0] == 0
+    assert cni(sb, "ADD", config(address="10.30.0.3/24"), pod_ns)[0] == 0
     try:
         before = leftovers(sb)
-        status, error = cni(sb, "ADD", config(sb, address="10.30.0.4/24"), pod_ns, container="ctr2")
+        status, error = cni(sb, "ADD", config(address="10.30.0.4/24"), pod_ns, container="ctr2")
         assert status == 1 and "net1" in error["msg"]
         assert leftovers(sb) == before
     finally:
-        cni(sb, "DEL", config(sb), pod_ns)
+        cni(sb, "DEL", config(), pod_ns)
+
+
+def test_version_lists_0_3_0_to_1_1_0(sb):
+    status, out = cni(sb, "VERSION", "", None)
+    assert status == 0 and out["supportedVersions"] == VERSIONS
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_version_gets_a_result_of_its_own_format(sb, pod_ns, version):
+    status, result = cni(sb, "ADD", config(address="10.30.0.5/24", version=version), pod_ns)
+    try:
+        assert status == 0, result
+        assert result["cniVersion"] == version
+        ip = result["ips"][0]
+        assert ip["address"] == "10.30.0.5/24"
+        assert ("version" in ip) == (version < "1.0.0") and ip.get("version", "4") == "4"
+        check = cni(sb, "CHECK", config(version=version, prevResult=result), pod_ns)
+        assert check[0] == (1 if version < "0.4.0" else 0), check
+        if version < "0.4.0":
+            assert check[1]["code"] == 1, "CHECK is not part of CNI before 0.4.0"
+    finally:
+        assert cni(sb, "DEL", config(version=version), pod_ns) == (0, {})
+
+
+def test_add_keeps_an_earlier_plugins_result(sb, pod_ns):
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "mac": "02:00:00:00:00:01",
+                                                   "sandbox": netns.path(pod_ns)}],
+            "ips": [{"address": "192.0.2.2/24", "gateway": "192.0.2.1", "interface": 0}],
+            "routes": [{"dst": "0.0.0.0/0"}], "dns": {"nameservers": ["192.0.2.53"]}}
+    status, result = cni(sb, "ADD", config(address="10.30.0.6/24", prevResult=prev), pod_ns)
+    try:
+        assert status == 0, result
+        assert result["interfaces"][0] == prev["interfaces"][0] and len(result["interfaces"]) == 3
+        assert result["ips"] == prev["ips"] + [{"address": "10.30.0.6/24", "interface": 2}]
+        assert result["routes"] == prev["routes"] and result["dns"] == prev["dns"]
+    finally:
+        cni(sb, "DEL", config(), pod_ns)
+
+
+def test_status_and_gc_of_cni_1_1(sb, pod_ns):
+    assert cni(sb, "STATUS", config(version="1.1.0"), None) == (0, {})
+    assert cni(sb, "STATUS", config(version="1.0.0"), None)[1]["code"] == 1
+    other = sb.layout.pod_netns("gc-other")
+    netns.create(other)
+    try:
+        before = leftovers(sb)
+        assert cni(sb, "ADD", config(version="1.1.0"), pod_ns, container="keep")[0] == 0
+        assert cni(sb, "ADD", config(version="1.1.0"), other, container="stale")[0] == 0
+        valid = [{"containerID": "keep", "ifname": "net1"}]
+        assert cni(sb, "GC", config(version="1.1.0", **{"cni.dev/valid-attachments": valid}), None) == (0, {})
+        assert "net1" in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+        assert "net1" not in netns.run(other, ["ip", "-o", "link"]).stdout
+        assert cni(sb, "DEL", config(version="1.1.0"), pod_ns, container="keep") == (0, {})
+        assert leftovers(sb)[:3] == before[:3]
+    finally:
+        netns.remove(other)
+
+
+def test_del_succeeds_without_the_controller_and_the_daemon_releases_the_port_later(sb, pod_ns):
+    status, result = cni(sb, "ADD", config(address="10.30.0.7/24"), pod_ns)
+    assert status == 0, result
+    host_if = result["interfaces"][0]["name"]
+    os.kill(sb.status()["controller"]["pid"], 9)
+    try:
+        assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+        assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+        assert host_if not in port_names(sb.node_ovs("node1"), BRIDGE)
+    finally:
+        sb.restart_controller()
+    deadline = time.monotonic() + 60  # the daemon retries with back-off; this only bounds a hang
+    while any(p["interface"] == host_if for p in sb.controller_client().list_ports()):
+        assert time.monotonic() < deadline, f"controller port {host_if} was never released"
+        time.sleep(0.2)
+
+
+CATCHER = r"""
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def _any(self):
+        with open(sys.argv[2], "a") as f:
+            f.write(f"{self.command} {self.path} {self.headers.get('Authorization')}\n")
+        self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
+        self.wfile.write(b"{}")
+    do_GET = do_POST = do_DELETE = do_PUT = _any
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_the_token_goes_to_the_nodes_controller_only(sb, pod_ns, tmp_path):
+    """A network configuration naming its own controller cannot make the daemon send the node's token there."""
+    node_ns = sb.layout.node_netns("node1")
+    caught = tmp_path / "caught.log"
+    caught.write_text("")
+    socket_path = os.path.join(sb.layout.node_dir("node1"), "token-test.sock")
+    catcher = subprocess.Popen(netns.argv(node_ns, [sys.executable, "-c", CATCHER, "18999", str(caught)]))
+    daemon = subprocess.Popen(["nsenter", f"--net={netns.path(node_ns)}", "--", sys.executable, "-m", "osm_l2sm",
+                               "switch", "daemon", "--node", "node1", "--run-dir", sb.layout.node_dir("node1"),
+                               "--rest", sb.status()["controller"]["url"], "--bridge", BRIDGE,
+                               "--socket", socket_path], env={**os.environ, "L2SM_CONTROLLER_TOKEN": "s3cret"},
+                              cwd=tmp_path)
+    try:
+        while not os.path.exists(socket_path) or netns.run(node_ns, ["curl", "-s", "127.0.0.1:18999/up"]).returncode:
+            assert daemon.poll() is None and catcher.poll() is None
+            time.sleep(0.1)
+        evil = config(address="10.30.0.8/24", controller="http://127.0.0.1:18999", version="1.1.0")
+        status, result = cni(sb, "ADD", evil, pod_ns, socket=socket_path)
+        assert status == 0, result
+        assert any(p["interface"] == result["interfaces"][0]["name"] for p in sb.controller_client().list_ports())
+        assert cni(sb, "CHECK", {**evil, "prevResult": result}, pod_ns, socket=socket_path)[0] == 0
+        assert cni(sb, "STATUS", evil, None, socket=socket_path) == (0, {})
+        assert cni(sb, "DEL", evil, pod_ns, socket=socket_path) == (0, {})
+        assert caught.read_text() == "GET /up None\n", "only our own probe may reach the catcher"
+    finally:
+        for proc in (daemon, catcher):
+            proc.terminate()
+            proc.wait()
+
+
+def test_del_with_ovs_down_still_removes_the_pod_interface_and_asks_to_retry(sb, pod_ns):
+    status, result = cni(sb, "ADD", config(address="10.30.0.9/24"), pod_ns)
+    assert status == 0, result
+    ovs = sb.node_ovs("node1")
+    ovs.stop()
+    try:
+        status, error = cni(sb, "DEL", config(), pod_ns)
+        assert status == 1 and error["code"] == 11, error
+        assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+    finally:
+        ovs.start()
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+    assert result["interfaces"][0]["name"] not in port_names(ovs, BRIDGE)
+    assert not any(p["interface"] == result["interfaces"][0]["name"] for p in sb.controller_client().list_ports())

@@ -88,18 +88,22 @@ def test_controller_runs_as_documented(helm):
     assert token_env["valueFrom"]["secretKeyRef"]["name"] == "l2sm-controller-token"
 
 
-def test_cni_installer_writes_the_node_file_the_plugin_reads(helm):
+def test_cni_installer_only_copies_the_plugin_and_the_switch_pod_serves_it(helm):
     objects = render(helm, "l2sm", "l2sm", "l2sm-system")
     ds = next(o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "l2sm-cni")
     init = ds["spec"]["template"]["spec"]["initContainers"][0]
-    env = {e["name"]: e.get("value") for e in init["env"]}
-    assert env["CONTROLLER_URL"] == "http://l2sm-controller.l2sm-system.svc:8181"
-    assert env["BRIDGE"] == "br-l2sm"
+    assert "env" not in init, "the node needs no controller URL and no token: the switch pod's daemon has them"
     mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
     host_paths = {v["name"]: v["hostPath"]["path"] for v in ds["spec"]["template"]["spec"]["volumes"]}
-    assert host_paths[next(k for k, v in mounts.items() if v == "/host/l2sm")] == "/etc/l2sm"
-    assert host_paths[next(k for k, v in mounts.items() if v == "/host/cni-bin")] == "/opt/cni/bin"
-    assert "node.json" in init["args"][0]
+    assert {host_paths[name] for name in mounts} == {"/opt/cni/bin"}
+    assert "/usr/local/lib/l2sm/l2sm-cni" in init["args"][0]
+    switch = next(o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "l2sm-switch")
+    pod = switch["spec"]["template"]["spec"]
+    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert volumes[mounts["/run/l2sm"]["name"]] == "/run/l2sm"  # the plugin's socket directory
+    assert volumes[mounts["/run/netns"]["name"]] == "/run/netns"
+    assert mounts["/run/netns"]["mountPropagation"] == "HostToContainer"
 
 
 def test_generated_webhook_certificate_is_trusted_by_the_webhook_configuration(helm):
@@ -266,23 +270,30 @@ def test_every_chart_command_parses_with_the_real_cli_and_sets_only_env_the_code
 
 def test_l2sm_chart_commands_mean_what_the_values_say(helm):
     objects = render(helm, "l2sm", "l2sm", "l2sm-system", *L2SM_VARIANTS["debug, two namespaces, a peer"])
-    parsed = {where.split(" ", 1)[1]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(objects)}
-    assert set(parsed) == {"l2sm-operator/operator", "l2sm-controller/controller", "l2sm-switch/switch",
-                           "l2sm-switch/node-attach"}
-    operator = parsed["l2sm-operator/operator"]
+    parsed = {}
+    for where, _, argv, _, _ in cli_runs(objects):
+        args = parse_cli(argv, where)
+        parsed[where.split("/")[0] + (f" {args.switch_command}" if args.command == "switch" else "")
+               + (f" {args.k8s_command}" if args.command == "k8s" else "")] = args
+    assert set(parsed) == {"Deployment l2sm-operator", "Deployment l2sm-controller", "DaemonSet l2sm-switch up",
+                           "DaemonSet l2sm-switch daemon", "DaemonSet l2sm-switch node-attach"}
+    operator = parsed["Deployment l2sm-operator"]
     assert (operator.command, operator.operator_command) == ("operator", "run")
     assert operator.verbose and operator.namespaces == ["a", "b"] and not operator.all_namespaces
     assert operator.controller == "http://l2sm-controller.l2sm-system.svc:8181"
     assert operator.cluster_name == "edge-1"
     assert operator.provider_url == ["l2sm-provider=http://provider.example:8181"]
-    controller = parsed["l2sm-controller/controller"]
+    controller = parsed["Deployment l2sm-controller"]
     assert (controller.of_listen, controller.rest_listen) == (("0.0.0.0", 6653), ("0.0.0.0", 8181))
-    attach = parsed["l2sm-switch/node-attach"]
-    assert (attach.k8s_command, attach.node, attach.plugin) == ("node-attach", "node-1", "/opt/cni/bin/l2sm-cni")
-    switch = parsed["l2sm-switch/switch"]
-    assert (switch.command, switch.switch_command) == ("switch", "up")
+    attach = parsed["DaemonSet l2sm-switch node-attach"]
+    assert (attach.node, attach.plugin) == ("node-1", "/opt/cni/bin/l2sm-cni")
+    switch = parsed["DaemonSet l2sm-switch up"]
     assert switch.node == "node-1" and switch.local_ip == "192.0.2.10" and switch.peer == [("node-2", "192.0.2.12")]
     assert switch.rest == "http://l2sm-controller.l2sm-system.svc:8181" and switch.bridge == "br-l2sm"
+    daemon = parsed["DaemonSet l2sm-switch daemon"]
+    assert (daemon.node, daemon.rest, daemon.bridge, daemon.run_dir) == (switch.node, switch.rest, switch.bridge,
+                                                                         switch.run_dir)
+    assert daemon.socket == "/run/l2sm/cni.sock"
     quiet = {where.split("/")[0]: parse_cli(argv, where) for where, _, argv, _, _ in cli_runs(render(helm, "l2sm"))}
     assert not quiet["Deployment r1-l2sm-operator"].verbose and quiet["Deployment r1-l2sm-operator"].all_namespaces
 

@@ -1,0 +1,199 @@
+"""The CNI verbs as the node daemon runs them, in the node's network namespace next to its Open vSwitch.
+
+ADD makes a veth into the pod, plugs its host end into the node's bridge and registers the port with the controller;
+each step pushes its undo, and any failure runs them backwards, so a failed ADD leaves nothing. DEL always tears the
+local part down; a controller that cannot be reached then is told later (the daemon retries). CHECK compares the pod
+with ``prevResult``. STATUS says whether ADD can work now; GC removes attachments the runtime no longer knows.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+
+from osm_l2sm.controller import ControllerClient
+from osm_l2sm.errors import L2smError
+from osm_l2sm.switch import OvsInstance, add_port, del_port, port_names
+
+from . import link
+from .attachments import Attachments
+from .config import NetConf, NodeConfig, Request, parse_netconf
+from .errors import CONTAINER_UNKNOWN, INVALID_CONFIG, NOT_AVAILABLE, OTHER, TRY_AGAIN_LATER, CniError
+
+LOG = logging.getLogger(__name__)
+
+
+def _controller_error(err: L2smError, what: str) -> CniError:
+    if getattr(err, "status", None) in (400, 404, 409):
+        return CniError(INVALID_CONFIG, f"{what}: {err}")
+    return CniError(TRY_AGAIN_LATER, f"{what}: {err}")
+
+
+def _same_ip(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_interface(a) == ipaddress.ip_interface(b)
+    except ValueError:
+        return False
+
+
+def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> dict:
+    """Our interfaces and addresses after those of an earlier plugin in the chain (prevResult), in CNI 1.x form;
+    the plugin converts it to the configuration's version."""
+    prev = conf.prev_result or {}
+    interfaces = list(prev.get("interfaces") or [])
+    pod_index = len(interfaces) + 1
+    interfaces += [{"name": pod_link.host_if, "mac": pod_link.host_mac},
+                   {"name": pod_link.pod_if, "mac": pod_link.pod_mac, "sandbox": req.netns}]
+    ips = [{k: v for k, v in ip.items() if k != "version"} for ip in prev.get("ips") or []]
+    ips += [{"address": str(ip), "interface": pod_index} for ip in conf.ips]
+    result = {"cniVersion": conf.result_version, "interfaces": interfaces, "ips": ips}
+    for key in ("routes", "dns"):
+        if prev.get(key):
+            result[key] = prev[key]
+    return result
+
+
+class Handler:
+    """One node's CNI work; one request at a time (the lock), as they touch the same bridge and record."""
+
+    def __init__(self, node: NodeConfig, attachments: Attachments):
+        self.node = node
+        self.ovs = OvsInstance(node.ovs_rundir)
+        # The token goes to the node's own controller only: no request can name another URL.
+        self.client = ControllerClient(node.controller, node.token)
+        self.attachments = attachments
+        self.lock = threading.Lock()
+
+    def handle(self, req: Request) -> dict | None:
+        conf = parse_netconf(req.config)
+        with self.lock:
+            return getattr(self, f"cmd_{req.command.lower()}")(req, conf)
+
+    # --- ADD ---------------------------------------------------------------------------------------------------
+    def cmd_add(self, req: Request, conf: NetConf) -> dict:
+        if not link.netns_exists(req.netns):  # before the controller is asked: code 3 wins over 7 or 11
+            raise CniError(CONTAINER_UNKNOWN, f"{req.netns or 'CNI_NETNS'} is not an existing network namespace")
+        try:
+            self.client.get_network(conf.network)  # fail before touching anything when unknown or unreachable
+        except L2smError as err:
+            raise _controller_error(err, f"network {conf.network}") from err
+        host_if = link.host_ifname(req.container_id, req.ifname)
+        if host_if in self.attachments.releases() and not self._release_now(host_if):
+            raise CniError(TRY_AGAIN_LATER, f"port {host_if} of an earlier attachment is not released yet")
+        undo = []
+        try:
+            pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
+            undo.append(lambda: link.delete_host_end(pod_link.host_if))
+            try:
+                add_port(self.ovs, self.node.bridge, host_if)
+            except L2smError as err:
+                raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
+            undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if))
+            # pushed before the call: a request that timed out may still have made the port
+            undo.append(lambda: self.attachments.owe_release(host_if) or self._release_now(host_if))
+            try:
+                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac)
+            except L2smError as err:
+                raise _controller_error(err, f"cannot attach to network {conf.network}") from err
+            self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
+                                           "containerID": req.container_id, "ifname": req.ifname})
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:  # keep undoing; the original error is what the runtime must see
+                    LOG.exception("undo of a failed ADD of %s", host_if)
+            raise
+        return add_result(conf, req, pod_link)
+
+    # --- DEL and GC ----------------------------------------------------------------------------------------------
+    def cmd_del(self, req: Request, conf: NetConf) -> None:
+        self._teardown(link.host_ifname(req.container_id, req.ifname), req.netns, req.ifname)
+
+    def _teardown(self, host_if: str, netns: str, ifname: str) -> None:
+        """Local part always; the controller's port now, or later by the release loop when it cannot be reached.
+        Only an OVS that does not answer fails it (11: the runtime retries; every step is idempotent)."""
+        try:
+            del_port(self.ovs, self.node.bridge, host_if)
+            ovs_error = None
+        except L2smError as err:
+            ovs_error = err
+        if not link.delete_host_end(host_if):
+            link.delete_pod_end(netns, ifname)
+        self.attachments.owe_release(host_if)
+        self._release_now(host_if)
+        if ovs_error:
+            raise CniError(TRY_AGAIN_LATER, f"cannot remove {host_if} from bridge {self.node.bridge}: {ovs_error}")
+        self.attachments.remove(host_if)
+
+    def _release_now(self, host_if: str) -> bool:
+        try:
+            self.client.detach_port(self.node.switch, host_if)
+        except L2smError as err:
+            if getattr(err, "status", None) != 404:
+                LOG.warning("controller port %s/%s not released yet: %s", self.node.switch, host_if, err)
+                return False
+        self.attachments.released(host_if)
+        return True
+
+    def retry_releases(self) -> int:
+        """One pass over the ports still owed to the controller; how many remain."""
+        with self.lock:
+            return sum(not self._release_now(h) for h in self.attachments.releases())
+
+    def cmd_gc(self, req: Request, conf: NetConf) -> None:
+        valid = {(a.get("containerID"), a.get("ifname")) for a in conf.valid_attachments}
+        for host_if, rec in self.attachments.items():
+            if rec.get("name") == conf.name and (rec.get("containerID"), rec.get("ifname")) not in valid:
+                self._teardown(host_if, rec.get("netns", ""), rec.get("ifname", ""))
+
+    # --- CHECK and STATUS ---------------------------------------------------------------------------------------
+    def cmd_check(self, req: Request, conf: NetConf) -> None:
+        prev = conf.prev_result
+        if not prev:
+            raise CniError(INVALID_CONFIG, "CHECK needs the prevResult of the ADD")
+        found = [(i, it) for i, it in enumerate(prev.get("interfaces") or [])
+                 if it.get("name") == req.ifname and it.get("sandbox") == req.netns]
+        if not found:
+            raise CniError(OTHER, f"prevResult has no interface {req.ifname} in {req.netns}")
+        index, iface = found[0]
+        state = link.pod_end_state(req.netns, req.ifname)
+        if state is None:
+            raise CniError(OTHER, f"interface {req.ifname} is missing in {req.netns}")
+        mac, addrs = state
+        if iface.get("mac") and iface["mac"].lower() != mac.lower():
+            raise CniError(OTHER, f"{req.ifname} has MAC {mac}, prevResult says {iface['mac']}")
+        wanted = [ip.get("address", "") for ip in prev.get("ips") or [] if ip.get("interface") == index]
+        wanted += [str(ip) for ip in conf.ips]
+        missing = sorted({w for w in wanted if not any(_same_ip(w, a) for a in addrs)})
+        if missing:
+            raise CniError(OTHER, f"{req.ifname} lacks the addresses {', '.join(missing)}")
+        host_if = link.host_ifname(req.container_id, req.ifname)
+        if not link.host_end_exists(host_if):
+            raise CniError(OTHER, f"host interface {host_if} is missing")
+        if host_if not in port_names(self.ovs, self.node.bridge):
+            raise CniError(OTHER, f"{host_if} is not a port of bridge {self.node.bridge}")
+        try:
+            ports = self.client.list_ports()
+        except L2smError as err:
+            raise _controller_error(err, "cannot list the controller's ports") from err
+        port = next((p for p in ports if p.get("switch") == self.node.switch and p.get("interface") == host_if), None)
+        if port is None or port.get("network") != conf.network:
+            raise CniError(OTHER, f"the controller has no port {self.node.switch}/{host_if} on network {conf.network}")
+        if (port.get("mac") or "").lower() != mac.lower():
+            # a later plugin of the chain (tuning) changed the MAC: the controller forwards by it, so follow
+            try:
+                self.client.attach_port(conf.network, self.node.switch, host_if, mac=mac)
+            except L2smError as err:
+                raise _controller_error(err, f"cannot update the MAC of {host_if}") from err
+
+    def cmd_status(self, req: Request, conf: NetConf) -> None:
+        try:
+            self.ovs.vsctl("br-exists", self.node.bridge)
+        except L2smError as err:
+            raise CniError(NOT_AVAILABLE, f"bridge {self.node.bridge} is not up on this node", str(err)) from err
+        try:
+            self.client.healthz()
+        except L2smError as err:
+            raise CniError(NOT_AVAILABLE, f"the controller at {self.node.controller} is not reachable",
+                           str(err)) from err
