@@ -99,7 +99,7 @@ def test_cni_installer_only_copies_the_plugin_and_the_switch_pod_serves_it(helm)
     assert "/usr/local/lib/l2sm/l2sm-cni" in init["args"][0]
     switch = next(o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "l2sm-switch")
     pod = switch["spec"]["template"]["spec"]
-    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
+    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
     assert volumes[mounts["/run/l2sm"]["name"]] == "/run/l2sm"  # the plugin's socket directory
     assert volumes[mounts["/run/netns"]["name"]] == "/run/netns"
