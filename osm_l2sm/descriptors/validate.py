@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Iterable
 
 from .errors import DescriptorError
-from .package import Package
+from .package import CHARTS_FOLDER, Package
 from .schema import schema_errors
 from .topology import (NSD_PATH, as_list, connections, parse_host, parse_subnet, subnets, vl_desc_ids,
                        vl_of_profile)
@@ -53,7 +53,7 @@ def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
         # "repo/chart" is fetched from a Helm repository; a bare name is a chart inside the package.
         if pkg.root is not None and "/" not in chart and pkg.chart_path(kdu.get("name")) is None:
             errors.append(DescriptorError(src, ["vnfd", "kdu", k, "helm-chart"],
-                                          f"chart {chart!r} not found in the package's helm-charts/"))
+                                          f"chart {chart!r} not found in the package's {CHARTS_FOLDER}/"))
     return errors
 
 

@@ -113,7 +113,7 @@ BROKEN = {
     "chart missing from the package": (
         "content_server_knf", lambda d: d["vnfd"]["kdu"][0].update({"helm-chart": "web-server"}),
         "content_server_knf/content_server_vnfd.yaml: vnfd.kdu[0].helm-chart: chart 'web-server' not found in the "
-        "package's helm-charts/"),
+        "package's helm-chart-v3s/"),
     "helm v2": (
         "router_firewall_knf", lambda d: d["vnfd"]["kdu"][0].update({"helm-version": "v2"}),
         "router_firewall_knf/router_firewall_vnfd.yaml: vnfd.kdu[0].helm-version: 'v2' is not one of 'v3'"),
