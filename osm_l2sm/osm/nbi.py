@@ -231,6 +231,11 @@ class RestNbi:
         if resp.status_code == 202 and resp.content:
             answer = resp.json()
             return answer.get("_id") or answer.get("id") or answer.get("nslcmop_id")
+        # NBI v19 answers 204 for an NS whose instantiation LCM never started, yet keeps its record
+        if not force and any(n.get("_id") == ns["_id"] for n in self.list_ns()):
+            state = (ns.get("_admin") or {}).get("nsState") or ns.get("nsState") or "unknown"
+            raise L2smError(f"OSM kept NS instance {name_or_id!r} (nsState {state}: LCM never started it) although "
+                            "NBI accepted the deletion; delete it with --force", status=409)
         return None
 
     def wait_op(self, op_id: str, timeout: float = 600.0, interval: float = 2.0, gone_is_done: bool = False) -> dict:
