@@ -99,7 +99,8 @@ def register(sub) -> None:
                    "k8s-cluster nets and virtual links")
     p.add_argument("--ns-name", help="map each K8s net to the network planned for this NS instance")
     p.add_argument("--namespace", default="kube-system", help="namespace OSM uses on the cluster")
-    p.add_argument("--cni", metavar="YAML", help="CNI list as YAML or JSON, e.g. '[multus]'")
+    p.add_argument("--cni", metavar="YAML", help="CNI list as YAML or JSON, e.g. '[multus]' (default with --package: "
+                   "the KNFs' k8s-cluster cni, which NBI matches when it places them)")
     p.add_argument("--description", help="free text (left out of the request when not given)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the request body instead of sending it (with --osm-host the VIM name is resolved "
@@ -302,26 +303,27 @@ def _yaml_option(text: str, option: str):
         raise L2smError(f"{option}: not valid YAML: {str(err).splitlines()[0]}") from None
 
 
-def _k8s_nets(args) -> dict:
+def _k8s_nets(args) -> tuple[dict, list[str]]:
+    """``nets`` and the KNFs' ``cni`` (computed from --package, empty without)."""
     from osm_l2sm.osm import lifecycle
 
     if not args.k8s_nets and not args.package:
         raise L2smError("--k8s-nets is required (or --package to compute it from the KNF descriptors)")
-    nets = {}
+    nets, cni = {}, []
     if args.package:
         packages = lifecycle.load_local_packages(args.package)
         plan = lifecycle.plan_for(packages, args.ns_name) if args.ns_name else None
-        nets = lifecycle.k8s_nets(packages, plan)
+        nets, cni = lifecycle.k8s_nets(packages, plan), lifecycle.k8s_cni(packages)
     if args.k8s_nets:
         given = _yaml_option(args.k8s_nets, "--k8s-nets")
         if not isinstance(given, dict) or not given:
             raise L2smError("--k8s-nets: expected a mapping {k8s_net: vim_net or null, ...}")
         nets.update(given)
-    return nets
+    return nets, cni
 
 
 def run_k8scluster_add(args) -> int:
-    nets = _k8s_nets(args)
+    nets, cni = _k8s_nets(args)
     try:
         with open(args.creds, encoding="utf-8") as f:
             credentials = yaml.safe_load(f)
@@ -337,6 +339,7 @@ def run_k8scluster_add(args) -> int:
         cni = _yaml_option(args.cni, "--cni")
         if not isinstance(cni, list) or not all(isinstance(c, str) for c in cni):
             raise L2smError(f"--cni: expected a list of CNI names such as [multus], got {args.cni!r}")
+    if cni:
         body["cni"] = cni
     nbi = _nbi(args)
     if args.dry_run:

@@ -203,6 +203,16 @@ def deploy_with_networks(plan: Plan, target: NetworkTarget, deploy: Callable[[],
 
 
 # -- K8s cluster registration -------------------------------------------------------------------------------------
+def k8s_cni(packages: list) -> list[str]:
+    """The CNIs the KNFs ask of their cluster (``k8s-cluster.cni``): NBI places a KNF only on a K8s cluster
+    registered with them."""
+    cni: list[str] = []
+    for pkg in packages:
+        if pkg.kind == "vnfd":
+            cni += [c for c in (_vnfd(pkg).get("k8s-cluster") or {}).get("cni") or [] if c not in cni]
+    return cni
+
+
 def k8s_nets(packages: list, plan: Plan | None = None) -> dict:
     """``{k8s-cluster net: network or None}`` for ``k8scluster-add --k8s-nets``.
 

@@ -210,6 +210,19 @@ class RestNbi:
     def get_ns(self, name_or_id: str) -> dict:
         return find_by_name_or_id(self.list_ns(), name_or_id, "NS instance")
 
+    def ns_record(self, ns_id: str) -> dict:
+        """The NS record (with its NSD and ``instantiate_params``) of the NS instance ``ns_id``."""
+        try:
+            return self._json("GET", f"/nslcm/v1/ns_instances_content/{ns_id}")
+        except L2smError as err:
+            if err.status == 404:
+                raise L2smError(f"NS instance {ns_id} is unknown to OSM (NBI at {self.base})", status=404) from None
+            raise
+
+    def vnf_records(self, ns_id: str) -> list[dict]:
+        """The VNF records of the NS instance ``ns_id`` (``member-vnf-index-ref``, ``vnfd-ref``, ``kdur``, ...)."""
+        return self._json("GET", "/nslcm/v1/vnf_instances", params={"nsr-id-ref": ns_id})
+
     def ns_create_body(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> dict:
         """The body of ``POST ns_instances_content`` as osmclient builds it: names of VIM/WIM accounts become ids."""
         body = osmclient_config(config, self.vim_account_id, self.wim_account_id)

@@ -184,9 +184,9 @@ def test_k8scluster_add_dry_run_maps_knf_nets_to_planned_networks(kubeconfig, ca
     out = capsys.readouterr()
     body = json.loads(out.out)
     nets = body.pop("nets")
-    # no --description: the key is left out (NBI refuses an empty one)
+    # no --description: the key is left out (NBI refuses an empty one); cni is the KNFs' k8s-cluster cni
     assert body == {"name": "edge", "credentials": yaml.safe_load(kubeconfig.read_text()), "k8s_version": "1.29",
-                    "vim_account": "k8s-vim", "namespace": "kube-system"}
+                    "vim_account": "k8s-vim", "namespace": "kube-system", "cni": ["multus"]}
     assert out.err == "vim_account is sent as the VIM's id; pass --osm-host to resolve it\n"
     # each KNF net maps to the network of the VL its ext-cpds are connected to
     assert nets == {"cache-net": "vod-cache-vl", "content-net": "vod-content-vl"}

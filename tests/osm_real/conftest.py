@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from osm_l2sm.cli import main
 from osm_l2sm.controller import ControllerProcess
+from osm_l2sm.descriptors import load_package
 from tests.ports import free_port
 
 try:
@@ -23,7 +26,7 @@ except ImportError:  # plain `pytest` leaves the repository root off sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.conftest import unavailable
 
-from osm_real_kit import PACKAGES, REPO, TOKEN, start_nbi, stop_nbi
+from osm_real_kit import LOCAL, PACKAGES, REPO, TOKEN, start_nbi, stop_nbi
 
 CACHE = Path(os.environ.get("OSM_L2SM_CACHE", Path.home() / ".cache" / "osm-l2sm"))
 SETUP_TIMEOUT = 1200.0  # the first setup installs NBI's requirements from PyPI
@@ -70,6 +73,31 @@ def built_packages(tmp_path_factory) -> list[Path]:
 
     out = tmp_path_factory.mktemp("pkgs")
     return [build_package(REPO / "descriptors" / name, out) for name in PACKAGES]
+
+
+@pytest.fixture(scope="session")
+def osm(real_nbi, built_packages, tmp_path_factory):
+    """Real NBI with the CDN packages onboarded by our client, a VIM and a WIM account, and a K8s cluster."""
+    nbi = real_nbi.client()
+    ids = {}
+    for archive in built_packages:
+        pkg = load_package(archive)
+        ids[pkg.id] = (nbi.onboard_nsd if pkg.kind == "nsd" else nbi.onboard_vnfd)(archive)
+    vim = nbi._json("POST", "/admin/v1/vim_accounts", json={
+        "name": "k8s-vim", "vim_type": "dummy", "vim_url": "http://127.0.0.1:1", "vim_user": "u",
+        "vim_password": "p", "vim_tenant_name": "t"})["id"]
+    wim = nbi._json("POST", "/admin/v1/wim_accounts", json={
+        "name": "l2-wim", "wim_type": "dummy", "wim_url": "http://127.0.0.1:2"})["id"]
+    kubeconfig = tmp_path_factory.mktemp("kube") / "kubeconfig.yaml"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    # NBI places an NS's KNFs only on a VIM that has a K8s cluster
+    assert main(["k8scluster-add", "edge", "--creds", str(kubeconfig), "--version", "1.29", "--vim", "k8s-vim",
+                 "--package", *LOCAL, "--osm-host", real_nbi.url]) == 0
+    return {"url": real_nbi.url, "nbi": nbi, "ids": ids, "vim": vim, "wim": wim, "kubeconfig": kubeconfig}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "osm-real-token"
 PACKAGES = ("cdn_cache_knf", "router_firewall_knf", "content_server_knf", "cdn_ns")  # VNF packages first
+LOCAL = [str(REPO / "descriptors" / name) for name in PACKAGES]
 START_TIMEOUT = 120.0  # seconds for NBI's start-up on a busy two-core machine
 
 

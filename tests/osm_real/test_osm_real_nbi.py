@@ -16,41 +16,15 @@ from osm_l2sm.descriptors import load_package
 from osm_l2sm.osm import lifecycle
 from osm_l2sm.osm.lifecycle import decode_params
 
-from osm_real_kit import PACKAGES, REPO, TOKEN
+from osm_real_kit import LOCAL, PACKAGES, REPO, TOKEN
 
 pytestmark = pytest.mark.osm_real
 
-LOCAL = [str(REPO / "descriptors" / name) for name in PACKAGES]
 NETWORKS = {"cache-vl": "10.0.1.0/24", "content-vl": "10.0.2.0/24"}
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-@pytest.fixture(scope="module")
-def osm(real_nbi, built_packages, tmp_path_factory):
-    """Real NBI with the CDN packages onboarded by our client, a VIM and a WIM account, and a K8s cluster."""
-    nbi = real_nbi.client()
-    ids = {}
-    for archive in built_packages:
-        pkg = load_package(archive)
-        ids[pkg.id] = (nbi.onboard_nsd if pkg.kind == "nsd" else nbi.onboard_vnfd)(archive)
-    vim = nbi._json("POST", "/admin/v1/vim_accounts", json={
-        "name": "k8s-vim", "vim_type": "dummy", "vim_url": "http://127.0.0.1:1", "vim_user": "u",
-        "vim_password": "p", "vim_tenant_name": "t"})["id"]
-    wim = nbi._json("POST", "/admin/v1/wim_accounts", json={
-        "name": "l2-wim", "wim_type": "dummy", "wim_url": "http://127.0.0.1:2"})["id"]
-    kubeconfig = tmp_path_factory.mktemp("kube") / "kubeconfig.yaml"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}]}))
-    # NBI places an NS's KNFs only on a VIM that has a K8s cluster
-    assert main(["k8scluster-add", "edge", "--creds", str(kubeconfig), "--version", "1.29", "--vim", "k8s-vim",
-                 "--package", *LOCAL, "--osm-host", real_nbi.url]) == 0
-    return {"url": real_nbi.url, "nbi": nbi, "ids": ids, "vim": vim, "wim": wim, "kubeconfig": kubeconfig}
 
 
 def osm_args(osm, controller) -> list[str]:
@@ -62,13 +36,11 @@ def controller_networks(controller) -> dict:
 
 
 def ns_record(osm, name: str) -> dict:
-    ns = osm["nbi"].get_ns(name)
-    return osm["nbi"]._json("GET", f"/nslcm/v1/ns_instances_content/{ns['_id']}")
+    return osm["nbi"].ns_record(osm["nbi"].get_ns(name)["_id"])
 
 
 def vnf_records(osm, ns_id: str) -> dict:
-    return {v["member-vnf-index-ref"]: v
-            for v in osm["nbi"]._json("GET", "/nslcm/v1/vnf_instances", params={"nsr-id-ref": ns_id})}
+    return {v["member-vnf-index-ref"]: v for v in osm["nbi"].vnf_records(ns_id)}
 
 
 def test_real_nbi_onboards_the_cdn_packages_with_charts_where_lcm_looks(osm):
