@@ -56,6 +56,33 @@ def osm_tier() -> dict:
     return {"kit": kit, "work": work, "python": work / "venv" / "bin" / "python"}
 
 
+def lcm_python() -> str | None:
+    """A CPython 3.10 for LCM's code (its pins need 3.10): ``OSM_L2SM_LCM_PYTHON``, else ``python3.10``."""
+    for candidate in (os.environ.get("OSM_L2SM_LCM_PYTHON"), "python3.10"):
+        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
+                                        capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def lcm_tier(osm_tier) -> dict:
+    """The kit's work folder prepared ``--with-lcm`` (LCM's Helm connector importable):
+    ``{"python": venv python, "lcm_src": LCM sources}``."""
+    python = lcm_python()
+    if python is None:
+        unavailable("needs CPython 3.10 for OSM LCM's code (set OSM_L2SM_LCM_PYTHON or put python3.10 on PATH)")
+    work = CACHE / "osm-tier-lcm"
+    log = CACHE / "osm-tier-lcm-setup.log"
+    with open(log, "wb") as out:
+        done = subprocess.run([str(osm_tier["kit"] / "setup-osm-tier"), str(work), "--with-lcm"], stdout=out,
+                              stderr=subprocess.STDOUT, timeout=SETUP_TIMEOUT, check=False,
+                              env=dict(os.environ, OSM_PYTHON=python))
+    if done.returncode != 0:
+        pytest.fail(f"setup-osm-tier {work} --with-lcm failed ({done.returncode}); see {log}", pytrace=False)
+    return {"python": work / "venv" / "bin" / "python", "lcm_src": work / "src" / "osm-nbi-lcm-v19" / "LCM"}
+
+
 @pytest.fixture(scope="session")
 def real_nbi(osm_tier, tmp_path_factory) -> RealNbi:
     """One real NBI for the session; the tests that use it pick unique names and clean up what they make."""

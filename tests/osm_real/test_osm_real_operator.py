@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import random
 import statistics
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -50,8 +54,10 @@ class Kube:
         self.ns, self.core, self.objects = namespace, client.CoreV1Api(api), client.CustomObjectsApi(api)
 
     def create_kdu_pod(self, ns_id: str, vnf_id: str, kdu: str) -> client.V1Pod:
-        labels = {"managed-by": "osm.etsi.org", NS_ID_LABEL: ns_id, VNF_ID_LABEL: vnf_id, KDU_NAME_LABEL: kdu,
-                  "osm.etsi.org/kdu-id": f"{kdu}-0123456789"}
+        return self.create_pod(kdu, {"managed-by": "osm.etsi.org", NS_ID_LABEL: ns_id, VNF_ID_LABEL: vnf_id,
+                                     KDU_NAME_LABEL: kdu, "osm.etsi.org/kdu-id": f"{kdu}-0123456789"})
+
+    def create_pod(self, kdu: str, labels: dict) -> client.V1Pod:
         pod = client.V1Pod(metadata=client.V1ObjectMeta(generate_name=f"{kdu}-", labels=labels),
                            spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="alpine")]))
         start = time.perf_counter()
@@ -151,3 +157,31 @@ def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator)
     assert kube.core.list_namespaced_pod(kube.ns).items == []
     assert any(reason == "OsmNetworksUnavailable" and "0000-not-an-ns is unknown to OSM" in message
                for reason, message in kube.warnings())
+
+
+def lcm_labels(lcm_tier, nbi, ns_id: str, member: str, kdu: str) -> dict:
+    """The labels LCM's own code computes for the KDU's pods (its podLabels post-renderer writes exactly these)."""
+    kdu_instance = f"{kdu}-{random.randrange(10**9, 10**10)}"  # as LCM's generate_kdu_instance_name
+    given = {"nsr": nbi.ns_record(ns_id), "vnfrs": nbi.vnf_records(ns_id), "kdu_instance": kdu_instance,
+             "member_vnf_index": member, "kdu_name": kdu}
+    done = subprocess.run([str(lcm_tier["python"]), str(Path(__file__).with_name("lcm_pod_labels.py"))],
+                          input=json.dumps(given), capture_output=True, text=True, timeout=120, check=False,
+                          env=dict(os.environ, PYTHONPATH=str(lcm_tier["lcm_src"])))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_pods_with_the_labels_lcm_computes_are_wired(osm, osm_operator, lcm_tier):
+    kube, nbi = osm_operator, osm["nbi"]
+    name = f"cdn-{uuid.uuid4().hex[:6]}"
+    ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+    prefix = f"{name}-{ns_id[:8]}"
+    try:
+        labels = lcm_labels(lcm_tier, nbi, ns_id, "router", "router-firewall")
+        assert set(labels) == {"managed-by", NS_ID_LABEL, "osm.etsi.org/nsd-id", VNF_ID_LABEL,
+                               "osm.etsi.org/vnfd-id", "osm.etsi.org/kdu-id", KDU_NAME_LABEL}
+        pod = kube.create_pod("router-firewall", labels)
+        assert [(e["name"], e["ips"]) for e in json.loads(pod.metadata.annotations[MULTUS])] == [
+            (f"{prefix}-cache-vl", ["10.0.1.1/24"]), (f"{prefix}-content-vl", ["10.0.2.1/24"])]
+    finally:
+        nbi.ns_delete(name, force=True)
