@@ -39,8 +39,10 @@ def _target_options() -> argparse.ArgumentParser:
                        "over several clusters (links spanning clusters become ext-vnet networks in each)")
     group.add_argument("--k8s-cluster", dest="k8s_cluster",
                        help="an OSM-registered K8s cluster; its kubeconfig comes from OSM unless --kubeconfig")
-    group.add_argument("--namespace", help="Kubernetes namespace for networks and KNFs (default: default; with "
-                       "several clusters: each kubeconfig context's)")
+    group.add_argument("--namespace", help="Kubernetes namespace for networks and KNFs (default: the config's "
+                       "k8s-namespace, else default; with several clusters: each kubeconfig context's); with "
+                       "--osm-host and a Kubernetes target it is sent as k8s-namespace, so OSM installs the KDUs "
+                       "there too")
     group.add_argument("--k8s-mode", choices=("cr", "helm"), default="cr", help="L2Network CRs or Helm releases")
     group.add_argument("--cluster-map", metavar="VIM=CLUSTER,...",
                        help="the cluster of each VIM account the config places KNFs on (vnf[].vimAccountId); "

@@ -3,8 +3,8 @@
 Only the descriptor and the bundled KDU charts matter here; any other file (charms, cloud_init, sandbox, checksums)
 is ignored. OSM's LCM (release 19) looks for a bundled chart only at ``helm-chart-v3s/<chart>`` and otherwise hands the
 name to Helm as a repository chart, so that is where charts belong; the older ``helm-charts/`` folder is still read,
-with a warning, because LCM would not find a chart there. Descriptors are normalised to their SOL006 file form (``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that
-YAML paths in messages read the same whatever the input looked like.
+with a warning, because LCM would not find a chart there. Descriptors are normalised to their SOL006 file form
+(``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that YAML paths in messages read the same whatever the input looked like.
 """
 from __future__ import annotations
 

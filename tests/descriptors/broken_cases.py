@@ -1,5 +1,6 @@
 """Broken copies of the CDN packages, one edit each, with the message osm-l2sm gives (without the reason it adds
-where it is stricter than OSM); and edits both osm-l2sm and OSM's NBI accept. Shared by the descriptor tests and the real-OSM tier, which runs every case through NBI too."""
+where it is stricter than OSM); and edits both osm-l2sm and OSM's NBI accept. Shared by the descriptor tests and the
+real-OSM tier, which runs every case through NBI too."""
 from __future__ import annotations
 
 
@@ -161,7 +162,8 @@ BROKEN = {
 GOOD = {
     "ip-address as a leaf-list of one": ("cdn_ns", lambda d: cpd(d, 0).update({"ip-address": ["10.0.1.10"]})),
     "kdu with a helm-chart URL": (
-        "cdn_cache_knf", lambda d: d["vnfd"]["kdu"][0].update({"helm-chart": "https://charts.example.com/cdn-cache-1.0.0.tgz"})),
+        "cdn_cache_knf",
+        lambda d: d["vnfd"]["kdu"][0].update({"helm-chart": "https://charts.example.com/cdn-cache-1.0.0.tgz"})),
     "vnfd with software-version": (
         "cdn_cache_knf", lambda d: d["vnfd"].update({"software-version": "1.0"})),
     "module-prefixed key": ("cdn_cache_knf", lambda d: d["vnfd"].update(

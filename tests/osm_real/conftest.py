@@ -26,7 +26,7 @@ except ImportError:  # plain `pytest` leaves the repository root off sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.conftest import unavailable
 
-from osm_real_kit import LOCAL, PACKAGES, REPO, TOKEN, start_nbi, stop_nbi
+from osm_real_kit import LOCAL, PACKAGES, REPO, TOKEN, RealNbi, start_nbi, stop_nbi
 
 CACHE = Path(os.environ.get("OSM_L2SM_CACHE", Path.home() / ".cache" / "osm-l2sm"))
 SETUP_TIMEOUT = 1200.0  # the first setup installs NBI's requirements from PyPI
