@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import random
-import statistics
 import subprocess
 import time
 import uuid
@@ -143,10 +142,29 @@ def test_stock_ns_pods_are_wired_from_osm_records_and_networks_go_with_the_ns(os
         kube.core.delete_namespaced_pod(pod.metadata.name, kube.ns, grace_period_seconds=0)
     wait_for(lambda: set(kube.networks()) == {f"{prefix_b}-cache-vl"}, "NS a's networks removed")
     nbi.ns_delete(name_b, force=True)
-    p50 = statistics.median(LATENCIES)
-    p95 = sorted(LATENCIES)[max(0, int(len(LATENCIES) * 0.95) - 1)]
-    print(f"OSM-mode admission (pod create through the webhook): n={len(LATENCIES)} p50={p50 * 1000:.0f} ms "
-          f"p95={p95 * 1000:.0f} ms")
+    report_latencies(nbi, kube)
+
+
+def report_latencies(nbi, kube) -> None:
+    """More NS instances, their first pod (NBI read) and second pod (cached), to print the admission latency."""
+    cold, warm = [LATENCIES[0], LATENCIES[3]], LATENCIES[1:3]  # NS a's first pod and NS b's; NS a's next two
+    for _ in range(6):
+        name = f"cdn-{uuid.uuid4().hex[:6]}"
+        ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+        vnfs = {v["member-vnf-index-ref"]: v["_id"] for v in nbi.vnf_records(ns_id)}
+        kube.create_kdu_pod(ns_id, vnfs["router"], "router-firewall")
+        cold.append(LATENCIES[-1])
+        kube.create_kdu_pod(ns_id, vnfs["cache"], "cdn-cache")
+        warm.append(LATENCIES[-1])
+        nbi.ns_delete(name, force=True)
+
+    def p(values, q):
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+    for what, values in (("first pod of an NS (NBI read)", cold), ("later pods (cached)", warm),
+                         ("all", cold + warm)):
+        print(f"OSM-mode admission, {what}: n={len(values)} p50={p(values, 0.5):.0f} ms p95={p(values, 0.95):.0f} ms")
 
 
 def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator):
