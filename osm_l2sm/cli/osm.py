@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 
 import yaml
@@ -11,6 +12,8 @@ import yaml
 from osm_l2sm.errors import L2smError
 
 from .descriptors import parse_config, read_config
+
+DEFAULT_WAIT = 600.0  # seconds --wait waits when no --timeout is given
 
 
 def _osm_options() -> argparse.ArgumentParser:
@@ -36,8 +39,10 @@ def _target_options() -> argparse.ArgumentParser:
                        "over several clusters (links spanning clusters become ext-vnet networks in each)")
     group.add_argument("--k8s-cluster", dest="k8s_cluster",
                        help="an OSM-registered K8s cluster; its kubeconfig comes from OSM unless --kubeconfig")
-    group.add_argument("--namespace", help="Kubernetes namespace for networks and KNFs (default: default; with "
-                       "several clusters: each kubeconfig context's)")
+    group.add_argument("--namespace", help="Kubernetes namespace for networks and KNFs (default: the config's "
+                       "k8s-namespace, else default; with several clusters: each kubeconfig context's); with "
+                       "--osm-host and a Kubernetes target it is sent as k8s-namespace, so OSM installs the KDUs "
+                       "there too")
     group.add_argument("--k8s-mode", choices=("cr", "helm"), default="cr", help="L2Network CRs or Helm releases")
     group.add_argument("--cluster-map", metavar="VIM=CLUSTER,...",
                        help="the cluster of each VIM account the config places KNFs on (vnf[].vimAccountId); "
@@ -64,17 +69,22 @@ def register(sub) -> None:
     cfg = p.add_mutually_exclusive_group()
     cfg.add_argument("--config", help="instantiation parameters as YAML")
     cfg.add_argument("--config_file", help="instantiation parameters from a YAML file")
-    p.add_argument("--wait", action="store_true", help="wait until OSM finishes the instantiation")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until OSM finishes the instantiation; if the wait times out, the NS and its networks "
+                   "are kept (OSM may still finish) and the command exits 1")
+    p.add_argument("--timeout", type=int, default=None,
+                   help="deployment timeout in seconds, sent to OSM as timeout_ns_deploy (as osmclient does); "
+                   f"also the limit of --wait (default {DEFAULT_WAIT:g})")
     p.set_defaults(func=run_ns_create)
 
     p = sub.add_parser("ns-delete", parents=[osm_opts, target_opts],
                        help="delete an NS, then the networks ns-create made for it")
-    p.add_argument("--ns_name", required=True, help="name or id of the NS instance")
+    p.add_argument("name", nargs="?", metavar="NAME", help="name or id of the NS instance (as in osmclient)")
+    p.add_argument("--ns_name", help="the same as NAME")
     p.add_argument("--nsd_name", help="NSD name or id (default: from OSM's NS record or --package)")
     p.add_argument("--force", action="store_true", help="forced deletion in OSM")
     p.add_argument("--wait", action="store_true", help="wait until OSM finishes the deletion")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait")
+    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT, help="seconds to wait with --wait")
     p.set_defaults(func=run_ns_delete)
 
     p = sub.add_parser("k8scluster-add", parents=[osm_opts],
@@ -83,13 +93,20 @@ def register(sub) -> None:
     p.add_argument("--creds", required=True, help="kubeconfig file of the cluster")
     p.add_argument("--version", required=True, help="Kubernetes version, e.g. 1.29")
     p.add_argument("--vim", required=True, help="VIM account the cluster belongs to")
-    p.add_argument("--package", nargs="+", action="extend", default=[], required=True, metavar="PKG",
-                   help="the NSD and VNFD packages whose KNFs will run on the cluster")
+    p.add_argument("--k8s-nets", dest="k8s_nets", metavar="YAML",
+                   help="{k8s_net: vim_net|null, ...} as in osmclient; required unless --package computes it "
+                   "(given nets override computed ones)")
+    p.add_argument("--package", nargs="+", action="extend", default=[], metavar="PKG",
+                   help="the NSD and VNFD packages whose KNFs will run on the cluster: --k8s-nets from their "
+                   "k8s-cluster nets and virtual links")
     p.add_argument("--ns-name", help="map each K8s net to the network planned for this NS instance")
     p.add_argument("--namespace", default="kube-system", help="namespace OSM uses on the cluster")
-    p.add_argument("--cni", help="CNI list as JSON, e.g. '[\"multus\"]'")
-    p.add_argument("--description", default="", help="free text")
-    p.add_argument("--dry-run", action="store_true", help="print the request body instead of sending it")
+    p.add_argument("--cni", metavar="YAML", help="CNI list as YAML or JSON, e.g. '[multus]' (default with --package: "
+                   "the KNFs' k8s-cluster cni, which NBI matches when it places them)")
+    p.add_argument("--description", help="free text (left out of the request when not given)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the request body instead of sending it (with --osm-host the VIM name is resolved "
+                   "to the id that would be sent)")
     p.set_defaults(func=run_k8scluster_add)
 
 
@@ -98,6 +115,7 @@ def _split_kubeconfigs(args) -> None:
     """One plain ``--kubeconfig FILE`` keeps the single-cluster target; several, or ``CLUSTER=FILE``, make
     ``args.clusters`` (the multi-cluster target, each cluster in its context's namespace unless --namespace)."""
     given = args.kubeconfig or []
+    args.namespace_given = args.namespace
     args.cluster_namespace, args.clusters = args.namespace, None
     args.namespace = args.namespace or "default"
     if len(given) > 1 or any("=" in k for k in given):
@@ -174,8 +192,22 @@ def _print_plan(plan, created: list[str]) -> None:
 
 
 # -- commands -----------------------------------------------------------------------------------------------------
+def _align_namespace(args, config: dict, kind: str) -> dict:
+    """KDUs and networks in one namespace (see :func:`osm_l2sm.osm.lifecycle.kdu_namespace`): the config sent to
+    OSM gets ``k8s-namespace``, the Kubernetes target uses the same namespace."""
+    from osm_l2sm.osm import lifecycle
+
+    if kind == "kubeconfig":
+        config, args.namespace = lifecycle.kdu_namespace(config, args.namespace_given)
+    elif kind == "clusters" and (args.cluster_namespace or lifecycle.config_namespace(config)):
+        # without either, each cluster keeps its kubeconfig context's namespace (set k8s-namespace to match)
+        config, args.cluster_namespace = lifecycle.kdu_namespace(config, args.cluster_namespace)
+    return config
+
+
 def run_ns_create(args) -> int:
     from osm_l2sm.osm import lifecycle
+    from osm_l2sm.osm.nbi import OperationTimeout
     from osm_l2sm.osm.targets import target_kind
 
     _split_kubeconfigs(args)
@@ -185,17 +217,29 @@ def run_ns_create(args) -> int:
     config = _user_config(args)
     packages = _packages(args, nbi, args.nsd_name)
     plan = lifecycle.plan_for(packages, args.ns_name, config, args.vim_account, _cluster_map(args, nbi))
-    target = _target(args, nbi)
+    _kubeconfig_from_osm(args, nbi)
     kind = target_kind(args)
+    if nbi is not None:
+        config = _align_namespace(args, config, kind)
+    target = _target(args, nbi)
     outcome: list[str] = []
+    late: list[str] = []
 
     def deploy():
         if nbi is not None:
             nsd_name = args.nsd_name or lifecycle.nsd_package(packages).id
             body = lifecycle.instantiation_config(plan, config)
+            if args.timeout is not None:
+                body["timeout_ns_deploy"] = args.timeout
             ns_id, op_id = nbi.ns_create(args.ns_name, nsd_name, args.vim_account, body)
             if args.wait and op_id:
-                nbi.wait_op(op_id, timeout=args.timeout)
+                try:
+                    nbi.wait_op(op_id, timeout=args.timeout or DEFAULT_WAIT)
+                except OperationTimeout as err:
+                    # The instantiation goes on in OSM: removing the networks now would start the KDUs unwired.
+                    late.append(f"{err}; NS {args.ns_name} ({ns_id}) and its networks are kept (OSM may still "
+                                "finish); `osm-l2sm ns-delete` removes both")
+                    return
             outcome.append(f"NS {args.ns_name} ({ns_id}): " + ("instantiated" if args.wait else
                                                                  f"instantiating, operation {op_id}"))
         elif kind == "kubeconfig":
@@ -211,19 +255,31 @@ def run_ns_create(args) -> int:
     lifecycle.deploy_with_networks(plan, target, deploy)
     _print_plan(plan, [n.name for n in plan.networks if n.name not in before])
     print(*outcome, sep="\n")
+    if late:
+        raise L2smError(late[0], status=504)
     return 0
 
 
 def run_ns_delete(args) -> int:
     from osm_l2sm.osm import lifecycle
 
+    if args.name and args.ns_name and args.name != args.ns_name:
+        raise L2smError(f"NAME {args.name!r} and --ns_name {args.ns_name!r} differ: give one")
+    args.ns_name = args.name or args.ns_name
+    if not args.ns_name:
+        raise L2smError("which NS? give its NAME (or --ns_name)")
     _split_kubeconfigs(args)
     nbi = _nbi(args)
     nsd_name, op_id = args.nsd_name, None
-    if nbi is not None and not args.package and not nsd_name:
+    if nbi is not None:
         ns = nbi.get_ns(args.ns_name)
-        nsd_name = (ns.get("nsd-id") or ns.get("nsdId") or (ns.get("instantiate_params") or {}).get("nsdId")
-                    or ns.get("nsd-ref"))
+        params = ns.get("instantiate_params") or {}
+        if not args.package and not nsd_name:
+            nsd_name = ns.get("nsd-id") or ns.get("nsdId") or params.get("nsdId") or ns.get("nsd-ref")
+        # the networks are where ns-create put them: the namespace it sent to OSM
+        ns_namespace = lifecycle.config_namespace(params)
+        if ns_namespace and not args.namespace_given:
+            args.namespace = ns_namespace
     packages = _packages(args, nbi, nsd_name)
     plan = lifecycle.plan_for(packages, args.ns_name)
     target = _target(args, nbi)
@@ -242,11 +298,34 @@ def run_ns_delete(args) -> int:
     return 0
 
 
-def run_k8scluster_add(args) -> int:
+def _yaml_option(text: str, option: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise L2smError(f"{option}: not valid YAML: {str(err).splitlines()[0]}") from None
+
+
+def _k8s_nets(args) -> tuple[dict, list[str]]:
+    """``nets`` and the KNFs' ``cni`` (computed from --package, empty without)."""
     from osm_l2sm.osm import lifecycle
 
-    packages = lifecycle.load_local_packages(args.package)
-    plan = lifecycle.plan_for(packages, args.ns_name) if args.ns_name else None
+    if not args.k8s_nets and not args.package:
+        raise L2smError("--k8s-nets is required (or --package to compute it from the KNF descriptors)")
+    nets, cni = {}, []
+    if args.package:
+        packages = lifecycle.load_local_packages(args.package)
+        plan = lifecycle.plan_for(packages, args.ns_name) if args.ns_name else None
+        nets, cni = lifecycle.k8s_nets(packages, plan), lifecycle.k8s_cni(packages)
+    if args.k8s_nets:
+        given = _yaml_option(args.k8s_nets, "--k8s-nets")
+        if not isinstance(given, dict) or not given:
+            raise L2smError("--k8s-nets: expected a mapping {k8s_net: vim_net or null, ...}")
+        nets.update(given)
+    return nets, cni
+
+
+def run_k8scluster_add(args) -> int:
+    nets, cni = _k8s_nets(args)
     try:
         with open(args.creds, encoding="utf-8") as f:
             credentials = yaml.safe_load(f)
@@ -255,17 +334,21 @@ def run_k8scluster_add(args) -> int:
     if not isinstance(credentials, dict):
         raise L2smError(f"kubeconfig {args.creds} is not a kubeconfig: expected a YAML mapping")
     body = {"name": args.name, "credentials": credentials, "k8s_version": args.version,
-            "vim_account": args.vim, "nets": lifecycle.k8s_nets(packages, plan),
-            "namespace": args.namespace, "description": args.description}
+            "vim_account": args.vim, "nets": nets, "namespace": args.namespace}
+    if args.description:  # NBI refuses "" ('^[^'\"]+$'); osmclient leaves the key out too
+        body["description"] = args.description
     if args.cni:
-        try:
-            body["cni"] = json.loads(args.cni)
-        except ValueError as err:
-            raise L2smError(f"--cni: not valid JSON: {err}") from err
-    if args.dry_run:
-        print(json.dumps(body, indent=2))
-        return 0
+        cni = _yaml_option(args.cni, "--cni")
+        if not isinstance(cni, list) or not all(isinstance(c, str) for c in cni):
+            raise L2smError(f"--cni: expected a list of CNI names such as [multus], got {args.cni!r}")
+    if cni:
+        body["cni"] = cni
     nbi = _nbi(args)
+    if args.dry_run:
+        if nbi is None:
+            print("vim_account is sent as the VIM's id; pass --osm-host to resolve it", file=sys.stderr)
+        print(json.dumps(nbi.k8scluster_body(body) if nbi else body, indent=2))
+        return 0
     if nbi is None:
         raise L2smError("k8scluster-add needs --osm-host (or --dry-run to print the request)")
     print(f"K8s cluster {args.name}: {nbi.k8scluster_add(body)} (k8s-nets {json.dumps(body['nets'])})")

@@ -1,7 +1,9 @@
 """Build an onboardable OSM package: ``<id>.tar.gz`` with one top folder and ``checksums.txt``.
 
 Symlinked charts (the packages link to the repo's ``helm-charts/``) are stored as real files, and every entry gets
-fixed owner and time so the same folder always builds the same archive.
+fixed owner and time so the same folder always builds the same archive. Bundled charts go to ``helm-chart-v3s/``, the
+only place OSM's LCM looks for them; a package folder that still has the older ``helm-charts/`` gets it renamed in the
+archive.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 from .errors import DescriptorError
-from .package import load_package
+from .package import CHARTS_FOLDER, LEGACY_CHARTS_FOLDER, load_package
 from .schema import schema_errors
 
 CHECKSUMS = "checksums.txt"
@@ -37,6 +39,20 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _osm_layout(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """``helm-charts/X`` → ``helm-chart-v3s/X``; a chart already under ``helm-chart-v3s/`` wins."""
+    legacy = LEGACY_CHARTS_FOLDER + "/"
+    names = {rel for rel, _ in files}
+    out = []
+    for rel, data in files:
+        if rel.startswith(legacy):
+            rel = CHARTS_FOLDER + "/" + rel[len(legacy):]
+            if rel in names:
+                continue
+        out.append((rel, data))
+    return sorted(out, key=lambda item: item[0])
+
+
 def build_package(folder, out_dir) -> Path:
     """Validate the package in ``folder`` and write ``out_dir/<id>.tar.gz``; return its path."""
     folder = Path(folder).resolve()
@@ -49,7 +65,7 @@ def build_package(folder, out_dir) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     top = folder.name
-    files = [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in _files(folder)]
+    files = _osm_layout([(p.relative_to(folder).as_posix(), p.read_bytes()) for p in _files(folder)])
     checksums = "".join(f"{hashlib.md5(data).hexdigest()}  {rel}\n" for rel, data in files)
     out = out_dir / f"{pkg.id}.tar.gz"
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \

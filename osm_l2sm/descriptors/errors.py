@@ -20,8 +20,24 @@ def yaml_path(parts: Iterable[str | int]) -> str:
 class DescriptorError(L2smError):
     """``<file>: <yaml.path>: <what is wrong>``, one line."""
 
-    def __init__(self, source: str, path: Iterable[str | int] | str, problem: str):
+    def __init__(self, source: str, path: Iterable[str | int] | str, problem: str, osm_accepts: str | None = None):
         self.source = source
+        self.osm_accepts = osm_accepts  # why osm-l2sm refuses what OSM's NBI accepts (see stricter), if it does
         self.path = path if isinstance(path, str) else yaml_path(path)
         self.problem = problem
         super().__init__(f"{source}: {self.path}: {problem}")
+
+
+STRICTER = "stricter than OSM, whose NBI accepts it"
+
+
+def stricter(problem: str, why: str) -> str:
+    """A problem osm-l2sm refuses although OSM's NBI (release 19) onboards it: the message says so, and why."""
+    return f"{problem} ({STRICTER}: {why})"
+
+
+def descriptor_strictness(err: DescriptorError) -> DescriptorError:
+    """A problem found in a descriptor, with the reason when osm-l2sm is stricter than OSM's NBI about it."""
+    if not err.osm_accepts:
+        return err
+    return DescriptorError(err.source, err.path, stricter(err.problem, err.osm_accepts))

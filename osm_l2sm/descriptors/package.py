@@ -1,12 +1,15 @@
 """Load OSM packages: a folder or ``.tar.gz`` with the descriptor YAML at its top, or a bare descriptor YAML file.
 
-Only the descriptor and ``helm-charts/`` matter here; any other file (charms, cloud_init, sandbox, checksums) is
-ignored. Descriptors are normalised to their SOL006 file form (``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that
-YAML paths in messages read the same whatever the input looked like.
+Only the descriptor and the bundled KDU charts matter here; any other file (charms, cloud_init, sandbox, checksums)
+is ignored. OSM's LCM (release 19) looks for a bundled chart only at ``helm-chart-v3s/<chart>`` and otherwise hands the
+name to Helm as a repository chart, so that is where charts belong; the older ``helm-charts/`` folder is still read,
+with a warning, because LCM would not find a chart there. Descriptors are normalised to their SOL006 file form
+(``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that YAML paths in messages read the same whatever the input looked like.
 """
 from __future__ import annotations
 
 import atexit
+import logging
 import shutil
 import tarfile
 import tempfile
@@ -17,7 +20,11 @@ import yaml
 
 from .errors import DescriptorError
 
+log = logging.getLogger(__name__)
+
 _YAML_SUFFIXES = (".yaml", ".yml")
+CHARTS_FOLDER = "helm-chart-v3s"  # LCM v19: <package>/helm-chart-v3s/<chart> (osm.md §2)
+LEGACY_CHARTS_FOLDER = "helm-charts"  # read with a warning: LCM never looks there for a KDU chart
 
 
 @dataclass
@@ -36,7 +43,7 @@ class Package:
         return self.descriptor["nsd"]["nsd"][0]
 
     def chart_path(self, kdu_name: str) -> Path | None:
-        """The KDU's chart inside the package (``helm-charts/<helm-chart>``), or None when it is a repo reference."""
+        """The KDU's chart inside the package (``helm-chart-v3s/<helm-chart>``), or None when it is a repo reference."""
         if self.kind != "vnfd" or self.root is None:
             return None
         for kdu in self.body.get("kdu") or []:
@@ -44,9 +51,21 @@ class Package:
                 chart = kdu.get("helm-chart")
                 if not isinstance(chart, str) or not chart:
                     return None
-                path = self.root / "helm-charts" / chart
-                return path if path.exists() else None
+                return bundled_chart(self.root, chart, self.source)
         return None
+
+
+def bundled_chart(root: Path, chart: str, source: str) -> Path | None:
+    """``root/helm-chart-v3s/<chart>`` if present, else the legacy ``root/helm-charts/<chart>`` (with a warning)."""
+    path = root / CHARTS_FOLDER / chart
+    if path.exists():
+        return path
+    legacy = root / LEGACY_CHARTS_FOLDER / chart
+    if legacy.exists():
+        log.warning("%s: chart %r is under %s/, where OSM's LCM does not look for KDU charts; move it to %s/ "
+                    "(`osm-l2sm package build` does)", source, chart, LEGACY_CHARTS_FOLDER, CHARTS_FOLDER)
+        return legacy
+    return None
 
 
 def _parse_yaml(text: str, source: str):

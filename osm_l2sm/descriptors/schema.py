@@ -1,19 +1,26 @@
-"""Our schema of the SOL006/OSM fields this project reads (osm.md §2), as JSON Schema.
+"""Our schema of the SOL006/OSM fields this project reads (osm.md §2), as JSON Schema, plus OSM's own key list.
 
-Unknown keys are allowed: real descriptors carry many fields we do not use. Cross-references and address checks
-live in :mod:`.validate`.
+Fields we do not read are not described here, but a key OSM's information model does not know is refused, as OSM's
+NBI does (:mod:`.imkeys`). Cross-references and address checks live in :mod:`.validate`.
 """
 from __future__ import annotations
 
 import jsonschema
 
-from .errors import DescriptorError
+from .errors import DescriptorError, stricter
+from .imkeys import unknown_keys
 
 # SOL006 identifiers: letters, digits, '-', '_', '.'; must start with a letter or digit.
 ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 255}
 # KDU names become Helm release and pod names: a DNS-1123 label.
 DNS_LABEL = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
 TEXT = {"type": "string"}
+# NBI's valid_helm_chart_re (descriptor_topics.py): "[repo/]chart" in lower case; a URL is accepted too
+HELM_CHART = {"type": "string", "minLength": 1,
+              "anyOf": [{"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9]/)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},
+                        {"pattern": r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+"}]}
+# OSM's IM makes ip-address a leaf-list: one address or a list of them
+IP_ADDRESS = {"anyOf": [TEXT, {"type": "array", "items": TEXT}]}
 
 
 def _obj(required: list[str], **props) -> dict:
@@ -29,7 +36,7 @@ L3_PROTOCOL_DATA = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "cidr": TEXT, "
 IP_PROFILE = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "subnet-address": TEXT, "gateway-address": TEXT})
 
 VNFD = _obj(["vnfd"], vnfd=_obj(
-    ["id", "k8s-cluster", "ext-cpd", "kdu"],
+    ["id", "product-name", "df", "k8s-cluster", "ext-cpd", "kdu"],
     id=ID, **{
         "product-name": TEXT, "provider": TEXT, "version": {"type": ["string", "number"]}, "description": TEXT,
         "mgmt-cp": ID,
@@ -39,14 +46,14 @@ VNFD = _obj(["vnfd"], vnfd=_obj(
                             nets=_list(_obj(["id"], id=ID), 1)),
         "ext-cpd": _list(_obj(["id", "k8s-cluster-net"], id=ID, **{"k8s-cluster-net": ID}), 1),
         "kdu": _list(_obj(["name", "helm-chart"], name=DNS_LABEL, **{
-            "helm-chart": {"type": "string", "minLength": 1},
+            "helm-chart": HELM_CHART,
             "helm-version": {"enum": ["v3"]},
             "service": _list(_obj(["name"], name=TEXT, **{"external-connection-point-ref": ID})),
         }), 1),
     }))
 
 CONSTITUENT_CPD = _obj(["constituent-base-element-id", "constituent-cpd-id"], **{
-    "constituent-base-element-id": ID, "constituent-cpd-id": ID, "ip-address": TEXT})
+    "constituent-base-element-id": ID, "constituent-cpd-id": ID, "ip-address": IP_ADDRESS})
 
 NSD = _obj(["nsd"], nsd=_obj(["nsd"], nsd=_list(_obj(
     ["id", "vnfd-id", "virtual-link-desc", "df"],
@@ -73,12 +80,38 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "
                "number": "a number"}
 
 
+# Rules of this schema that OSM's NBI v19 does not apply, by (rule, field), and why (the message says so).
+KNF = "osm-l2sm wires KNFs: Helm v3 KDUs whose ext-cpds name a k8s-cluster net"
+STRICTER_RULES = {
+    ("required", "product-name"): "SOL006 makes a VNFD's product-name mandatory",
+    **{("required", name): KNF for name in ("k8s-cluster", "nets", "ext-cpd", "k8s-cluster-net", "kdu",
+                                            "helm-chart")},
+    **{("minItems", name): KNF for name in ("nets", "ext-cpd", "kdu")},
+    ("enum", "helm-version"): KNF,
+    ("enum", "ip-version"): "osm-l2sm plans IPv4 links",
+    ("pattern", "id"): "osm-l2sm names networks and Kubernetes objects after ids",
+    ("pattern", "name"): "a KDU's name becomes its Helm release and pod names",
+}
+
+
 def _problem(err: jsonschema.ValidationError) -> tuple[list, str]:
-    """Turn a jsonschema error into (path, readable problem)."""
+    """Turn a jsonschema error into (path, readable problem), saying so where we are stricter than OSM."""
+    path, problem = _plain_problem(err)
+    field = next((p for p in reversed(path) if isinstance(p, str)), "")
+    why = STRICTER_RULES.get((err.validator, field))
+    return path, stricter(problem, why) if why else problem
+
+
+def _plain_problem(err: jsonschema.ValidationError) -> tuple[list, str]:
     path = list(err.absolute_path)
     if err.validator == "required":
         missing = next((name for name in err.validator_value if name not in err.instance), "?")
         return path + [missing], "required but missing"
+    if err.validator == "anyOf" and err.schema is HELM_CHART:
+        return path, (f"{err.instance!r} is not a Helm chart OSM accepts (lower-case [repo/]chart, letters, digits "
+                      "and '-', or a URL)")
+    if err.validator == "anyOf" and err.schema is IP_ADDRESS:
+        return path, f"expected an address or a list of addresses, got {err.instance!r}"
     if err.validator == "type":
         wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
@@ -100,4 +133,4 @@ def _problem(err: jsonschema.ValidationError) -> tuple[list, str]:
 def schema_errors(kind: str, descriptor: dict, source: str) -> list[DescriptorError]:
     """All schema problems, in document order."""
     errors = sorted(_VALIDATORS[kind].iter_errors(descriptor), key=lambda e: [str(p) for p in e.absolute_path])
-    return [DescriptorError(source, *_problem(err)) for err in errors]
+    return [DescriptorError(source, *_problem(err)) for err in errors] + unknown_keys(kind, descriptor, source)

@@ -99,33 +99,60 @@ def connections(nsd: dict, df_index: int = 0) -> list[Connection]:
                     continue
                 path = profile_path + ["virtual-link-connectivity", c, "constituent-cpd-id", k]
                 out.append(Connection(str(profile.get("id")), profile.get("vnfd-id"), vl,
-                                      cpd.get("constituent-cpd-id"), cpd.get("ip-address"),
+                                      cpd.get("constituent-cpd-id"), one_address(cpd.get("ip-address")),
                                       cpd.get("constituent-base-element-id"), path))
     return out
 
 
+def one_address(value):
+    """``ip-address`` is a leaf-list in OSM's IM: ``[10.0.1.10]`` is the address ``10.0.1.10``. Longer lists are
+    left as they are (validation refuses them)."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+ADDRESSES = "osm-l2sm configures these addresses on the pods' interfaces of the link"
+IPV4 = "osm-l2sm plans IPv4 links"
+
+
 def parse_subnet(cidr, source: str, path) -> ipaddress.IPv4Network:
     try:
-        net = ipaddress.ip_network(str(cidr), strict=True)
+        net = ipaddress.ip_network(str(cidr), strict=False)
     except ValueError:
         raise DescriptorError(source, path, f"{cidr!r} is not a subnet address like 10.0.1.0/24") from None
     if net.version != 4:
-        raise DescriptorError(source, path, f"{cidr!r}: only IPv4 subnets are supported")
+        raise DescriptorError(source, path, f"{cidr!r}: only IPv4 subnets are supported", IPV4)
+    if _host_bits(str(cidr)):
+        raise DescriptorError(source, path, f"{cidr!r} is not a subnet address like {net}", ADDRESSES)
     return net
 
 
+def _host_bits(cidr: str) -> bool:
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        return True
+    return False
+
+
 def parse_host(address, subnet: ipaddress.IPv4Network | None, source: str, path, what: str = "address"):
-    """Check one address of a subnet: a valid IPv4 host address inside it, not its network or broadcast address."""
+    """Check one address of a subnet: a valid IPv4 host address inside it, not its network or broadcast address.
+
+    OSM refuses a malformed address too; the other problems matter because osm-l2sm configures the addresses
+    (``osm_accepts`` says so: validation adds it to the message)."""
     try:
         ip = ipaddress.ip_address(str(address))
     except ValueError:
         raise DescriptorError(source, path, f"{address!r} is not an IPv4 {what}") from None
     if ip.version != 4:
-        raise DescriptorError(source, path, f"{address!r} is not an IPv4 {what}")
+        raise DescriptorError(source, path, f"{address!r} is not an IPv4 {what}", IPV4)
     if subnet is None:
-        raise DescriptorError(source, path, f"{what} {address} on a virtual link without a subnet (no ip-profile)")
+        raise DescriptorError(source, path, f"{what} {address} on a virtual link without a subnet (no ip-profile)",
+                              ADDRESSES)
     if ip not in subnet:
-        raise DescriptorError(source, path, f"{what} {address} is outside the link's subnet {subnet}")
+        raise DescriptorError(source, path, f"{what} {address} is outside the link's subnet {subnet}", ADDRESSES)
     if subnet.prefixlen < 31 and ip in (subnet.network_address, subnet.broadcast_address):
-        raise DescriptorError(source, path, f"{what} {address} is the network or broadcast address of {subnet}")
+        raise DescriptorError(source, path, f"{what} {address} is the network or broadcast address of {subnet}",
+                              ADDRESSES)
     return ip

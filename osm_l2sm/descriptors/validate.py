@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from .errors import DescriptorError
-from .package import Package
+from .errors import DescriptorError, descriptor_strictness, stricter
+from .package import CHARTS_FOLDER, Package
 from .schema import schema_errors
-from .topology import (NSD_PATH, as_list, connections, parse_host, parse_subnet, subnets, vl_desc_ids,
+from .topology import (ADDRESSES, NSD_PATH, as_list, connections, parse_host, parse_subnet, subnets, vl_desc_ids,
                        vl_of_profile)
+
+
+KNF = "osm-l2sm wires KNFs: Helm v3 KDUs whose ext-cpds name a k8s-cluster net"
+DANGLING = "the reference points to nothing in the descriptor"
 
 
 def _duplicates(items: list, source: str, path: list, key: str, what: str) -> list[DescriptorError]:
@@ -40,20 +44,28 @@ def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
     for i, cpd in enumerate(cpds):
         if cpd.get("k8s-cluster-net") not in net_ids:
             errors.append(DescriptorError(src, ["vnfd", "ext-cpd", i, "k8s-cluster-net"],
-                                          f"unknown k8s-cluster net {cpd.get('k8s-cluster-net')!r}"))
+                                          stricter(f"unknown k8s-cluster net {cpd.get('k8s-cluster-net')!r}",
+                                                   KNF)))
     if "mgmt-cp" in vnfd and vnfd["mgmt-cp"] not in cpd_ids:
-        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], f"unknown ext-cpd {vnfd['mgmt-cp']!r}"))
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], stricter(f"unknown ext-cpd {vnfd['mgmt-cp']!r}",
+                                                                         DANGLING)))
     for k, kdu in enumerate(kdus):
         for s, service in enumerate(as_list(kdu.get("service"))):
             ref = service.get("external-connection-point-ref") if isinstance(service, dict) else None
             if ref is not None and ref not in cpd_ids:
                 errors.append(DescriptorError(src, ["vnfd", "kdu", k, "service", s, "external-connection-point-ref"],
-                                              f"unknown ext-cpd {ref!r}"))
+                                              stricter(f"unknown ext-cpd {ref!r}", DANGLING)))
         chart = kdu.get("helm-chart")
+        if "juju-bundle" in kdu:
+            errors.append(DescriptorError(src, ["vnfd", "kdu", k, "juju-bundle"], stricter(
+                "a KDU is either a helm-chart or a juju-bundle, not both",
+                "SOL006/OSM IM make them the two cases of one choice; osm-l2sm wires Helm KDUs only")))
         # "repo/chart" is fetched from a Helm repository; a bare name is a chart inside the package.
         if pkg.root is not None and "/" not in chart and pkg.chart_path(kdu.get("name")) is None:
             errors.append(DescriptorError(src, ["vnfd", "kdu", k, "helm-chart"],
-                                          f"chart {chart!r} not found in the package's helm-charts/"))
+                                          stricter(f"chart {chart!r} not found in the package's {CHARTS_FOLDER}/",
+                                                   "OSM's LCM would hand the bare name to Helm as a repository "
+                                                   "chart; write repo/chart for one")))
     return errors
 
 
@@ -71,7 +83,7 @@ def _subnet_errors(nsd: dict, src: str, df_index: int) -> tuple[dict, list[Descr
             if subnet.gateway is not None:
                 parse_host(subnet.gateway, parsed[vl], src, subnet.gateway_path, "gateway")
         except DescriptorError as err:
-            errors.append(err)
+            errors.append(descriptor_strictness(err))
     return parsed, errors
 
 
@@ -93,7 +105,8 @@ def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError
         for j, vlp in enumerate(as_list(df.get("virtual-link-profile"))):
             if vlp.get("virtual-link-desc-id") not in vl_ids:
                 errors.append(DescriptorError(src, df_path + ["virtual-link-profile", j, "virtual-link-desc-id"],
-                                              f"unknown virtual-link-desc {vlp.get('virtual-link-desc-id')!r}"))
+                                              stricter(f"unknown virtual-link-desc "
+                                                       f"{vlp.get('virtual-link-desc-id')!r}", DANGLING)))
         for p, profile in enumerate(profiles):
             ref = profile.get("vnfd-id")
             if ref not in vnfds:
@@ -106,7 +119,7 @@ def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError
                 if vl_of_profile(nsd, df, ref_vl) is None:
                     errors.append(DescriptorError(
                         src, df_path + ["vnf-profile", p, "virtual-link-connectivity", c, "virtual-link-profile-id"],
-                        f"unknown virtual link {ref_vl!r}"))
+                        stricter(f"unknown virtual link {ref_vl!r}", DANGLING)))
         errors += _connection_errors(nsd, src, d, vnfds)
     return errors
 
@@ -119,8 +132,9 @@ def _connection_errors(nsd: dict, src: str, df_index: int, vnfds: dict[str, Pack
         cpd_path = conn.path + ["constituent-cpd-id"]
         base = conn.path + ["constituent-base-element-id"]
         if conn.base_element != conn.member_vnf_index:
-            errors.append(DescriptorError(src, base, f"must name its vnf-profile {conn.member_vnf_index!r}, "
-                                                     f"not {conn.base_element!r}"))
+            errors.append(DescriptorError(src, base, stricter(
+                f"must name its vnf-profile {conn.member_vnf_index!r}, not {conn.base_element!r}",
+                "a vnf-profile connects its own VNF's connection points")))
         vnfd = vnfds.get(conn.vnfd_id)
         if vnfd is not None:
             cpd_ids = [c.get("id") for c in as_list(vnfd.body.get("ext-cpd"))]
@@ -128,19 +142,25 @@ def _connection_errors(nsd: dict, src: str, df_index: int, vnfds: dict[str, Pack
                 errors.append(DescriptorError(src, cpd_path, f"VNFD {conn.vnfd_id!r} has no ext-cpd {conn.cpd!r}"))
         key = (conn.member_vnf_index, conn.cpd)
         if key in used and conn.vl is not None:
-            errors.append(DescriptorError(src, cpd_path, f"cpd {conn.cpd!r} of {conn.member_vnf_index!r} is "
-                                                         f"already on virtual link {used[key]!r}"))
+            errors.append(DescriptorError(src, cpd_path, stricter(
+                f"cpd {conn.cpd!r} of {conn.member_vnf_index!r} is already on virtual link {used[key]!r}",
+                "an ext-cpd is one interface of the KDU's pods, on one network")))
         used.setdefault(key, conn.vl)
+        if isinstance(conn.ip_address, list):
+            errors.append(DescriptorError(src, conn.path + ["ip-address"], stricter(
+                f"{len(conn.ip_address)} addresses for one connection point",
+                "osm-l2sm gives each connection point one address; write it as a string or a list of one")))
+            continue
         if conn.ip_address is None or conn.vl is None:
             continue
         try:
             ip = parse_host(conn.ip_address, parsed.get(conn.vl), src, conn.path + ["ip-address"])
         except DescriptorError as err:
-            errors.append(err)
+            errors.append(descriptor_strictness(err))
             continue
         if (conn.vl, ip) in taken:
-            errors.append(DescriptorError(src, conn.path + ["ip-address"], f"address {ip} is already used by "
-                                                                           f"{taken[(conn.vl, ip)]} on {conn.vl!r}"))
+            errors.append(DescriptorError(src, conn.path + ["ip-address"], stricter(
+                f"address {ip} is already used by {taken[(conn.vl, ip)]} on {conn.vl!r}", ADDRESSES)))
         taken.setdefault((conn.vl, ip), f"{conn.member_vnf_index}/{conn.cpd}")
     return errors
 

@@ -371,6 +371,11 @@ def run_operator(controller_url: str | None, token: str | None = None, namespace
     if webhook is not None:  # kopf refuses admission handlers without a server, so register them only here
         # the id is the path kopf serves it on: the l2sm chart's MutatingWebhookConfiguration calls /l2sm-pods
         kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-pods")(pod_admission)
+        from . import osm_mode  # OSM mode: pods of KDUs that stock OSM deployed, wired from OSM's records
+
+        osm = osm_mode.from_env()
+        if osm is not None:
+            osm_mode.register(osm, api, pod_admission, L2NETWORKS, PODS)
 
         @kopf.on.startup()
         def admission(settings: kopf.OperatorSettings, **_) -> None:

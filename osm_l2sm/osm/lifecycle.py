@@ -71,6 +71,42 @@ def instantiation_config(plan: Plan, user_config: dict | None) -> dict:
     return config
 
 
+# -- namespace ----------------------------------------------------------------------------------------------------
+def config_namespace(config: dict | None) -> str | None:
+    """The namespace an ns-create config (or NBI's stored ``instantiate_params``) names for the whole NS."""
+    config = config or {}
+    return (config.get("additionalParamsForNs") or {}).get("k8s-namespace") or config.get("k8s-namespace")
+
+
+def kdu_namespace(config: dict | None, namespace: str | None) -> tuple[dict, str]:
+    """Put the NS's KDUs and its networks in one namespace: ``(config to send, that namespace)``.
+
+    NBI gives each KDU ``k8s-namespace`` from (first found) its ``additionalParamsForKdu`` entry, its
+    ``additionalParamsForVnf`` entry, ``additionalParamsForNs``, the request, else the project id; the operator looks
+    a pod's networks up in the pod's namespace. So the namespace is the one the config names for the whole NS, else
+    ``namespace`` (``--namespace``, default ``default``), which is then sent as the request's ``k8s-namespace``.
+    A config naming different namespaces for some VNFs or KDUs, or one different from ``namespace``, is refused.
+    """
+    config = copy.deepcopy(config or {})
+    ns_level = config_namespace(config)
+    chosen = ns_level or namespace or "default"
+    if ns_level and namespace and ns_level != namespace:
+        raise L2smError(f"the config puts the NS's KDUs in namespace {ns_level!r} but --namespace is {namespace!r}: "
+                        "the networks must be where the KDUs are; drop one of them")
+    for vnf in config.get("additionalParamsForVnf") or []:
+        places = [(f"member-vnf-index {vnf.get('member-vnf-index')}", vnf.get("k8s-namespace"))]
+        places += [(f"KDU {kdu.get('kdu_name')} of member-vnf-index {vnf.get('member-vnf-index')}",
+                    kdu.get("k8s-namespace")) for kdu in vnf.get("additionalParamsForKdu") or []]
+        for where, value in places:
+            if value and value != chosen:
+                raise L2smError(f"the config puts {where} in namespace {value!r}, the NS's networks are in "
+                                f"{chosen!r}: the KDUs of an NS must share one namespace (set k8s-namespace for "
+                                "the whole NS)")
+    if not ns_level:
+        config["k8s-namespace"] = chosen
+    return config, chosen
+
+
 # -- packages -----------------------------------------------------------------------------------------------------
 def _descriptors():
     from osm_l2sm import descriptors  # the descriptors box; imported late so this module loads on its own
@@ -167,6 +203,16 @@ def deploy_with_networks(plan: Plan, target: NetworkTarget, deploy: Callable[[],
 
 
 # -- K8s cluster registration -------------------------------------------------------------------------------------
+def k8s_cni(packages: list) -> list[str]:
+    """The CNIs the KNFs ask of their cluster (``k8s-cluster.cni``): NBI places a KNF only on a K8s cluster
+    registered with them."""
+    cni: list[str] = []
+    for pkg in packages:
+        if pkg.kind == "vnfd":
+            cni += [c for c in (_vnfd(pkg).get("k8s-cluster") or {}).get("cni") or [] if c not in cni]
+    return cni
+
+
 def k8s_nets(packages: list, plan: Plan | None = None) -> dict:
     """``{k8s-cluster net: network or None}`` for ``k8scluster-add --k8s-nets``.
 

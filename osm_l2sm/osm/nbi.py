@@ -5,6 +5,7 @@ the documented SOL005 REST API itself. Both raise :class:`~osm_l2sm.errors.L2smE
 """
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import warnings
@@ -52,6 +53,10 @@ def _error_detail(resp: requests.Response) -> str:
     return ""
 
 
+class OperationTimeout(L2smError):
+    """An LCM operation still running when the client stopped waiting (the operation itself goes on in OSM)."""
+
+
 def find_by_name_or_id(items: list[dict], key: str, what: str) -> dict:
     for field_ in ("_id", "id", "name"):
         found = [i for i in items if i.get(field_) == key]
@@ -60,6 +65,34 @@ def find_by_name_or_id(items: list[dict], key: str, what: str) -> dict:
         if len(found) > 1:
             raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}", status=409)
     raise L2smError(f"{what} {key!r} not found in OSM", status=404)
+
+
+def osmclient_config(config: dict | None, vim_id, wim_id) -> dict:
+    """An ns-create config turned into NBI's ``ns_instantiate`` keys the way osmclient does it.
+
+    NBI's schema has ``additionalProperties: false`` and wants ids: ``vnf[].vim_account`` becomes ``vimAccountId``,
+    the VIM names keying ``vld[].vim-network-name`` become VIM ids, ``wim_account`` (NS or vld) becomes
+    ``wimAccountId`` (``false`` and ``null`` pass as they are). ``vim_id``/``wim_id`` map a name or id to the id.
+    """
+    body = copy.deepcopy(config or {})
+    for vnf in body.get("vnf") or []:
+        if isinstance(vnf, dict) and vnf.get("vim_account"):
+            vnf["vimAccountId"] = vim_id(vnf.pop("vim_account"))
+    for vld in body.get("vld") or []:
+        if not isinstance(vld, dict):
+            continue
+        names = vld.get("vim-network-name")
+        if isinstance(names, dict):
+            vld["vim-network-name"] = {vim_id(vim): net for vim, net in names.items()}
+        if "wim_account" in vld:
+            vld["wimAccountId"] = _wim_value(vld.pop("wim_account"), wim_id)
+    if "wim_account" in body:
+        body["wimAccountId"] = _wim_value(body.pop("wim_account"), wim_id)
+    return body
+
+
+def _wim_value(value, wim_id):
+    return wim_id(value) if isinstance(value, str) else value
 
 
 class RestNbi:
@@ -165,17 +198,41 @@ class RestNbi:
     def vim_account_id(self, name_or_id: str) -> str:
         return find_by_name_or_id(self.list_vim_accounts(), name_or_id, "VIM account")["_id"]
 
+    def list_wim_accounts(self) -> list[dict]:
+        return self._json("GET", "/admin/v1/wim_accounts")
+
+    def wim_account_id(self, name_or_id: str) -> str:
+        return find_by_name_or_id(self.list_wim_accounts(), name_or_id, "WIM account")["_id"]
+
     def list_ns(self) -> list[dict]:
         return self._json("GET", "/nslcm/v1/ns_instances_content")
 
     def get_ns(self, name_or_id: str) -> dict:
         return find_by_name_or_id(self.list_ns(), name_or_id, "NS instance")
 
-    def ns_create(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> tuple[str, str]:
-        """Instantiate an NS; return ``(ns id, LCM operation id)``."""
-        body = dict(config or {})
+    def ns_record(self, ns_id: str) -> dict:
+        """The NS record (with its NSD and ``instantiate_params``) of the NS instance ``ns_id``."""
+        try:
+            return self._json("GET", f"/nslcm/v1/ns_instances_content/{ns_id}")
+        except L2smError as err:
+            if err.status == 404:
+                raise L2smError(f"NS instance {ns_id} is unknown to OSM (NBI at {self.base})", status=404) from None
+            raise
+
+    def vnf_records(self, ns_id: str) -> list[dict]:
+        """The VNF records of the NS instance ``ns_id`` (``member-vnf-index-ref``, ``vnfd-ref``, ``kdur``, ...)."""
+        return self._json("GET", "/nslcm/v1/vnf_instances", params={"nsr-id-ref": ns_id})
+
+    def ns_create_body(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> dict:
+        """The body of ``POST ns_instances_content`` as osmclient builds it: names of VIM/WIM accounts become ids."""
+        body = osmclient_config(config, self.vim_account_id, self.wim_account_id)
         body.update({"nsName": ns_name, "nsdId": self.get_nsd(nsd_name)["_id"],
                      "vimAccountId": self.vim_account_id(vim_account)})
+        return body
+
+    def ns_create(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> tuple[str, str]:
+        """Instantiate an NS; return ``(ns id, LCM operation id)``."""
+        body = self.ns_create_body(ns_name, nsd_name, vim_account, config)
         answer = self._json("POST", "/nslcm/v1/ns_instances_content", json=body)
         return answer["id"], answer.get("nslcmop_id", "")
 
@@ -187,6 +244,11 @@ class RestNbi:
         if resp.status_code == 202 and resp.content:
             answer = resp.json()
             return answer.get("_id") or answer.get("id") or answer.get("nslcmop_id")
+        # NBI v19 answers 204 for an NS whose instantiation LCM never started, yet keeps its record
+        if not force and any(n.get("_id") == ns["_id"] for n in self.list_ns()):
+            state = (ns.get("_admin") or {}).get("nsState") or ns.get("nsState") or "unknown"
+            raise L2smError(f"OSM kept NS instance {name_or_id!r} (nsState {state}: LCM never started it) although "
+                            "NBI accepted the deletion; delete it with --force", status=409)
         return None
 
     def wait_op(self, op_id: str, timeout: float = 600.0, interval: float = 2.0, gone_is_done: bool = False) -> dict:
@@ -208,7 +270,8 @@ class RestNbi:
                                     f"{state}" + (f": {detail}" if detail else ""), status=500)
                 return op
             if time.monotonic() >= deadline:
-                raise L2smError(f"OSM operation {op_id} still {state or 'pending'} after {timeout:g}s", status=504)
+                raise OperationTimeout(f"OSM operation {op_id} still {state or 'pending'} after {timeout:g}s",
+                                       status=504)
             time.sleep(interval)
 
     # -- K8s clusters ------------------------------------------------------------------------------------------
@@ -218,10 +281,13 @@ class RestNbi:
     def get_k8scluster(self, name_or_id: str) -> dict:
         return find_by_name_or_id(self.list_k8sclusters(), name_or_id, "K8s cluster")
 
+    def k8scluster_body(self, body: dict) -> dict:
+        """``body`` with its ``vim_account`` name resolved to the id NBI stores (what :meth:`k8scluster_add` sends)."""
+        return dict(body, vim_account=self.vim_account_id(body["vim_account"]))
+
     def k8scluster_add(self, body: dict) -> str:
         """Register a K8s cluster (``body`` as NBI expects, ``vim_account`` may be a name); return its id."""
-        body = dict(body, vim_account=self.vim_account_id(body["vim_account"]))
-        return self._json("POST", "/admin/v1/k8sclusters", json=body)["id"]
+        return self._json("POST", "/admin/v1/k8sclusters", json=self.k8scluster_body(body))["id"]
 
 
 class OsmclientNbi(RestNbi):

@@ -71,7 +71,7 @@ def test_build_writes_checksums_that_verify_and_dereferences_charts(tmp_path):
         members = {m.name: m for m in tar.getmembers()}
         assert all(name.startswith("router_firewall_knf/") for name in members)
         assert all(m.isfile() for m in members.values())  # no symlink survives
-        chart = "router_firewall_knf/helm-charts/router-firewall/Chart.yaml"
+        chart = "router_firewall_knf/helm-chart-v3s/router-firewall/Chart.yaml"
         assert chart in members
         lines = tar.extractfile("router_firewall_knf/checksums.txt").read().decode().splitlines()
         listed = {}
@@ -123,3 +123,34 @@ def test_build_refuses_a_broken_descriptor(pkg_copy, tmp_path):
     with pytest.raises(DescriptorError, match=r"^cdn_cache_knf/cdn_cache_vnfd.yaml: vnfd.kdu\[0\].name: required"):
         build_package(pkg_copy.root / "cdn_cache_knf", tmp_path / "out")
     assert not (tmp_path / "out" / "cdn_cache_knf.tar.gz").exists()
+
+
+def test_the_cdn_packages_bundle_their_charts_where_osm_lcm_looks(cdn_packages):
+    # LCM v19 uses a bundled KDU chart only at <package>/helm-chart-v3s/<chart>
+    for pkg in (p for p in cdn_packages if p.kind == "vnfd"):
+        chart = pkg.descriptor["vnfd"]["kdu"][0]["helm-chart"]
+        assert pkg.chart_path(pkg.descriptor["vnfd"]["kdu"][0]["name"]) == pkg.root / "helm-chart-v3s" / chart
+        assert not (pkg.root / "helm-charts").exists()
+
+
+def test_a_legacy_helm_charts_folder_is_read_with_a_warning(pkg_copy, caplog):
+    folder = pkg_copy.root / "cdn_cache_knf"
+    (folder / "helm-chart-v3s").rename(folder / "helm-charts")
+    pkg = load_package(folder)
+    with caplog.at_level("WARNING"):
+        assert pkg.chart_path("cdn-cache") == folder / "helm-charts" / "cdn-cache"
+    assert ("cdn_cache_knf/cdn_cache_vnfd.yaml: chart 'cdn-cache' is under helm-charts/, where OSM's LCM does not "
+            "look for KDU charts; move it to helm-chart-v3s/") in caplog.text
+
+
+def test_build_moves_a_legacy_helm_charts_folder_to_helm_chart_v3s(pkg_copy, tmp_path):
+    folder = pkg_copy.root / "cdn_cache_knf"
+    (folder / "helm-chart-v3s").rename(folder / "helm-charts")
+    out = build_package(folder, tmp_path / "out")
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        checksums = tar.extractfile("cdn_cache_knf/checksums.txt").read().decode()
+    assert "cdn_cache_knf/helm-chart-v3s/cdn-cache/Chart.yaml" in names
+    assert not [n for n in names if "/helm-charts/" in n]
+    assert "  helm-chart-v3s/cdn-cache/Chart.yaml\n" in checksums and "helm-charts/" not in checksums
+    assert load_package(out).chart_path("cdn-cache").parent.name == "helm-chart-v3s"

@@ -63,7 +63,7 @@ def test_each_kdu_chart_is_the_chart_inside_its_package(cdn_packages):
     for kdu in plan_ns(cdn_packages, "vod").kdus:
         chart = yaml.safe_load(open(f"{kdu.chart}/Chart.yaml"))
         assert chart["name"] == kdu.kdu
-        assert f"/{kdu.vnfd_id}/helm-charts/" in kdu.chart
+        assert f"/{kdu.vnfd_id}/helm-chart-v3s/" in kdu.chart
 
 
 def test_two_ns_instances_get_distinct_networks_and_the_same_name_the_same_plan(cdn_packages):

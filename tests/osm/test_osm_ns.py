@@ -181,10 +181,13 @@ def kubeconfig(tmp_path):
 def test_k8scluster_add_dry_run_maps_knf_nets_to_planned_networks(kubeconfig, capsys):
     assert main(["k8scluster-add", "edge", "--creds", str(kubeconfig), "--version", "1.29", "--vim", "k8s-vim",
                  "--package", *PACKAGES, "--ns-name", "vod", "--dry-run"]) == 0
-    body = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    body = json.loads(out.out)
     nets = body.pop("nets")
+    # no --description: the key is left out (NBI refuses an empty one); cni is the KNFs' k8s-cluster cni
     assert body == {"name": "edge", "credentials": yaml.safe_load(kubeconfig.read_text()), "k8s_version": "1.29",
-                    "vim_account": "k8s-vim", "namespace": "kube-system", "description": ""}
+                    "vim_account": "k8s-vim", "namespace": "kube-system", "cni": ["multus"]}
+    assert out.err == "vim_account is sent as the VIM's id; pass --osm-host to resolve it\n"
     # each KNF net maps to the network of the VL its ext-cpds are connected to
     assert nets == {"cache-net": "vod-cache-vl", "content-net": "vod-content-vl"}
 

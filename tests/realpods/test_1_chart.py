@@ -44,7 +44,7 @@ def _plugin_add(cluster: Cluster, network: str):
     conf = json.dumps({"cniVersion": "1.0.0", "name": network, "type": "l2sm-cni", "network": network})
     return cluster.on_node("/opt/cni/bin/l2sm-cni", input=conf, check=False,
                            env={"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "realpods-probe",
-                                "CNI_NETNS": "/proc/1/ns/net", "CNI_IFNAME": "net9", "CNI_PATH": "/opt/cni/bin"})
+                                "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "net9", "CNI_PATH": "/opt/cni/bin"})
 
 
 def test_cni_plugin_on_the_node_fails_with_a_nonzero_status(l2sm: Cluster):

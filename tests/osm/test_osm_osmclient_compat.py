@@ -1,0 +1,97 @@
+"""What osm-l2sm sends where osmclient and NBI have rules: config transforms, namespace alignment, flag forms."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from osm_testdata import PACKAGES
+
+from osm_l2sm.cli import main
+from osm_l2sm.errors import L2smError
+from osm_l2sm.osm.lifecycle import kdu_namespace
+from osm_l2sm.osm.nbi import osmclient_config
+
+IDS = {"k8s-vim": "vim-0001", "edge-vim": "vim-0002", "l2-wim": "wim-0001"}
+
+
+def test_osmclient_config_turns_account_names_into_ids():
+    config = {"vnf": [{"member-vnf-index": "cache", "vim_account": "edge-vim"}],
+              "vld": [{"name": "cache-vl", "vim-network-name": {"k8s-vim": "net-a", "edge-vim": "net-b"},
+                       "wim_account": "l2-wim"}],
+              "wim_account": False}
+    body = osmclient_config(config, IDS.__getitem__, IDS.__getitem__)
+    assert body == {"vnf": [{"member-vnf-index": "cache", "vimAccountId": "vim-0002"}],
+                    "vld": [{"name": "cache-vl", "vim-network-name": {"vim-0001": "net-a", "vim-0002": "net-b"},
+                             "wimAccountId": "wim-0001"}],
+                    "wimAccountId": False}
+    assert config["vnf"][0] == {"member-vnf-index": "cache", "vim_account": "edge-vim"}  # the caller's is untouched
+
+
+def test_namespace_given_or_default_is_sent_as_k8s_namespace():
+    assert kdu_namespace({}, None) == ({"k8s-namespace": "default"}, "default")
+    assert kdu_namespace({}, "cdn") == ({"k8s-namespace": "cdn"}, "cdn")
+    # a namespace the config names for the whole NS is used for the networks too, and not sent twice
+    config = {"additionalParamsForNs": {"k8s-namespace": "video"}}
+    assert kdu_namespace(config, None) == (config, "video")
+    same_for_a_kdu = {"k8s-namespace": "video", "additionalParamsForVnf": [
+        {"member-vnf-index": "cache", "additionalParamsForKdu": [{"kdu_name": "cdn-cache", "k8s-namespace": "video"}]}]}
+    assert kdu_namespace(same_for_a_kdu, "video")[1] == "video"
+
+
+@pytest.mark.parametrize("config, namespace, message", [
+    ({"k8s-namespace": "video"}, "cdn", "the config puts the NS's KDUs in namespace 'video' but --namespace is 'cdn'"),
+    ({"additionalParamsForVnf": [{"member-vnf-index": "cache", "k8s-namespace": "other"}]}, None,
+     "the config puts member-vnf-index cache in namespace 'other', the NS's networks are in 'default'"),
+    ({"additionalParamsForVnf": [{"member-vnf-index": "cache", "additionalParamsForKdu": [
+        {"kdu_name": "cdn-cache", "k8s-namespace": "other"}]}]}, "cdn",
+     "the config puts KDU cdn-cache of member-vnf-index cache in namespace 'other', the NS's networks are in 'cdn'"),
+])
+def test_kdus_outside_the_networks_namespace_are_refused(config, namespace, message):
+    with pytest.raises(L2smError) as err:
+        kdu_namespace(config, namespace)
+    assert str(err.value).startswith(message)
+
+
+@pytest.fixture
+def kubeconfig(tmp_path):
+    path = tmp_path / "kubeconfig.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": []}))
+    return str(path)
+
+
+def k8scluster_add(kubeconfig, *extra) -> list[str]:
+    return ["k8scluster-add", "edge", "--creds", kubeconfig, "--version", "1.29", "--vim", "k8s-vim", "--dry-run",
+            *extra]
+
+
+def test_k8scluster_add_takes_k8s_nets_and_cni_as_yaml(kubeconfig, capsys):
+    assert main(k8scluster_add(kubeconfig, "--k8s-nets", "{cache-net: l2net}", "--cni", "[multus]",
+                               "--description", "edge of the CDN")) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert (body["nets"], body["cni"], body["description"]) == ({"cache-net": "l2net"}, ["multus"], "edge of the CDN")
+
+
+def test_k8scluster_add_k8s_nets_override_computed_ones(kubeconfig, capsys):
+    assert main(k8scluster_add(kubeconfig, "--package", *PACKAGES, "--k8s-nets", "{content-net: l2net}")) == 0
+    assert json.loads(capsys.readouterr().out)["nets"] == {"cache-net": None, "content-net": "l2net"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ((), "--k8s-nets is required (or --package to compute it from the KNF descriptors)"),
+    (("--k8s-nets", "[a, b]"), "--k8s-nets: expected a mapping {k8s_net: vim_net or null, ...}"),
+    (("--k8s-nets", "{a: null}", "--cni", "multus"),
+     "--cni: expected a list of CNI names such as [multus], got 'multus'"),
+    (("--k8s-nets", "{a: [unclosed"), "--k8s-nets: not valid YAML: "),
+])
+def test_k8scluster_add_bad_flags_are_one_line(kubeconfig, capsys, extra, message):
+    assert main(k8scluster_add(kubeconfig, *extra)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"osm-l2sm: error: {message}") and err.count("\n") == 1
+
+
+def test_ns_delete_takes_the_name_positionally_or_as_option(capsys):
+    assert main(["ns-delete", "vod", "--ns_name", "other", "--controller", "http://127.0.0.1:9"]) == 1
+    assert "NAME 'vod' and --ns_name 'other' differ: give one" in capsys.readouterr().err
+    assert main(["ns-delete", "--controller", "http://127.0.0.1:9"]) == 1
+    assert "which NS? give its NAME (or --ns_name)" in capsys.readouterr().err

@@ -1,0 +1,205 @@
+"""The operator in OSM mode, with NS records real NBI created and a real kube-apiserver calling its webhook.
+
+The pods carry exactly the labels LCM's podLabels post-renderer writes and no L2S-M label or annotation (stock KNF
+charts). A double for nothing: NBI, API server, operator process and controller are real; no kubelet runs (the
+pods are stored, never started), and the labels are written here rather than by LCM's Helm connector.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION
+from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL
+from tests.k8s.conftest import free_port, write_test_pki
+from tests.k8s.conftest import k8s_bins, k8s_namespace, kube_api, l2sm_crds  # noqa: F401  (fixtures)
+from tests.k8s.test_operator import MULTUS, OperatorRun, wait_for
+
+pytestmark = [pytest.mark.osm_real, pytest.mark.k8s]
+
+KDUS = {"cache": "cdn-cache", "router": "router-firewall", "content": "content-server"}
+LATENCIES: list[float] = []  # seconds per admitted pod create (API server + webhook + NBI reads)
+
+
+def _register(api, name: str, namespace: str, port: int, ca_pem: bytes) -> None:
+    """Registered as the l2sm chart does in OSM mode: pods with LCM's ns-id label, path /l2sm-osm-pods."""
+    client.AdmissionregistrationV1Api(api).create_mutating_webhook_configuration({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "osm-pods.l2sm.l2sm.k8s.local", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 10,
+            "clientConfig": {"url": f"https://127.0.0.1:{port}/l2sm-osm-pods",
+                             "caBundle": base64.b64encode(ca_pem).decode()},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"],
+                       "scope": "Namespaced"}],
+            "objectSelector": {"matchExpressions": [{"key": NS_ID_LABEL, "operator": "Exists"}]},
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        }]})
+
+
+class Kube:
+    def __init__(self, api, namespace: str):
+        self.ns, self.core, self.objects = namespace, client.CoreV1Api(api), client.CustomObjectsApi(api)
+
+    def create_kdu_pod(self, ns_id: str, vnf_id: str, kdu: str) -> client.V1Pod:
+        return self.create_pod(kdu, {"managed-by": "osm.etsi.org", NS_ID_LABEL: ns_id, VNF_ID_LABEL: vnf_id,
+                                     KDU_NAME_LABEL: kdu, "osm.etsi.org/kdu-id": f"{kdu}-0123456789"})
+
+    def create_pod(self, kdu: str, labels: dict) -> client.V1Pod:
+        pod = client.V1Pod(metadata=client.V1ObjectMeta(generate_name=f"{kdu}-", labels=labels),
+                           spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="alpine")]))
+        start = time.perf_counter()
+        created = self.core.create_namespaced_pod(self.ns, pod)
+        LATENCIES.append(time.perf_counter() - start)
+        return created
+
+    def networks(self) -> dict[str, dict]:
+        items = self.objects.list_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL)["items"]
+        return {n["metadata"]["name"]: n for n in items}
+
+    def warnings(self) -> list[tuple[str, str]]:
+        return [(e.reason, e.message) for e in self.core.list_namespaced_event(self.ns).items if e.type == "Warning"]
+
+
+@pytest.fixture
+def osm_operator(osm, kube_api, l2sm_crds, k8s_namespace, controller, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("OSM_L2SM_OSM_NBI", osm["url"])
+    monkeypatch.setenv("OSM_L2SM_OSM_GC_SECONDS", "1")
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    pki = write_test_pki(pki_dir)
+    port = free_port()
+    run = OperatorRun(kube_api, controller, k8s_namespace, tmp_path / "operator.log",
+                      ("--webhook-listen", f"127.0.0.1:{port}", "--webhook-cert", str(pki["server.crt"]),
+                       "--webhook-key", str(pki["server.key"]))).start()
+    api = kube_api.client()
+    name = f"l2sm-osm-{k8s_namespace}"
+    _register(api, name, k8s_namespace, port, pki["ca.crt"].read_bytes())
+    kube = Kube(api, k8s_namespace)
+
+    def webhook_answers():
+        try:
+            kube.create_kdu_pod("probe", "probe", "probe")
+        except ApiException as err:
+            return "osm-l2sm" in (err.body or "")
+        return False
+
+    try:
+        wait_for(webhook_answers, "the API server calling the operator's OSM webhook")
+        yield kube
+    finally:
+        client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
+        run.stop()
+
+
+def test_stock_ns_pods_are_wired_from_osm_records_and_networks_go_with_the_ns(osm, osm_operator):
+    kube, nbi = osm_operator, osm["nbi"]
+    made = {}
+    for _ in range(2):  # two instances of one NSD
+        name = f"cdn-{uuid.uuid4().hex[:6]}"
+        ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+        made[ns_id] = (name, {v["member-vnf-index-ref"]: v["_id"] for v in nbi.vnf_records(ns_id)})
+    (ns_a, (name_a, vnfs_a)), (ns_b, (name_b, vnfs_b)) = made.items()
+    prefix_a, prefix_b = f"{name_a}-{ns_a[:8]}", f"{name_b}-{ns_b[:8]}"
+
+    pods = {member: kube.create_kdu_pod(ns_a, vnfs_a[member], kdu) for member, kdu in KDUS.items()}
+    router = pods["router"].metadata
+    assert router.labels["l2sm"] == "true"
+    assert json.loads(router.annotations["l2sm/networks"]) == [
+        {"name": f"{prefix_a}-cache-vl", "ips": ["10.0.1.1/24"]},
+        {"name": f"{prefix_a}-content-vl", "ips": ["10.0.2.1/24"]}]
+    assert [(e["name"], e["interface"], e["ips"]) for e in json.loads(router.annotations[MULTUS])] == [
+        (f"{prefix_a}-cache-vl", "net1", ["10.0.1.1/24"]), (f"{prefix_a}-content-vl", "net2", ["10.0.2.1/24"])]
+    cache = json.loads(pods["cache"].metadata.annotations[MULTUS])
+    assert [(e["name"], e["ips"]) for e in cache] == [(f"{prefix_a}-cache-vl", ["10.0.1.10/24"])]
+    content = json.loads(pods["content"].metadata.annotations[MULTUS])
+    assert [(e["name"], e["ips"]) for e in content] == [(f"{prefix_a}-content-vl", ["10.0.2.10/24"])]
+
+    # the second NS gets networks of its own, with the same addresses
+    other = kube.create_kdu_pod(ns_b, vnfs_b["cache"], "cdn-cache")
+    assert [(e["name"], e["ips"]) for e in json.loads(other.metadata.annotations[MULTUS])] == [
+        (f"{prefix_b}-cache-vl", ["10.0.1.10/24"])]
+    networks = kube.networks()
+    assert {n: (networks[n]["spec"].get("networkCIDR"), networks[n]["metadata"]["labels"][NS_ID_LABEL])
+            for n in networks} == {f"{prefix_a}-cache-vl": ("10.0.1.0/24", ns_a),
+                                   f"{prefix_a}-content-vl": ("10.0.2.0/24", ns_a),
+                                   f"{prefix_b}-cache-vl": ("10.0.1.0/24", ns_b)}
+
+    # OSM terminates NS a: its releases go (pods deleted), then NBI forgets it; its networks follow, b's stay
+    nbi.ns_delete(name_a, force=True)
+    for pod in pods.values():
+        kube.core.delete_namespaced_pod(pod.metadata.name, kube.ns, grace_period_seconds=0)
+    wait_for(lambda: set(kube.networks()) == {f"{prefix_b}-cache-vl"}, "NS a's networks removed")
+    nbi.ns_delete(name_b, force=True)
+    report_latencies(nbi, kube)
+
+
+def report_latencies(nbi, kube) -> None:
+    """More NS instances, their first pod (NBI read) and second pod (cached), to print the admission latency."""
+    cold, warm = [LATENCIES[0], LATENCIES[3]], LATENCIES[1:3]  # NS a's first pod and NS b's; NS a's next two
+    for _ in range(6):
+        name = f"cdn-{uuid.uuid4().hex[:6]}"
+        ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+        vnfs = {v["member-vnf-index-ref"]: v["_id"] for v in nbi.vnf_records(ns_id)}
+        kube.create_kdu_pod(ns_id, vnfs["router"], "router-firewall")
+        cold.append(LATENCIES[-1])
+        kube.create_kdu_pod(ns_id, vnfs["cache"], "cdn-cache")
+        warm.append(LATENCIES[-1])
+        nbi.ns_delete(name, force=True)
+
+    def p(values, q):
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+    for what, values in (("first pod of an NS (NBI read)", cold), ("later pods (cached)", warm),
+                         ("all", cold + warm)):
+        print(f"OSM-mode admission, {what}: n={len(values)} p50={p(values, 0.5):.0f} ms p95={p(values, 0.95):.0f} ms")
+
+
+def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator):
+    kube = osm_operator
+    with pytest.raises(ApiException) as err:
+        kube.create_kdu_pod("0000-not-an-ns", "vnf", "cdn-cache")
+    assert "osm-l2sm cannot wire this OSM KDU pod yet: NS instance 0000-not-an-ns is unknown to OSM" in err.value.body
+    assert kube.core.list_namespaced_pod(kube.ns).items == []
+    assert any(reason == "OsmNetworksUnavailable" and "0000-not-an-ns is unknown to OSM" in message
+               for reason, message in kube.warnings())
+
+
+def lcm_labels(lcm_tier, nbi, ns_id: str, member: str, kdu: str) -> dict:
+    """The labels LCM's own code computes for the KDU's pods (its podLabels post-renderer writes exactly these)."""
+    kdu_instance = f"{kdu}-{random.randrange(10**9, 10**10)}"  # as LCM's generate_kdu_instance_name
+    given = {"nsr": nbi.ns_record(ns_id), "vnfrs": nbi.vnf_records(ns_id), "kdu_instance": kdu_instance,
+             "member_vnf_index": member, "kdu_name": kdu}
+    done = subprocess.run([str(lcm_tier["python"]), str(Path(__file__).with_name("lcm_pod_labels.py"))],
+                          input=json.dumps(given), capture_output=True, text=True, timeout=120, check=False,
+                          env=dict(os.environ, PYTHONPATH=str(lcm_tier["lcm_src"])))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_pods_with_the_labels_lcm_computes_are_wired(osm, osm_operator, lcm_tier):
+    kube, nbi = osm_operator, osm["nbi"]
+    name = f"cdn-{uuid.uuid4().hex[:6]}"
+    ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+    prefix = f"{name}-{ns_id[:8]}"
+    try:
+        labels = lcm_labels(lcm_tier, nbi, ns_id, "router", "router-firewall")
+        assert set(labels) == {"managed-by", NS_ID_LABEL, "osm.etsi.org/nsd-id", VNF_ID_LABEL,
+                               "osm.etsi.org/vnfd-id", "osm.etsi.org/kdu-id", KDU_NAME_LABEL}
+        pod = kube.create_pod("router-firewall", labels)
+        assert [(e["name"], e["ips"]) for e in json.loads(pod.metadata.annotations[MULTUS])] == [
+            (f"{prefix}-cache-vl", ["10.0.1.1/24"]), (f"{prefix}-content-vl", ["10.0.2.1/24"])]
+    finally:
+        nbi.ns_delete(name, force=True)
