@@ -7,7 +7,9 @@ runs on a free loopback port and is stopped by its pid. Without the kit the tier
 """
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,10 +59,17 @@ def osm_tier() -> dict:
 
 
 def lcm_python() -> str | None:
-    """A CPython 3.10 for LCM's code (its pins need 3.10): ``OSM_L2SM_LCM_PYTHON``, else ``python3.10``."""
-    for candidate in (os.environ.get("OSM_L2SM_LCM_PYTHON"), "python3.10"):
-        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
-                                        capture_output=True, check=False).returncode == 0:
+    """A CPython 3.10 for LCM's code (its pins need 3.10): ``OSM_L2SM_LCM_PYTHON``, else ``python3.10`` on PATH,
+    else one that pyenv installed (its shim answers only for the versions it was told to use)."""
+    candidates = [os.environ.get("OSM_L2SM_LCM_PYTHON"), shutil.which("python3.10"),
+                  *sorted(glob.glob(str(Path.home() / ".pyenv" / "versions" / "3.10*" / "bin" / "python3.10")))]
+    for candidate in filter(None, candidates):
+        try:
+            ok = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"],
+                                capture_output=True, check=False, timeout=60).returncode == 0
+        except OSError:
+            ok = False
+        if ok:
             return candidate
     return None
 
