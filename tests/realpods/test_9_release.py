@@ -33,8 +33,9 @@ def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
     assert not status.get("assignedIPs")
 
     # every test pod of the tier is gone by now: no port anywhere
-    assert l2sm.controller_ports() == []
-    assert not _host_ends(l2sm)
+    left = l2sm.kubectl("get", "pods", "-A", "-l", "l2sm=true", "-o", "name").stdout
+    assert l2sm.controller_ports() == [], left
+    assert not _host_ends(l2sm), (left, l2sm.ovs_ports(), l2sm.on_node("ip", "-o", "link").stdout)
     l2sm.kubectl("delete", "l2network", "leak-net", "--wait=true", "--timeout=120s", timeout=180)
     l2sm.helm("uninstall", RELEASE, "-n", RELEASE_NS, "--wait", "--timeout", "180s")
     wait_for("the chart's pods gone", lambda: not l2sm.kubectl(
