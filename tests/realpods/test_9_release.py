@@ -32,7 +32,9 @@ def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
         "connectedPodCount") == 0 and s)
     assert not status.get("assignedIPs")
 
-    # every test pod of the tier is gone by now: no port anywhere
+    # every test pod of the tier is gone once the last ones (of uninstalled releases) have terminated
+    wait_for("every labelled pod gone", lambda: not l2sm.kubectl(
+        "get", "pods", "-A", "-l", "l2sm=true", "-o", "name").stdout.strip(), timeout=120, interval=2)
     left = l2sm.kubectl("get", "pods", "-A", "-l", "l2sm=true", "-o", "name").stdout
     assert l2sm.controller_ports() == [], left
     assert not _host_ends(l2sm), (left, l2sm.ovs_ports(), l2sm.on_node("ip", "-o", "link").stdout)
