@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from osm_l2sm import data
 from osm_l2sm.descriptors import load_package, plan_ns, validate
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
@@ -25,7 +26,7 @@ from osm_l2sm.sandbox import Sandbox
 
 from .profiles import SandboxProfile, load_profile
 
-DEFAULT_PACKAGES = Path(__file__).resolve().parents[2] / "descriptors"
+DEFAULT_PACKAGES = data.descriptors_dir()
 DEFAULT_SANDBOX = "cdn"
 DEFAULT_NS_NAME = "cdn"
 DEFAULT_RATE = "6M"  # 64 MiB in about 11 s: the cut-off lands mid-transfer and the demo stays under a minute
