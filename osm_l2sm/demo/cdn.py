@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +293,15 @@ class CdnDemo:
                 return
             time.sleep(0.05)
         self.progress(f"  router removed at {self._file_size(target) * 100 // total}% of the download")
-        self.sandbox.delete_pod(router.pod)
+        # Deleting the router's pod takes seconds on a loaded machine (its links go with the CNI DEL calls), long
+        # enough for the rest of the download to get through first. The cache's download is held until the router
+        # is gone, so the cut lands mid-transfer however long the deletion takes.
+        download = self.sandbox.pod(cache.pod)["pid"]
+        os.kill(download, signal.SIGSTOP)
+        try:
+            self.sandbox.delete_pod(router.pod)
+        finally:
+            os.kill(download, signal.SIGCONT)
         stalled_at, drained = self._wait_stall(target)
         self._check("cutoff_stalled", stalled_at is not None and stalled_at < total,
                     f"0 bytes in {STALL_WINDOW:.0f} s" if stalled_at is not None else "still growing",
