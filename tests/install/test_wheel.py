@@ -57,14 +57,15 @@ def test_wheel_carries_descriptors_and_charts_as_real_files(wheel):
 def test_demo_runs_from_the_wheel_installed_in_a_new_venv(require_root_ovs, wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    # The wheel itself, with no index: its dependencies come from this environment through a .pth line, which
-    # Python adds after the venv's own site-packages, so osm_l2sm is the wheel's.
-    (site,) = venv.glob("lib/python3*/site-packages")
-    (site / "deps-of-the-test-environment.pth").write_text("\n".join(
-        p for p in sys.path if p.endswith("site-packages")) + "\n")
+    # The wheel itself, with no index; then its dependencies from this environment through a .pth line (written
+    # after, or pip would find this environment's osm-l2sm installed already), which Python adds after the venv's
+    # own site-packages, so osm_l2sm is the wheel's.
     done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "--no-index", str(wheel)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "deps-of-the-test-environment.pth").write_text("\n".join(
+        p for p in sys.path if p.endswith("site-packages")) + "\n")
 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
