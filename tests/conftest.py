@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
+
+# Tests import their shared helpers as `tests.<box>...` from the checkout, but osm_l2sm must come from wherever it
+# is installed (CI installs it from a wheel into a fresh venv): the checkout goes at the END of the path, so it
+# supplies `tests` and shadows no installed package. (.ci/run also sets PYTHONSAFEPATH, so neither does
+# `python -m` in the checkout.)
+REPO = str(Path(__file__).resolve().parents[1])
+if REPO not in sys.path:
+    sys.path.append(REPO)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

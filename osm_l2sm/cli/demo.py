@@ -11,12 +11,14 @@ def register(sub) -> None:
     demo_sub.required = True
     cdn = demo_sub.add_parser(
         "cdn", help="the CDN service (content server, router/firewall, cache on two virtual links)",
-        description="Plan the CDN service from descriptors/, start the sandbox if needed, create the virtual links' "
-        "networks, run the three KNFs as pods from their sandbox profiles and validate it as OSM PoC 14 did: "
-        "ping ttl, traceroute, download with sha256, isolation, firewall, and the router cut-off mid-download.")
+        description="Plan the CDN service from its OSM packages (descriptors/), start the sandbox if needed, create "
+        "the virtual links' networks, run the three KNFs as pods from their sandbox profiles and validate it as OSM "
+        "PoC 14 did: ping ttl, traceroute, download with sha256, isolation, firewall, and the router cut-off "
+        "mid-download.")
     cdn.add_argument("--rate", default=None, help="download rate limit in curl's form (default: 6M; the PoC used 200k)")
     cdn.add_argument("--size-mib", type=int, default=None, help="size of the generated video file (default: 64)")
-    cdn.add_argument("--packages", default=None, help="folder holding the OSM packages (default: descriptors/)")
+    cdn.add_argument("--packages", default=None,
+                     help="folder holding the OSM packages (default: the descriptors/ osm-l2sm ships)")
     cdn.add_argument("--sandbox", default=None, help="sandbox name (default: cdn)")
     cdn.add_argument("--nodes", type=int, default=2, help="nodes when the sandbox is started (default: 2)")
     cdn.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -13,11 +13,13 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from osm_l2sm import data
 from osm_l2sm.descriptors import load_package, plan_ns, validate
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
@@ -25,7 +27,7 @@ from osm_l2sm.sandbox import Sandbox
 
 from .profiles import SandboxProfile, load_profile
 
-DEFAULT_PACKAGES = Path(__file__).resolve().parents[2] / "descriptors"
+DEFAULT_PACKAGES = data.descriptors_dir()
 DEFAULT_SANDBOX = "cdn"
 DEFAULT_NS_NAME = "cdn"
 DEFAULT_RATE = "6M"  # 64 MiB in about 11 s: the cut-off lands mid-transfer and the demo stays under a minute
@@ -291,7 +293,15 @@ class CdnDemo:
                 return
             time.sleep(0.05)
         self.progress(f"  router removed at {self._file_size(target) * 100 // total}% of the download")
-        self.sandbox.delete_pod(router.pod)
+        # Deleting the router's pod takes seconds on a loaded machine (its links go with the CNI DEL calls), long
+        # enough for the rest of the download to get through first. The cache's download is held until the router
+        # is gone, so the cut lands mid-transfer however long the deletion takes.
+        download = self.sandbox.pod(cache.pod)["pid"]
+        os.kill(download, signal.SIGSTOP)
+        try:
+            self.sandbox.delete_pod(router.pod)
+        finally:
+            os.kill(download, signal.SIGCONT)
         stalled_at, drained = self._wait_stall(target)
         self._check("cutoff_stalled", stalled_at is not None and stalled_at < total,
                     f"0 bytes in {STALL_WINDOW:.0f} s" if stalled_at is not None else "still growing",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import shutil
 import tarfile
 import tempfile
@@ -160,13 +161,35 @@ def _remove_extracted() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _extract_data(tar: tarfile.TarFile, dest: str) -> None:
+    """Extract refusing absolute paths, paths or links leading out of ``dest``, and devices: tarfile's "data" filter
+    where this Python has it (3.11.4 and later), the same checks by hand on older ones (Debian 12's is 3.11.2)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = os.path.realpath(dest)
+    for member in tar.getmembers():
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise tarfile.TarError(f"{member.name}: not a regular file, folder or link")
+        paths = [member.name]
+        if member.issym():
+            paths.append(os.path.join(os.path.dirname(member.name), member.linkname))
+        elif member.islnk():
+            paths.append(member.linkname)
+        for name in paths:
+            full = os.path.realpath(os.path.join(root, name))
+            if os.path.isabs(name) or os.path.commonpath([root, full]) != root:
+                raise tarfile.TarError(f"{member.name}: leads out of the package")
+    tar.extractall(dest)
+
+
 def _load_tar(path: Path) -> Package:
     try:
         with tarfile.open(path, "r:*") as tar:
             tops = {m.name.split("/", 1)[0] for m in tar.getmembers() if m.name not in (".", "")}
             tmp = tempfile.mkdtemp(prefix="osm-l2sm-pkg-")
             _extracted.append(tmp)
-            tar.extractall(tmp, filter="data")  # refuses absolute paths, links out of the tree, devices
+            _extract_data(tar, tmp)
     except (tarfile.TarError, OSError) as err:
         raise DescriptorError(path.name, "(top)", f"cannot read the package archive: {err}") from None
     if len(tops) != 1:

@@ -9,12 +9,13 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, Plan
 
 from .resources import GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, VERSION, api_client
 
-CHARTS_DIR = Path(__file__).resolve().parents[2] / "helm-charts"
+CHARTS_DIR = data.charts_dir()
 NETWORK_CHART = "l2sm-network"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "osm-l2sm"}
 

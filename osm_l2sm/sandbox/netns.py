@@ -40,6 +40,12 @@ def _inode(p: str) -> int | None:
         return None
 
 
+def holds(name: str, pid: int) -> bool:
+    """True when process ``pid`` lives in the namespace ``name`` (false once it is gone, or still a zombie)."""
+    inode = _inode(path(name))
+    return inode is not None and _inode(f"/proc/{pid}/ns/net") == inode
+
+
 def pids(name: str) -> list[int]:
     """The processes whose network namespace is ``name``."""
     inode = _inode(path(name))

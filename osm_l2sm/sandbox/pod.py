@@ -62,23 +62,27 @@ class Pod:
             proc = subprocess.Popen(netns.argv(self.netns, command), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
         self.record["pid"] = proc.pid
+        # `ip netns exec` starts in this namespace and enters the pod's a moment later. Until then the pid is not
+        # in the pod, and running() and stop() tell "ours" by that: return only once it is inside (or has ended).
+        while proc.poll() is None and not netns.holds(self.netns, proc.pid):
+            time.sleep(0.01)
         self.record["command"] = command
         return proc.pid
 
     def running(self) -> bool:
         pid = self.record.get("pid")
-        return bool(pid) and pid in netns.pids(self.netns)
+        return bool(pid) and netns.holds(self.netns, pid)
 
     def stop(self) -> None:
         """The recorded program's group first, then anything else left inside the pod's namespace."""
         pid = self.record.get("pid")
-        if pid and pid in netns.pids(self.netns):  # the pid is still ours: it lives in the pod's netns
+        if pid and netns.holds(self.netns, pid):  # the pid is still ours: it lives in the pod's netns
             try:
                 os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and pid in netns.pids(self.netns):
+            while time.monotonic() < deadline and netns.holds(self.netns, pid):
                 time.sleep(0.05)
         netns.kill_all(self.netns)
         self.record["pid"] = None

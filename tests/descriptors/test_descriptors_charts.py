@@ -19,11 +19,7 @@ import yaml
 from cdn_package_copies import DESCRIPTORS, PACKAGES
 from osm_l2sm.descriptors import load_package, plan_ns
 
-try:
-    from tests.conftest import unavailable
-except ImportError:  # plain `pytest` leaves the repository root off sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.conftest import unavailable
+from tests.conftest import unavailable
 
 CHARTS = ("content-server", "router-firewall", "cdn-cache")
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm-charts"

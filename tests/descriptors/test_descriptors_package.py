@@ -118,6 +118,19 @@ def test_archive_with_two_top_folders_is_refused(tmp_path):
         load_package(archive)
 
 
+@pytest.mark.parametrize("name, link", [("a/../../escape.yaml", None), ("a/charts", "../../../etc")])
+def test_archive_leading_out_of_its_folder_is_refused_and_writes_nothing_outside(tmp_path, name, link):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        if link:
+            info.type, info.linkname = tarfile.SYMTYPE, link
+        tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(DescriptorError, match=r"^evil.tar.gz: \(top\): cannot read the package archive: "):
+        load_package(archive)
+    assert not (tmp_path.parent / "escape.yaml").exists()
+
+
 def test_build_refuses_a_broken_descriptor(pkg_copy, tmp_path):
     pkg_copy.edit("cdn_cache_knf", lambda d: d["vnfd"]["kdu"][0].pop("name"))
     with pytest.raises(DescriptorError, match=r"^cdn_cache_knf/cdn_cache_vnfd.yaml: vnfd.kdu\[0\].name: required"):

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,11 +26,7 @@ import yaml
 from osm_l2sm.k8s.crds import load_manifests
 from tests.ports import free_port
 
-try:
-    from tests.conftest import unavailable
-except ImportError:  # plain `pytest` (not `python -m pytest`) leaves the repository root off sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.conftest import unavailable
+from tests.conftest import unavailable
 
 K8S_BINARIES = ("kube-apiserver", "etcd", "helm")
 ADMIN_USER = "osm-l2sm-test-admin"

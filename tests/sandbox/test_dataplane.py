@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -147,6 +148,29 @@ def test_pod_program_runs_inside_with_its_output_logged(nets):
         nets.delete_pod("h")
     assert "h" not in [p["name"] for p in nets.pods()]
     assert not netns.exists(nets.layout.pod_netns("h"))
+
+
+def test_a_program_slow_to_enter_its_pod_is_running_once_started(nets, tmp_path):
+    """On a loaded machine `ip netns exec` enters the pod's namespace a while after it started; a pod whose
+    program has not entered yet is starting, not dead. A slow `ip` (first on the program's PATH) makes that while
+    long: the pod must show running as soon as run_pod returns, and delete_pod must still stop its program."""
+    slow_ip = tmp_path / "bin" / "ip"
+    slow_ip.parent.mkdir()
+    slow_ip.write_text(f"#!/bin/sh\nsleep 2\nexec {shutil.which('ip')} \"$@\"\n")
+    slow_ip.chmod(0o755)
+    info = nets.run_pod("slow", "node1", [], ["sleep", "600"],
+                        env={"PATH": f"{slow_ip.parent}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        assert info["running"], "the pod's program counts as dead before it entered the namespace"
+        assert nets.pod("slow")["running"]
+        assert netns.holds(nets.layout.pod_netns("slow"), info["pid"])
+    finally:
+        nets.delete_pod("slow")
+    try:  # gone, or a zombie its parent (this process) has not reaped yet
+        state = open(f"/proc/{info['pid']}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z"), "delete_pod left the program running"
 
 
 def test_sandbox_target_is_an_idempotent_network_target(nets):
