@@ -30,7 +30,7 @@ def _modules() -> list[str]:
 
 def test_every_module_of_the_package_imports():
     names = _modules()
-    assert {"osm_l2sm.controller.metrics", "osm_l2sm.k8s.operator", "osm_l2sm.cni.plugin"} <= set(names)
+    assert {"osm_l2sm.controller.metrics", "osm_l2sm.k8s.operator", "osm_l2sm.cni.daemon"} <= set(names)
     for name in names:
         if name.endswith(".__main__"):
             continue  # entry scripts: importing one runs the program (their imports are checked below)

@@ -35,9 +35,19 @@ SETUP_TIMEOUT = 1200.0  # the first setup installs NBI's requirements from PyPI
 
 
 def kit_dir() -> Path | None:
+    """``OSM_L2SM_OSM_KIT``, else ``../shared/osm`` beside the repository, or beside the repository a local clone
+    was made from (CI runs in a fresh clone elsewhere)."""
     given = os.environ.get("OSM_L2SM_OSM_KIT")
-    path = Path(given) if given else REPO.parent / "shared" / "osm"
-    return path if (path / "setup-osm-tier").is_file() and (path / "run-nbi").is_file() else None
+    candidates = [Path(given)] if given else [REPO.parent / "shared" / "osm"]
+    if not given:
+        origin = subprocess.run(["git", "-C", str(REPO), "remote", "get-url", "origin"], capture_output=True,
+                                text=True, check=False).stdout.strip()
+        if origin and Path(origin).is_dir():
+            candidates.append(Path(origin).resolve().parent / "shared" / "osm")
+    for path in candidates:
+        if (path / "setup-osm-tier").is_file() and (path / "run-nbi").is_file():
+            return path
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +56,7 @@ def osm_tier() -> dict:
     kit = kit_dir()
     if kit is None:
         unavailable("needs OSM's release-19 sources: set OSM_L2SM_OSM_KIT to the OSM kit folder (setup-osm-tier, "
-                    "run-nbi, src/*.tar.gz; see docs/osm.md) or put it at ../shared/osm")
+                    "run-nbi, src/*.tar.gz; see docs/osm.md) or put it at ../shared/osm (beside the repository or its origin)")
     work = CACHE / "osm-tier"
     work.parent.mkdir(parents=True, exist_ok=True)
     log = CACHE / "osm-tier-setup.log"
