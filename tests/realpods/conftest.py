@@ -24,6 +24,7 @@ try:
 except ImportError:  # plain `pytest` leaves the repository root off sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.conftest import unavailable
+from tests.realpods.timings import TIMINGS, report_timing
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -33,6 +34,13 @@ NODE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sche
 RELEASE, RELEASE_NS = "l2sm", "l2sm-system"
 TEST_IMAGE = "localhost/l2sm-testpod:local"
 COMPONENTS = ("controller", "operator", "switch", "cni")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("real-pods timings")
+        for line in TIMINGS:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -164,7 +172,7 @@ def k8s_node():
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
         timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()
-        print(f"\nreal-pods tier: images {built - started:.0f} s, cluster {' '.join(timings)} s", file=sys.stderr)
+        report_timing(f"images {built - started:.0f} s, cluster {' '.join(timings)} s")
         yield cluster
     finally:
         if not keep:
@@ -196,8 +204,7 @@ def l2sm(k8s_node: Cluster) -> Cluster:
         logs = k8s_node.kubectl("-n", RELEASE_NS, "logs", "--all-containers", "--tail=20", "--prefix", "-l",
                                 "app.kubernetes.io/instance=l2sm", check=False).stdout
         raise AssertionError(f"the l2sm chart did not come up:\n{pods}\n{logs[-4000:]}") from None
-    print(f"\nreal-pods tier: l2sm chart Ready {time.monotonic() - started:.0f} s after helm install",
-          file=sys.stderr)
+    report_timing(f"l2sm chart Ready {time.monotonic() - started:.0f} s after helm install")
     return k8s_node
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sys
 import time
 
 import pytest
 
 from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest, wait_for
+from tests.realpods.timings import report_timing
 
 PODS = ("ping", "pong", "trio", "stray")
 
@@ -27,8 +27,8 @@ def pingpong(l2sm: Cluster):
     )
     l2sm.wait_ready(*PODS)
     if ipv4_of(l2sm, "ping", "net1"):
-        print(f"\nreal-pods tier: first pod with an L2S-M interface {time.monotonic() - l2sm.started:.0f} s after "
-              "the cluster's start (binaries and images cached)", file=sys.stderr)
+        report_timing(f"first pod with an L2S-M interface {time.monotonic() - l2sm.started:.0f} s after "
+              "the cluster's start (binaries and images cached)")
     yield l2sm
     l2sm.kubectl("delete", "pod", *PODS, "--wait=true", "--timeout=120s", check=False, timeout=180)
     l2sm.kubectl("delete", "l2network", "ping-network", "other-network", "--wait=true", "--timeout=120s",

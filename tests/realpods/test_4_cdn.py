@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.realpods.conftest import ROOT, TEST_IMAGE, Cluster, l2network, wait_for
+from tests.realpods.timings import report_timing
 
 SIZE_MIB = 32
 RATE = "1M"  # 32 s for the file: the cut lands well before its end
@@ -70,8 +71,7 @@ def cdn(l2sm: Cluster, tmp_path_factory):
     content = service.address("content-server")
     wait_for("the content server through the router", lambda: service.exec(
         "cdn-cache", f"ping -c1 -W1 {content}", check=False).returncode == 0, timeout=90)
-    print(f"\nreal-pods tier: CDN service up {time.monotonic() - started:.0f} s after the first helm install",
-          file=sys.stderr)
+    report_timing(f"CDN service up {time.monotonic() - started:.0f} s after the first helm install")
     yield service
     for kdu in plan["kdus"]:
         l2sm.helm("uninstall", kdu["kdu"], "--wait", "--timeout", "120s", check=False)
