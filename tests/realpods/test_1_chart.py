@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.realpods.conftest import RELEASE, RELEASE_NS, Cluster
+from tests.realpods.conftest import RELEASE_NS, Cluster
 
 
 def _pods(cluster: Cluster, component: str) -> list[dict]:
