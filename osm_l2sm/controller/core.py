@@ -56,10 +56,15 @@ class Controller:
         self._progress = threading.Condition()
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
-    def _queue(self, name: str, **fields) -> None:
+    def _queue(self, name: str, networks, **fields) -> int:
+        """Queue a batch for switch ``name`` changing the flows of ``networks`` (shown "pending" in their views
+        until the switch acknowledges it)."""
         rt = self.runtime
         rt.queued[name] = seq = rt.queued.get(name, 0) + 1
+        rt.batch_networks.setdefault(name, {})[seq] = networks
         self.outbox.append(Batch(name, rt.datapaths[name], seq, rt.generation.get(name, 0), **fields))
+        self.state.changed(*networks)
+        return seq
 
     def _resync(self, name: str, passes: int) -> None:
         ctx = switch_context(self.state, name)
@@ -71,7 +76,10 @@ class Controller:
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
-        self._queue(name, add=tuple(sorted(flows)), passes=passes)
+        rt = self.runtime
+        rt.network_batch[name] = {}
+        rt.resynced[name] = self._queue(name, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
+                                        passes=passes)
         self.metrics.flow_syncs.inc()
         LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
 
@@ -84,13 +92,14 @@ class Controller:
                 continue
             sent = rt.flows.setdefault(name, {})
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
-            add, remove = set(), set()
+            add, remove, changed = set(), set(), []
             for net_name in targets:
                 net = state.networks.get(net_name)
                 new = network_flows(ctx, net, state.ports_by_network.get(net_name, {}).values()) if net else frozenset()
                 old = sent.get(net_name, frozenset())
                 if new == old:
                     continue
+                changed.append(net_name)
                 add |= new - old
                 remove |= old - new
                 if new:
@@ -100,7 +109,8 @@ class Controller:
             if add or remove:
                 replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
                 remove = {f for f in remove if _key(f) not in replaced}
-                self._queue(name, add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                seq = self._queue(name, tuple(changed), add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                rt.network_batch.setdefault(name, {}).update(dict.fromkeys(changed, seq))
                 self.metrics.flow_updates.inc()
 
     def _connected(self) -> set[str]:
@@ -113,9 +123,15 @@ class Controller:
     # -- progress ------------------------------------------------------------------------------------------------
     def acknowledged(self, name: str, seq: int) -> None:
         """The switch answered the barrier closing batch ``seq`` (or the batch was dropped with its connection)."""
+        rt, networks = self.runtime, set()
         with self._progress:
-            if seq > self.runtime.acked.get(name, 0):
-                self.runtime.acked[name] = seq
+            done = rt.acked.get(name, 0)
+            if seq > done:
+                rt.acked[name] = seq
+                pending = rt.batch_networks.get(name, {})
+                for s in range(done + 1, seq + 1):
+                    networks.update(pending.pop(s, ()))
+                self.state.changed(*networks)  # their views say "acknowledged" once a waiter wakes
             self._progress.notify_all()
 
     def progress(self) -> dict:
@@ -170,6 +186,7 @@ class Controller:
             del self.runtime.datapaths[name]
             self.runtime.connected.discard(name)
             self.runtime.flows.pop(name, None)
+            self.state.changed(*self.state.networks_on(name))  # their views say so
         self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
         LOG.info("switch %s disconnected", name)
 
@@ -200,15 +217,18 @@ class Controller:
     def create_network(self, name, cidr=None, description=None, interdomain=None):
         with self.state.lock:
             view, created = self.state.create_network(name, cidr, description, interdomain)
-            if created:
-                self._update(self._connected(), [name])
+            if created:  # flows only where the network has ports (none yet), or on the edges when inter-domain
+                self._update(self.state.switches_of_network(name), [name])
         self._send()
         return view, created
 
     def delete_network(self, name):
         with self.state.lock:
+            holding = {s for s, sent in self.runtime.flows.items() if name in sent}
             self.state.delete_network(name)
-            self._update(self._connected(), [name])
+            self._update(holding, [name])
+            for batches in self.runtime.network_batch.values():
+                batches.pop(name, None)
         self._send()
 
     def attach_port(self, network, switch, interface, mac=None):

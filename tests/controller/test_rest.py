@@ -55,7 +55,7 @@ def test_healthz_needs_no_token_but_the_api_does(controller):
 def test_networks_create_get_list_delete(client):
     blue = client.create_network("blue", cidr="10.10.0.0/24", description="the blue one")
     assert blue == {"name": "blue", "id": blue["id"], "cidr": "10.10.0.0/24", "description": "the blue one",
-                    "ports": []}
+                    "ports": [], "switches": {}}
     assert 1 <= blue["id"] <= 4094
     assert client.create_network("blue", cidr="10.10.0.0/24", description="the blue one") == blue  # idempotent
     assert status_of(client.create_network, "blue", cidr="10.20.0.0/24") == 409
