@@ -13,6 +13,7 @@ earlier controller left whatever its generation.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from .records import port_id
 from .state import State
 
 LOG = logging.getLogger(__name__)
+SETTLE_EVERY = 1000  # batches between two settles of the garbage collector (see Controller._settle)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Controller:
         self.outbox: collections.deque[Batch] = collections.deque()  # appended under the state lock
         self.wake = None  # () -> None, set by the OpenFlow app: batches are waiting in the outbox
         self._progress = threading.Condition()
+        self._unsettled = 0  # batches queued since the last settle; a resync counts as a settle's worth
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
     def _queue(self, name: str, networks, **fields) -> int:
@@ -63,6 +66,7 @@ class Controller:
         rt.queued[name] = seq = rt.queued.get(name, 0) + 1
         rt.batch_networks.setdefault(name, {})[seq] = networks
         self.outbox.append(Batch(name, rt.datapaths[name], seq, rt.generation.get(name, 0), **fields))
+        self._unsettled += SETTLE_EVERY if fields.get("passes") else 1
         self.state.changed(*networks)
         return seq
 
@@ -119,6 +123,21 @@ class Controller:
     def _send(self) -> None:
         if self.wake is not None and self.outbox:
             self.wake()
+        if self._unsettled >= SETTLE_EVERY:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Collect the garbage made since the last settle, then freeze what survives (gc.freeze).
+
+        At full size the flow sets and records are a few hundred thousand tracked containers that live as long as
+        the state. A full collection of the cyclic GC walks them all (about 100 ms here, several times that on a
+        loaded machine) while holding the interpreter, so every REST call and flow batch in flight stalls: that was
+        the tail of GET /networks during churn. Frozen objects are skipped by later collections (they are still
+        freed by reference counting when replaced: the records and flow sets hold no cycles), so this collection
+        and the later ones only walk what was made since."""
+        self._unsettled = 0
+        gc.collect()
+        gc.freeze()
 
     # -- progress ------------------------------------------------------------------------------------------------
     def acknowledged(self, name: str, seq: int) -> None:
