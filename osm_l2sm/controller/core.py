@@ -13,6 +13,7 @@ earlier controller left whatever its generation.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from .records import port_id
 from .state import State
 
 LOG = logging.getLogger(__name__)
+SETTLE_EVERY = 1000  # batches between two settles of the garbage collector (see Controller._settle)
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,19 @@ class Controller:
         self.outbox: collections.deque[Batch] = collections.deque()  # appended under the state lock
         self.wake = None  # () -> None, set by the OpenFlow app: batches are waiting in the outbox
         self._progress = threading.Condition()
+        self._unsettled = 0  # batches queued since the last settle; a resync counts as a settle's worth
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
-    def _queue(self, name: str, **fields) -> None:
+    def _queue(self, name: str, networks, **fields) -> int:
+        """Queue a batch for switch ``name`` changing the flows of ``networks`` (shown "pending" in their views
+        until the switch acknowledges it)."""
         rt = self.runtime
         rt.queued[name] = seq = rt.queued.get(name, 0) + 1
+        rt.batch_networks.setdefault(name, {})[seq] = networks
         self.outbox.append(Batch(name, rt.datapaths[name], seq, rt.generation.get(name, 0), **fields))
+        self._unsettled += SETTLE_EVERY if fields.get("passes") else 1
+        self.state.changed(*networks)
+        return seq
 
     def _resync(self, name: str, passes: int) -> None:
         ctx = switch_context(self.state, name)
@@ -71,7 +80,10 @@ class Controller:
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
-        self._queue(name, add=tuple(sorted(flows)), passes=passes)
+        rt = self.runtime
+        rt.network_batch[name] = {}
+        rt.resynced[name] = self._queue(name, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
+                                        passes=passes)
         self.metrics.flow_syncs.inc()
         LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
 
@@ -84,13 +96,14 @@ class Controller:
                 continue
             sent = rt.flows.setdefault(name, {})
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
-            add, remove = set(), set()
+            add, remove, changed = set(), set(), []
             for net_name in targets:
                 net = state.networks.get(net_name)
                 new = network_flows(ctx, net, state.ports_by_network.get(net_name, {}).values()) if net else frozenset()
                 old = sent.get(net_name, frozenset())
                 if new == old:
                     continue
+                changed.append(net_name)
                 add |= new - old
                 remove |= old - new
                 if new:
@@ -100,7 +113,8 @@ class Controller:
             if add or remove:
                 replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
                 remove = {f for f in remove if _key(f) not in replaced}
-                self._queue(name, add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                seq = self._queue(name, tuple(changed), add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                rt.network_batch.setdefault(name, {}).update(dict.fromkeys(changed, seq))
                 self.metrics.flow_updates.inc()
 
     def _connected(self) -> set[str]:
@@ -109,13 +123,34 @@ class Controller:
     def _send(self) -> None:
         if self.wake is not None and self.outbox:
             self.wake()
+        if self._unsettled >= SETTLE_EVERY:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Collect the garbage made since the last settle, then freeze what survives (gc.freeze).
+
+        At full size the flow sets and records are a few hundred thousand tracked containers that live as long as
+        the state. A full collection of the cyclic GC walks them all (about 100 ms here, several times that on a
+        loaded machine) while holding the interpreter, so every REST call and flow batch in flight stalls: that was
+        the tail of GET /networks during churn. Frozen objects are skipped by later collections (they are still
+        freed by reference counting when replaced: the records and flow sets hold no cycles), so this collection
+        and the later ones only walk what was made since."""
+        self._unsettled = 0
+        gc.collect()
+        gc.freeze()
 
     # -- progress ------------------------------------------------------------------------------------------------
     def acknowledged(self, name: str, seq: int) -> None:
         """The switch answered the barrier closing batch ``seq`` (or the batch was dropped with its connection)."""
+        rt, networks = self.runtime, set()
         with self._progress:
-            if seq > self.runtime.acked.get(name, 0):
-                self.runtime.acked[name] = seq
+            done = rt.acked.get(name, 0)
+            if seq > done:
+                rt.acked[name] = seq
+                pending = rt.batch_networks.get(name, {})
+                for s in range(done + 1, seq + 1):
+                    networks.update(pending.pop(s, ()))
+                self.state.changed(*networks)  # their views say "acknowledged" once a waiter wakes
             self._progress.notify_all()
 
     def progress(self) -> dict:
@@ -170,6 +205,7 @@ class Controller:
             del self.runtime.datapaths[name]
             self.runtime.connected.discard(name)
             self.runtime.flows.pop(name, None)
+            self.state.changed(*self.state.networks_on(name))  # their views say so
         self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
         LOG.info("switch %s disconnected", name)
 
@@ -200,15 +236,18 @@ class Controller:
     def create_network(self, name, cidr=None, description=None, interdomain=None):
         with self.state.lock:
             view, created = self.state.create_network(name, cidr, description, interdomain)
-            if created:
-                self._update(self._connected(), [name])
+            if created:  # flows only where the network has ports (none yet), or on the edges when inter-domain
+                self._update(self.state.switches_of_network(name), [name])
         self._send()
         return view, created
 
     def delete_network(self, name):
         with self.state.lock:
+            holding = {s for s, sent in self.runtime.flows.items() if name in sent}
             self.state.delete_network(name)
-            self._update(self._connected(), [name])
+            self._update(holding, [name])
+            for batches in self.runtime.network_batch.values():
+                batches.pop(name, None)
         self._send()
 
     def attach_port(self, network, switch, interface, mac=None):

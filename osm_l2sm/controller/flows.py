@@ -19,8 +19,8 @@ The computation is split so that a change costs work proportional to it: :func:`
 switch's flows depend on besides the networks (its ofports, tunnels, domain links, the edges), and
 :func:`network_flows` gives the flows of one network on one switch from that context and the network's ports only.
 :func:`desired_flows` is their union; the controller caches the per-network sets and recomputes only the networks a
-change touches (core.py). A switch holds flows of a network only if it has a tunnel (the classifier of the tag),
-a local port of it, or is an edge of an inter-domain network.
+change touches (core.py). A switch holds flows of a network only if it has a local port of it (with a known
+ofport) or is an edge of an inter-domain network: a network without ports costs no flow anywhere.
 """
 from __future__ import annotations
 
@@ -148,11 +148,15 @@ def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
     from_tunnel, from_local = _metadata(nid, True), _metadata(nid)
     classify_tunnel = (("pop_vlan",), ("write_metadata", from_tunnel, ALL_BITS), ("goto_table", FORWARD_TABLE))
     vid = VLAN_PRESENT | nid
-    for ofport in tunnels.values():
-        flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", vid)), classify_tunnel))
     to_local = tuple(("output", o) for o in local_ofports)
     to_links = tuple(tuple(a) for a in to_links)
-    if to_local or to_links:  # from a tunnel: to the local ports and, on an edge, to every domain link
+    if to_local or to_links:
+        # a tunnelled frame of the network has somewhere to go only here: to the local ports and, on an edge, to
+        # every domain link. A switch with neither takes none (its peers send it none either: they tunnel only to
+        # the switches with ports in the network, and to the edges), so a network costs nothing where it has no port
+        for ofport in tunnels.values():
+            flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", vid)),
+                              classify_tunnel))
         flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (("metadata", (from_tunnel, ALL_BITS)),), to_local + to_links))
     if not local_ofports:
         return frozenset(flows)  # nothing local to send out

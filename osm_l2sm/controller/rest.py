@@ -4,8 +4,9 @@ from __future__ import annotations
 import hmac
 import os
 import logging
+import time
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from osm_l2sm.errors import L2smError
@@ -34,6 +35,10 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     state = controller.state
 
     @app.before_request
+    def start_clock():
+        g.start = time.perf_counter()
+
+    @app.before_request
     def authenticate():
         if not token or request.path == "/healthz":
             return None
@@ -45,6 +50,8 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     @app.after_request
     def count(response):
         controller.metrics.rest_requests.labels(code=str(response.status_code)).inc()
+        if "start" in g:  # the time the controller spent on the request, apart from the network and the client
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.start) * 1000:.2f}"
         return response
 
     @app.errorhandler(L2smError)

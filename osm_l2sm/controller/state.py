@@ -94,6 +94,9 @@ class Runtime:
     flows: dict = field(default_factory=dict)         # switch name -> {network: flows sent for it}
     queued: dict = field(default_factory=dict)        # switch name -> last flow batch queued (1, 2, ...)
     acked: dict = field(default_factory=dict)         # switch name -> last batch the switch acknowledged
+    resynced: dict = field(default_factory=dict)      # switch name -> batch of its last full resync
+    network_batch: dict = field(default_factory=dict)  # switch name -> {network: last batch changing its flows}
+    batch_networks: dict = field(default_factory=dict)  # switch name -> {batch not yet acknowledged: networks}
 
 
 class State:
@@ -173,7 +176,30 @@ class State:
                 "ports": [self.port_view(pid, members[pid]) for pid in sorted(members)]}
         if net.interdomain:
             view["interdomain"] = dict(net.interdomain)
+        view["switches"] = self.network_progress(name, members.values())
         return view
+
+    def network_progress(self, name: str, members) -> dict:
+        """Per switch carrying network ``name`` (whose ports are ``members``): connected, and whether the switch
+        acknowledged the network's flows as last computed ("acknowledged") or not yet ("pending")."""
+        rt = self.runtime
+        net = self.networks.get(name)
+        carrying = {p.switch for p in members} | (self.edges() if net is not None and net.interdomain else set())
+        progress = {}
+        for switch in sorted(carrying):
+            connected = switch in rt.connected
+            seq = rt.network_batch.get(switch, {}).get(name, rt.resynced.get(switch))
+            done = connected and seq is not None and rt.acked.get(switch, 0) >= seq
+            progress[switch] = {"connected": connected, "flows": "acknowledged" if done else "pending"}
+        return progress
+
+    def networks_on(self, switch: str) -> set[str]:
+        """The networks whose view lists ``switch``: those with a port on it, and the inter-domain ones on an edge."""
+        names = {p.network for p in list(self.ports.values()) if p.switch == switch}
+        sw = self.switches.get(switch)
+        if sw is not None and sw.domain_links:
+            names |= {n for n, net in list(self.networks.items()) if net.interdomain}
+        return names
 
     def port_view(self, pid: str, port: Port | None = None) -> dict:
         p = port or self.ports[pid]
@@ -188,7 +214,8 @@ class State:
             view["domain_links"] = dict(sw.domain_links)
         return view
 
-    def _changed(self, *networks) -> None:
+    def changed(self, *networks) -> None:
+        """Stamp ``networks`` with a new version: their cached JSON is stale (call after the change)."""
         for name in networks:
             self._versions[name] = next(self._clock)
 
@@ -265,7 +292,7 @@ class State:
         """All the OpenFlow port numbers of ``switch`` (at connection)."""
         with self.lock:
             self.runtime.ofports[switch] = dict(ports)
-            self._changed(*{p.network for p in self.ports.values() if p.switch == switch})
+            self.changed(*{p.network for p in self.ports.values() if p.switch == switch})
 
     def learn_port(self, switch: str, interface: str, ofport: int | None) -> bool:
         """One port number (``None``: the port is gone); False when nothing changed."""
@@ -279,7 +306,7 @@ class State:
                 ports[interface] = ofport
             port = self.ports.get(port_id(switch, interface))
             if port is not None:
-                self._changed(port.network)
+                self.changed(port.network)
             return True
 
     # -- mutations (each holds the lock, journals the change, and returns what changed) ------------------------
@@ -306,7 +333,7 @@ class State:
             net = Network(name, free, cidr, description, interdomain)
             self._journal(put=[("networks", name, net.to_json())])
             self._put_network(net)
-            self._changed(name)
+            self.changed(name)
             return self.network_view(name), True
 
     def delete_network(self, name: str) -> None:
@@ -319,7 +346,7 @@ class State:
                 self._drop_port(pid)
             del self.networks[name]
             self.ports_by_network.pop(name, None)
-            self._changed(name)
+            self.changed(name)
             self._json.pop(name, None)
 
     def attach_port(self, network, switch, interface, mac=None) -> tuple[dict, bool]:
@@ -339,7 +366,7 @@ class State:
                 return self.port_view(pid), False
             self._journal(put=[("ports", pid, new.to_json())])
             self._put_port(new)
-            self._changed(network)
+            self.changed(network)
             return self.port_view(pid), True
 
     def detach_port(self, switch: str, interface: str) -> Port:
@@ -349,7 +376,7 @@ class State:
                 raise L2smError(f"no port {pid}", 404)
             self._journal(delete=[("ports", pid)])
             port = self._drop_port(pid)
-            self._changed(port.network)
+            self.changed(port.network)
             return port
 
     def register_switch(self, name, dpid, tunnels, domain_links=None) -> tuple[dict, bool]:
@@ -388,4 +415,4 @@ class State:
             del self.switches[name]
             self.runtime.connected.discard(name)
             self.runtime.ofports.pop(name, None)
-            self._changed(*{p.network for p in self.ports.values() if p.switch == name})
+            self.changed(*{p.network for p in self.ports.values() if p.switch == name})

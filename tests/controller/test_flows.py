@@ -134,3 +134,13 @@ def test_detaching_the_last_port_removes_its_network_flows_from_the_switch(state
     assert any(network_of(state, f) == green for f in desired_flows(state, "s3"))
     state.detach_port("s3", "ga")
     assert not any(network_of(state, f) == green for f in desired_flows(state, "s3"))
+
+
+def test_a_switch_without_ports_of_a_network_holds_none_of_its_flows(state):
+    """green has its only port on s3: s1 and s2 have nothing to deliver its frames to, so no classifier either."""
+    green = net_id(state, "green")
+    for switch in ("s1", "s2"):
+        flows = desired_flows(state, switch)
+        assert not any(network_of(state, f) == green or f.match_dict.get("vlan_vid") == VLAN_PRESENT | green
+                       for f in flows), switch
+    assert any(f.match_dict.get("vlan_vid") == VLAN_PRESENT | green for f in desired_flows(state, "s3"))

@@ -49,6 +49,7 @@ def deliver(controller) -> list:
     while controller.outbox:
         batch = controller.outbox.popleft()
         batch.datapath.apply(batch)
+        controller.acknowledged(batch.switch, batch.seq)  # the barrier reply
         batches.append(batch)
     return batches
 
@@ -72,6 +73,10 @@ def build(rng: random.Random):
 def check(state, controller, datapaths, step):
     # the networks' JSON kept between changes is what a fresh view gives (ofports included)
     assert json.loads(state.list_networks_json()) == state.list_networks(), step
+    for view in state.list_networks():  # everything was delivered and acknowledged
+        connected = {s: s in controller.runtime.datapaths for s in view["switches"]}
+        assert view["switches"] == {s: {"connected": c, "flows": "acknowledged" if c else "pending"}
+                                    for s, c in connected.items()}, step
     for name, dp in datapaths.items():
         if name in controller.runtime.datapaths:
             assert dp.flows() == set(desired_flows(state, name)), (step, name)
@@ -92,7 +97,10 @@ def test_incremental_flows_equal_the_full_computation_after_every_change(seed):
         try:
             if op == "create":
                 tag = rng.choice((None, None, 100 + nets.index(net)))
-                controller.create_network(net, interdomain={"tag": tag} if tag else None)
+                created = controller.create_network(net, interdomain={"tag": tag} if tag else None)[1]
+                touched = {b.switch for b in deliver(controller)}
+                # a new network has no ports: no switch gets flows for it but the edges when inter-domain
+                assert not created or touched <= (state.edges() if tag else set()), step
             elif op == "attach":
                 before = state.switches_of_network(net)
                 controller.attach_port(net, switch, iface, rng.choice((None, f"02:00:00:00:{step:02x}:01")))
@@ -129,3 +137,29 @@ def test_a_reconnected_switch_loses_the_flows_of_an_earlier_controller_of_either
     controller.switch_connected(f"{1:016x}", dp, dict(state.ofports["s1"]))
     deliver(controller)
     assert dp.flows() == set(desired_flows(state, "s1"))
+
+
+def test_a_network_shows_each_switch_with_its_ports_pending_until_the_switch_acknowledges():
+    state, controller, datapaths = build(random.Random(3))
+    deliver(controller)
+    connected = sorted(set(controller.runtime.datapaths) - {EDGE})[:2]
+    controller.create_network("blue")
+    assert not controller.outbox and state.get_network("blue")["switches"] == {}
+    for i, switch in enumerate(connected):
+        controller.attach_port("blue", switch, "pa", f"02:00:00:00:00:0{i}")
+        controller.port_changed(f"{SWITCHES.index(switch) + 1:016x}", "pa", 1)
+    waiting = {s: {"connected": True, "flows": "pending"} for s in connected}
+    assert json.loads(state.network_json("blue"))["switches"] == waiting
+    first = controller.outbox[0]
+    while controller.outbox and controller.outbox[0].switch == first.switch:
+        batch = controller.outbox.popleft()
+        batch.datapath.apply(batch)
+        controller.acknowledged(batch.switch, batch.seq)
+    waiting[first.switch]["flows"] = "acknowledged"
+    assert json.loads(state.network_json("blue"))["switches"] == waiting
+    deliver(controller)
+    assert {s: v["flows"] for s, v in state.get_network("blue")["switches"].items()} == dict.fromkeys(
+        connected, "acknowledged")
+    controller.switch_disconnected(f"{SWITCHES.index(connected[0]) + 1:016x}", datapaths[connected[0]])
+    assert json.loads(state.network_json("blue"))["switches"][connected[0]] == {"connected": False,
+                                                                                "flows": "pending"}

@@ -52,10 +52,18 @@ def test_healthz_needs_no_token_but_the_api_does(controller):
     assert err.value.status == 401 and "bearer token" in str(err.value)
 
 
+def test_every_answer_tells_the_controller_time_in_server_timing(controller):
+    for method, path, token in (("GET", "/healthz", None), ("GET", "/api/v1/networks", TOKEN),
+                                ("GET", "/api/v1/networks/nope", TOKEN), ("GET", "/api/v1/networks", "wrong")):
+        header = raw(controller, method, path, token=token).headers["Server-Timing"]
+        name, dur = header.split(";")
+        assert name == "app" and dur.startswith("dur=") and float(dur[4:]) >= 0, (path, header)
+
+
 def test_networks_create_get_list_delete(client):
     blue = client.create_network("blue", cidr="10.10.0.0/24", description="the blue one")
     assert blue == {"name": "blue", "id": blue["id"], "cidr": "10.10.0.0/24", "description": "the blue one",
-                    "ports": []}
+                    "ports": [], "switches": {}}
     assert 1 <= blue["id"] <= 4094
     assert client.create_network("blue", cidr="10.10.0.0/24", description="the blue one") == blue  # idempotent
     assert status_of(client.create_network, "blue", cidr="10.20.0.0/24") == 409

@@ -54,13 +54,18 @@ def test_once_synced_the_switches_already_hold_the_flows_of_the_change(two_nodes
     net = topo.client.create_network("blue")
     answer = sync(topo.controller.url, "30").json()
     assert answer["synced"] and all(s["connected"] and s["acknowledged"] for s in answer["switches"].values())
-    for node in (n1, n2):  # no polling: acknowledged means installed
-        assert f"dl_vlan={net['id']}" in topo.nodes[node].ovs.ofctl("dump-flows", BRIDGE)
+    for node in (n1, n2):  # a network without ports costs no flow on any switch
+        assert f"dl_vlan={net['id']}" not in topo.nodes[node].ovs.ofctl("dump-flows", BRIDGE)
+    assert topo.client.get_network("blue")["switches"] == {}
     pod = topo.add_pod("a", n1, None, "10.10.0.1/24")
     wait_until(lambda: pod.host_if in topo.switch(n1)["ports"], what="the pod's port known to the controller")
     topo.client.attach_port("blue", n1, pod.host_if, pod.mac)
     assert sync(topo.controller.url, "30").json()["synced"]
+    # no polling: acknowledged means installed, on the switch with the port only
     assert f"dl_dst={pod.mac}" in topo.nodes[n1].flows()
+    assert f"dl_vlan={net['id']}" in topo.nodes[n1].ovs.ofctl("dump-flows", BRIDGE)
+    assert f"dl_vlan={net['id']}" not in topo.nodes[n2].ovs.ofctl("dump-flows", BRIDGE)
+    assert topo.client.get_network("blue")["switches"] == {n1: {"connected": True, "flows": "acknowledged"}}
     topo.client.detach_port(n1, pod.host_if)
     assert sync(topo.controller.url, "30").json()["synced"]
     assert f"dl_dst={pod.mac}" not in topo.nodes[n1].flows()

@@ -72,6 +72,8 @@ def test_switch_up_is_idempotent_and_down_removes_everything(node):
     assert sorted(ovs.vsctl("list-ports", "br-l2sm").split()) == sorted(tunnels.values())
     client.register_switch("peer-a", "00000000000000aa", {name: "vx-x"})  # tunnel flows need a known peer
     client.create_network("blue")
+    ovs.vsctl("add-port", "br-l2sm", "blue0", "--", "set", "interface", "blue0", "type=internal")
+    client.attach_port("blue", name, "blue0")  # a network's flows go only to the switches with its ports
     wait_until(lambda: "dl_vlan=1" in ovs.ofctl("dump-flows", "br-l2sm"), what="flows for blue")
     pids = open(os.path.join(run_dir, "ovs-vswitchd.pid")).read()
 
