@@ -4,19 +4,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from osm_l2sm.controller.process import ControllerProcess
-from tests.ports import free_port
+from tests.controllers import running_controller
 
 
 @pytest.fixture
 def controller(tmp_path):
-    proc = ControllerProcess(str(tmp_path / "state.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
-                             log_file=str(tmp_path / "controller.log"))
-    proc.start()
-    try:
+    with running_controller(tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def sync(url: str, wait: str | None = None) -> requests.Response:

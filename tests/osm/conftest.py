@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from osm_l2sm.controller import ControllerProcess
+from tests.controllers import running_controller
 
 from nbi_double import NbiDouble, NbiState
-from osm_testdata import TOKEN, free_port
+from osm_testdata import TOKEN
 
 
 @pytest.fixture
@@ -18,11 +18,5 @@ def nbi():
 @pytest.fixture
 def controller(tmp_path):
     """A real controller (REST + OpenFlow app) on free local ports, with a bearer token; stopped even on failure."""
-    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", token=TOKEN,
-                             log_file=str(tmp_path / "controller.log"))
-    proc.start()
-    try:
+    with running_controller(tmp_path, TOKEN) as proc:
         yield proc
-    finally:
-        proc.stop()

@@ -18,9 +18,8 @@ import pytest
 import yaml
 
 from osm_l2sm.cli import main
-from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.descriptors import load_package
-from tests.ports import free_port
+from tests.controllers import running_controller
 
 try:
     from tests.conftest import unavailable
@@ -149,14 +148,8 @@ def osm(real_nbi, built_packages, tmp_path_factory):
 @pytest.fixture
 def controller(tmp_path):
     """A real controller process, the network target of ns-create here (no Kubernetes needed)."""
-    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", token=TOKEN,
-                             log_file=str(tmp_path / "controller.log"))
-    proc.start()
-    try:
+    with running_controller(tmp_path, TOKEN) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
