@@ -30,17 +30,6 @@ def test_sync_lists_registered_switches_and_rejects_a_bad_wait(controller):
         assert resp.status_code == 400 and "wait" in resp.json()["error"], bad
 
 
-@pytest.fixture
-def two_nodes(require_root_ovs, tmp_path):
-    from tests.switch.l2sm_nodes import TwoNodes
-    topo = TwoNodes(str(tmp_path))
-    try:
-        topo.start()
-        yield topo
-    finally:
-        topo.close()
-
-
 def test_once_synced_the_switches_already_hold_the_flows_of_the_change(two_nodes):
     from tests.switch.l2sm_nodes import BRIDGE, wait_until
     topo = two_nodes

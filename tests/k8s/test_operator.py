@@ -168,7 +168,6 @@ def test_nad_points_multus_at_the_l2sm_cni_plugin():
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -178,22 +177,10 @@ from kubernetes.client.exceptions import ApiException  # noqa: E402
 from osm_l2sm.controller import ControllerProcess  # noqa: E402
 from tests.k8s.conftest import free_port  # noqa: E402
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION  # noqa: E402
+from tests.polling import wait_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-WAIT = 90.0  # seconds before a state the operator should reach counts as never reached (busy 2-core machine)
 MULTUS = "k8s.v1.cni.cncf.io/networks"
-
-
-def wait_for(probe, what: str, timeout: float = WAIT):
-    """Poll ``probe`` until it returns a truthy value; fail with ``what`` and the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.3)
-    pytest.fail(f"{what} never happened (last seen: {last!r})")
 
 
 @pytest.fixture

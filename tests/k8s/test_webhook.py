@@ -17,8 +17,8 @@ from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.k8s.reservations import RESERVATION_SECONDS, Reservations
 from tests.k8s.conftest import free_port, write_test_pki
-from tests.k8s.test_operator import (MULTUS, Cluster, _addresses, cluster, controller,  # noqa: F401
-                                     operator, wait_for)
+from tests.k8s.test_operator import MULTUS, Cluster, _addresses, cluster, controller, operator  # noqa: F401
+from tests.polling import wait_for
 
 
 def test_reservations_last_until_a_stored_pod_holds_the_address_or_they_expire():

@@ -23,7 +23,8 @@ from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION
 from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL
 from tests.k8s.conftest import free_port, write_test_pki
 from tests.k8s.conftest import k8s_bins, k8s_namespace, kube_api, l2sm_crds  # noqa: F401  (fixtures)
-from tests.k8s.test_operator import MULTUS, OperatorRun, wait_for
+from tests.k8s.test_operator import MULTUS, OperatorRun
+from tests.polling import wait_for
 
 pytestmark = [pytest.mark.osm_real, pytest.mark.k8s]
 

@@ -7,6 +7,7 @@ through ``nsenter``. Started once per session, stopped (by pid, with everything 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ try:
 except ImportError:  # plain `pytest` leaves the repository root off sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.conftest import unavailable
+from tests.polling import wait_for
 from tests.realpods.timings import TIMINGS, report_timing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,18 +145,6 @@ class Cluster:
         return body.get("ports", body) if isinstance(body, dict) else body
 
 
-def wait_for(what: str, probe, timeout: float = 120.0, interval: float = 1.0):
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
-
-
 @pytest.fixture(scope="session")
 def k8s_node():
     """Images built (the project image from this checkout), the cluster up; torn down at the end whatever
@@ -198,7 +188,7 @@ def l2sm(k8s_node: Cluster) -> Cluster:
                   "--create-namespace")
     try:
         for component in COMPONENTS:
-            wait_for(f"l2sm {component} Ready", lambda c=component: l2sm_ready(k8s_node, c), timeout=240, interval=2)
+            wait_for(lambda c=component: l2sm_ready(k8s_node, c), f"l2sm {component} Ready", timeout=240, interval=2)
     except AssertionError:
         pods = k8s_node.kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide", check=False).stdout
         logs = k8s_node.kubectl("-n", RELEASE_NS, "logs", "--all-containers", "--tail=20", "--prefix", "-l",
@@ -220,6 +210,21 @@ def pod_manifest(name: str, annotation: str | None, labelled: bool = True, comma
                      "containers": [{"name": "main", "image": TEST_IMAGE, "imagePullPolicy": "Never",
                                      "command": ["sh", "-c", command],
                                      "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}}]}}
+
+
+@contextlib.contextmanager
+def workload(cluster: Cluster, *objects: dict):
+    """A test's L2Networks and pods applied at once, as a user applies a manifest, with every pod Ready; then its
+    pods and networks deleted, also when the test or the wait failed."""
+    pods = [o["metadata"]["name"] for o in objects if o["kind"] == "Pod"]
+    networks = [o["metadata"]["name"] for o in objects if o["kind"] == "L2Network"]
+    cluster.apply(*objects)
+    try:
+        cluster.wait_ready(*pods)
+        yield cluster
+    finally:
+        cluster.kubectl("delete", "pod", *pods, "--wait=true", "--timeout=120s", check=False, timeout=180)
+        cluster.kubectl("delete", "l2network", *networks, "--wait=true", "--timeout=120s", check=False, timeout=180)
 
 
 def l2network(name: str, cidr: str | None = None) -> dict:

@@ -9,30 +9,23 @@ import time
 
 import pytest
 
-from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest, wait_for
+from tests.polling import wait_for
+from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest, workload
 from tests.realpods.timings import report_timing
-
-PODS = ("ping", "pong", "trio", "stray")
-
 
 @pytest.fixture(scope="module")
 def pingpong(l2sm: Cluster):
-    l2sm.apply(
-        l2network("ping-network", "10.0.0.0/24"),
-        l2network("other-network", "10.0.9.0/24"),
-        pod_manifest("ping", '[{"name": "ping-network", "ips": ["10.0.0.1/24"]}]'),  # JSON list with ips
-        pod_manifest("pong", "ping-network"),                                          # a name
-        pod_manifest("trio", "ping-network, other-network"),                           # a comma list
-        pod_manifest("stray", "no-such-network"),
-    )
-    l2sm.wait_ready(*PODS)
-    if ipv4_of(l2sm, "ping", "net1"):
-        report_timing(f"first pod with an L2S-M interface {time.monotonic() - l2sm.started:.0f} s after "
-              "the cluster's start (binaries and images cached)")
-    yield l2sm
-    l2sm.kubectl("delete", "pod", *PODS, "--wait=true", "--timeout=120s", check=False, timeout=180)
-    l2sm.kubectl("delete", "l2network", "ping-network", "other-network", "--wait=true", "--timeout=120s",
-                 check=False, timeout=180)
+    with workload(l2sm,
+                  l2network("ping-network", "10.0.0.0/24"),
+                  l2network("other-network", "10.0.9.0/24"),
+                  pod_manifest("ping", '[{"name": "ping-network", "ips": ["10.0.0.1/24"]}]'),  # JSON list with ips
+                  pod_manifest("pong", "ping-network"),                                          # a name
+                  pod_manifest("trio", "ping-network, other-network"),                           # a comma list
+                  pod_manifest("stray", "no-such-network")):
+        if ipv4_of(l2sm, "ping", "net1"):
+            report_timing(f"first pod with an L2S-M interface {time.monotonic() - l2sm.started:.0f} s after "
+                          "the cluster's start (binaries and images cached)")
+        yield l2sm
 
 
 def test_every_annotation_form_gets_its_interfaces_and_addresses(pingpong: Cluster):
@@ -56,8 +49,9 @@ def test_ping_and_a_tcp_transfer_with_matching_sha256(pingpong: Cluster):
     pingpong.exec("pong", "sh", "-c", "rm -f /tmp/got; setsid sh -c 'nc -l 5000 > /tmp/got' < /dev/null > /dev/null "
                                       "2>&1 & sleep 0.5")
     pingpong.exec("ping", "sh", "-c", f"nc -N -w 10 {pong} 5000 < /tmp/blob")
-    got = wait_for("the transfer on pong", lambda: pingpong.exec(
-        "pong", "sh", "-c", "[ $(stat -c %s /tmp/got) = 4194304 ] && sha256sum /tmp/got", check=False).stdout.split())
+    received = "[ $(stat -c %s /tmp/got) = 4194304 ] && sha256sum /tmp/got"
+    got = wait_for(lambda: pingpong.exec("pong", "sh", "-c", received, check=False).stdout.split(),
+                   "the transfer on pong", timeout=120)
     assert got[0] == sent
 
 
@@ -68,8 +62,8 @@ def test_a_pod_naming_a_missing_network_gets_l2sm_error_and_no_interface(pingpon
 
 
 def test_the_network_status_counts_its_pods(pingpong: Cluster):
-    status = wait_for("connectedPodCount 3", lambda: (s := (pingpong.get("l2network", "ping-network") or {})
-                                                          .get("status", {})).get("connectedPodCount") == 3 and s)
+    status = wait_for(lambda: (s := (pingpong.get("l2network", "ping-network") or {}).get("status", {}))
+                      .get("connectedPodCount") == 3 and s, "connectedPodCount 3", timeout=120)
     assert set(status["assignedIPs"].values()) == {"default/ping", "default/pong", "default/trio"}
     assert status["assignedIPs"]["10.0.0.1"] == "default/ping"
 

@@ -3,26 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest
-
-PODS = ("blue-a", "blue-b", "red-a", "red-b")
-
+from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest, workload
 
 @pytest.fixture(scope="module")
 def twins(l2sm: Cluster):
-    l2sm.apply(
-        l2network("blue-twin", "10.20.0.0/24"),
-        l2network("red-twin", "10.20.0.0/24"),
-        pod_manifest("blue-a", '[{"name": "blue-twin", "ips": ["10.20.0.1/24"]}]'),
-        pod_manifest("blue-b", '[{"name": "blue-twin", "ips": ["10.20.0.2/24"]}]'),
-        pod_manifest("red-a", '[{"name": "red-twin", "ips": ["10.20.0.2/24"]}]'),  # blue-b's address, on red
-        pod_manifest("red-b", '[{"name": "red-twin", "ips": ["10.20.0.3/24"]}]'),
-    )
-    l2sm.wait_ready(*PODS)
-    yield l2sm
-    l2sm.kubectl("delete", "pod", *PODS, "--wait=true", "--timeout=120s", check=False, timeout=180)
-    l2sm.kubectl("delete", "l2network", "blue-twin", "red-twin", "--wait=true", "--timeout=120s", check=False,
-                 timeout=180)
+    with workload(l2sm,
+                  l2network("blue-twin", "10.20.0.0/24"),
+                  l2network("red-twin", "10.20.0.0/24"),
+                  pod_manifest("blue-a", '[{"name": "blue-twin", "ips": ["10.20.0.1/24"]}]'),
+                  pod_manifest("blue-b", '[{"name": "blue-twin", "ips": ["10.20.0.2/24"]}]'),
+                  pod_manifest("red-a", '[{"name": "red-twin", "ips": ["10.20.0.2/24"]}]'),  # blue-b's address, on red
+                  pod_manifest("red-b", '[{"name": "red-twin", "ips": ["10.20.0.3/24"]}]')) as cluster:
+        yield cluster
 
 
 def _mac(cluster: Cluster, pod: str) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.realpods.conftest import ROOT, TEST_IMAGE, Cluster, l2network, wait_for
+from tests.polling import wait_for
+from tests.realpods.conftest import ROOT, TEST_IMAGE, Cluster, l2network
 from tests.realpods.timings import report_timing
 
 SIZE_MIB = 32
@@ -69,8 +70,8 @@ def cdn(l2sm: Cluster, tmp_path_factory):
                      f"app.kubernetes.io/instance={kdu['kdu']}", "--timeout=240s", timeout=300)
     service = Cdn(l2sm, plan)
     content = service.address("content-server")
-    wait_for("the content server through the router", lambda: service.exec(
-        "cdn-cache", f"ping -c1 -W1 {content}", check=False).returncode == 0, timeout=90)
+    wait_for(lambda: service.exec("cdn-cache", f"ping -c1 -W1 {content}", check=False).returncode == 0,
+             "the content server through the router", timeout=90)
     report_timing(f"CDN service up {time.monotonic() - started:.0f} s after the first helm install")
     yield service
     for kdu in plan["kdus"]:
@@ -104,7 +105,7 @@ def test_router_cut_off_stalls_the_download_then_it_resumes(cdn: Cdn):
     url = f"http://{cdn.address('content-server')}/video.mp4"
     cdn.exec("cdn-cache", f"rm -f /tmp/cut /tmp/cut.done; setsid sh -c 'curl -sS --limit-rate {RATE} -o /tmp/cut "
                           f"{url} > /tmp/cut.log 2>&1 && touch /tmp/cut.done' < /dev/null > /dev/null 2>&1 &")
-    wait_for("a quarter of the download", lambda: cdn.size("/tmp/cut") >= total // 4, timeout=60, interval=0.3)
+    wait_for(lambda: cdn.size("/tmp/cut") >= total // 4, "a quarter of the download", timeout=60, interval=0.3)
     router = cdn.cluster.kubectl("get", "deployment", "-l", "app.kubernetes.io/instance=router-firewall", "-o",
                                  "jsonpath={.items[0].metadata.name}").stdout
     cdn.cluster.kubectl("scale", "deployment", router, "--replicas=0")
@@ -123,8 +124,7 @@ def test_router_cut_off_stalls_the_download_then_it_resumes(cdn: Cdn):
             break
     assert stalled_at is not None and stalled_at < total, f"the download did not stall: {last} of {total} bytes"
     cdn.cluster.kubectl("scale", "deployment", router, "--replicas=1")
-    wait_for("the download to complete after the router came back",
-             lambda: cdn.exec("cdn-cache", "test -e /tmp/cut.done", check=False).returncode == 0,
-             timeout=240, interval=1)
+    wait_for(lambda: cdn.exec("cdn-cache", "test -e /tmp/cut.done", check=False).returncode == 0,
+             "the download to complete after the router came back", timeout=240, interval=1)
     assert cdn.size("/tmp/cut") == total > stalled_at
     assert cdn.exec("cdn-cache", "sha256sum /tmp/cut").stdout.split()[0] == expected
