@@ -100,6 +100,11 @@ class Change:
     config: dict
 
 
+def del_config(ifname: str) -> dict:
+    """The config of a DEL: the daemon finds the attachment by container id and interface, so no NAD is needed."""
+    return {"cniVersion": "1.0.0", "name": ifname, "type": CNI_TYPE, "network": ifname}
+
+
 def plan_changes(pod: dict, links: dict[str, int], ours: set[int], nad_config) -> list[Change]:
     """What to run for ``pod``: ADD for each wanted L2S-M interface it lacks, DEL for each L2S-M interface (a veth
     whose peer is one of our host ends) it should no longer have. ``nad_config(namespace, name)`` gives a NAD's CNI
@@ -117,8 +122,7 @@ def plan_changes(pod: dict, links: dict[str, int], ours: set[int], nad_config) -
             changes.append(Change("ADD", ifname, config.get("network", name), conf))
     for ifname, peer in sorted(links.items()):
         if peer in ours and ifname not in wanted:
-            changes.append(Change("DEL", ifname, "", {"cniVersion": "1.0.0", "name": ifname, "type": CNI_TYPE,
-                                                       "network": ifname}))
+            changes.append(Change("DEL", ifname, "", del_config(ifname)))
     return changes
 
 
@@ -193,9 +197,8 @@ class NodeAttach:
         """A deleted pod: DEL what was attached here (its network namespace may be gone already)."""
         meta = pod["metadata"]
         for ifname, sandbox in sorted(self.attached.pop(meta["uid"], {}).items()):
-            config = {"cniVersion": "1.0.0", "name": ifname, "type": CNI_TYPE, "network": ifname}
             try:
-                self.invoke("DEL", ifname, config, sandbox, netns="")
+                self.invoke("DEL", ifname, del_config(ifname), sandbox, netns="")
                 log.info("%s/%s: DEL %s (pod deleted)", meta["namespace"], meta["name"], ifname)
             except L2smError as err:
                 log.warning("%s/%s: %s", meta["namespace"], meta["name"], err)
