@@ -183,7 +183,11 @@ class CdnDemo:
         origin_dir = knfs.files(content) / "www"
         expected_sha = (origin_dir / f"{FILE_NAME}.sha256").read_text().split()[0]
         total = (origin_dir / FILE_NAME).stat().st_size
-        target = knfs.files(cache) / FILE_NAME  # the cache's command is the download itself, started by ns-create
+        target = knfs.files(cache) / FILE_NAME
+        # The cache's command is the download itself. ns-create started it with the other KNFs, so on a loaded
+        # machine it may be well along or done by now: the demo starts it again, to watch a transfer from its start.
+        self.sandbox.delete_pod(cache.pod)
+        knfs.start([cache])
         # cut when the transfer is well under way, as the PoC scaled the router to 0 mid-download
         deadline = time.monotonic() + 60
         while self._file_size(target) < total * 0.25:
