@@ -15,13 +15,15 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 
-from .cluster import Sandbox
 from .profiles import SandboxProfile, load_profile
+
+if TYPE_CHECKING:  # only the Sandbox's public verbs are used here
+    from .cluster import Sandbox
 
 READY_TIMEOUT = 60.0  # seconds a KNF has to finish its setup and pass its profile's ready check
 READY_MARK = ".ready"  # written into POD_DIR by the pod's script once the setup is done
