@@ -11,10 +11,10 @@ def register(sub) -> None:
     demo_sub.required = True
     cdn = demo_sub.add_parser(
         "cdn", help="the CDN service (content server, router/firewall, cache on two virtual links)",
-        description="Plan the CDN service from its OSM packages (descriptors/), start the sandbox if needed, create "
-        "the virtual links' networks, run the three KNFs as pods from their sandbox profiles and validate it as OSM "
-        "PoC 14 did: ping ttl, traceroute, download with sha256, isolation, firewall, and the router cut-off "
-        "mid-download.")
+        description="Plan the CDN service from its OSM packages (descriptors/), start the sandbox if needed, deploy "
+        "it as `ns-create --local` does (the virtual links' networks, then the three KNFs as pods from their sandbox "
+        "profiles) and validate it as OSM PoC 14 did: ping ttl, traceroute, download with sha256, isolation, "
+        "firewall, and the router cut-off mid-download.")
     cdn.add_argument("--rate", default=None, help="download rate limit in curl's form (default: 6M; the PoC used 200k)")
     cdn.add_argument("--size-mib", type=int, default=None, help="size of the generated video file (default: 64)")
     cdn.add_argument("--packages", default=None,

@@ -32,7 +32,8 @@ def _osm_options() -> argparse.ArgumentParser:
 def _target_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("network target (one of)")
-    group.add_argument("--local", action="store_true", help="the local sandbox (OSM_L2SM_SANDBOX)")
+    group.add_argument("--local", action="store_true", help="the local sandbox (OSM_L2SM_SANDBOX); without "
+                       "--osm-host, ns-create also runs the KNFs there from their sandbox profiles")
     group.add_argument("--sandbox", default=None, help="sandbox name for --local")
     group.add_argument("--kubeconfig", action="append", metavar="[CLUSTER=]FILE",
                        help="a Kubernetes cluster: networks as L2Network resources; repeat as CLUSTER=FILE for an NS "
@@ -62,7 +63,8 @@ def register(sub) -> None:
     osm_opts, target_opts = _osm_options(), _target_options()
 
     p = sub.add_parser("ns-create", parents=[osm_opts, target_opts],
-                       help="create an NS's networks, then instantiate it (OSM NBI or Helm)")
+                       help="create an NS's networks, then instantiate it (OSM NBI, Helm, or on the sandbox its "
+                       "KNFs from their sandbox profiles)")
     p.add_argument("--ns_name", required=True, help="name of the NS instance")
     p.add_argument("--nsd_name", help="NSD name or id (default: the NSD of --package)")
     p.add_argument("--vim_account", help="VIM account of the NS (required with --osm-host)")
@@ -78,7 +80,7 @@ def register(sub) -> None:
     p.set_defaults(func=run_ns_create)
 
     p = sub.add_parser("ns-delete", parents=[osm_opts, target_opts],
-                       help="delete an NS, then the networks ns-create made for it")
+                       help="delete an NS (its KNFs), then the networks ns-create made for it")
     p.add_argument("name", nargs="?", metavar="NAME", help="name or id of the NS instance (as in osmclient)")
     p.add_argument("--ns_name", help="the same as NAME")
     p.add_argument("--nsd_name", help="NSD name or id (default: from OSM's NS record or --package)")
@@ -247,9 +249,13 @@ def run_ns_create(args) -> int:
 
             install_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
             outcome.append(f"KNFs of {args.ns_name} installed with Helm in namespace {args.namespace}")
+        elif kind == "local":
+            pods = target.run_knfs(plan, packages)
+            outcome.append(f"KNFs of {args.ns_name} running on sandbox {target.sandbox.name}: "
+                           + ", ".join(f"{p['name']} on {p['node']}" for p in pods))
         else:
-            outcome.append("networks ready; KNFs not installed: without --osm-host only --kubeconfig installs "
-                           "them (on the sandbox, run them with `osm-l2sm pod run`)")
+            outcome.append("networks ready; KNFs not installed: without --osm-host only --kubeconfig or --local "
+                           "installs them")
 
     before = set(target.list_networks())
     lifecycle.deploy_with_networks(plan, target, deploy)
@@ -292,6 +298,10 @@ def run_ns_delete(args) -> int:
         from osm_l2sm.osm.targets import uninstall_knfs
 
         uninstall_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
+    elif args.local:
+        removed = target.remove_knfs(plan)
+        for kdu in plan.kdus:
+            print(f"KNF {kdu.kdu}: {'removed' if kdu.kdu in removed else 'not running'}")
     for net in plan.networks:
         removed = target.delete_network(net.name)
         print(f"network {net.name}: {'removed' if removed else 'already gone'}")

@@ -1,7 +1,8 @@
 """The reference CDN service (OSM PoC 14) from its OSM packages to validated traffic on the local sandbox.
 
 Everything service-specific comes from the packages: networks and addresses from the NSD/VNFDs through the planner,
-what each KDU runs from its sandbox profile. This module only sequences the phases and checks what the PoC checked:
+what each KDU runs from its sandbox profile. The service is deployed as `osm-l2sm ns-create --local` deploys it (the
+OSM lifecycle on the sandbox target); this module only sequences the phases and checks what the PoC checked:
 ping (ttl 63), traceroute (two hops), a download with a matching sha256, isolation, the firewall, and the cut-off
 (router gone mid-download: the transfer stalls; router back: it resumes and completes).
 """
@@ -11,8 +12,6 @@ import hashlib
 import ipaddress
 import os
 import re
-import shlex
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -20,12 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 from osm_l2sm import data
-from osm_l2sm.descriptors import load_package, plan_ns, validate
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
-from osm_l2sm.sandbox import Sandbox
-
-from .profiles import SandboxProfile, load_profile
+from osm_l2sm.osm import lifecycle
+from osm_l2sm.osm.targets import sandbox_target
+from osm_l2sm.sandbox import Knf, KnfRunner
 
 DEFAULT_PACKAGES = data.descriptors_dir()
 DEFAULT_SANDBOX = "cdn"
@@ -65,31 +63,6 @@ class Report:
                 "total_seconds": round(sum(s for _, s in self.phases), 3)}
 
 
-@dataclass(frozen=True)
-class Role:
-    """One KDU of the plan as it runs on the sandbox: its pod, interfaces and profile."""
-
-    kdu: str
-    member: str
-    values: dict
-    profile: SandboxProfile
-
-    @property
-    def pod(self) -> str:
-        return self.kdu
-
-    @property
-    def interfaces(self) -> list[dict]:
-        return self.values.get("l2sm", {}).get("networks", [])
-
-    @property
-    def routes(self) -> list[dict]:
-        return self.values.get("l2sm", {}).get("routes", [])
-
-    def first_ip(self) -> str:
-        return self.interfaces[0]["ips"][0].split("/")[0]
-
-
 class CdnDemo:
     def __init__(self, packages_dir: Path | str = DEFAULT_PACKAGES, sandbox: str = DEFAULT_SANDBOX,
                  ns_name: str = DEFAULT_NS_NAME, rate: str = DEFAULT_RATE, nodes: int = 2, size_mib: int = DEFAULT_SIZE_MIB,
@@ -97,7 +70,8 @@ class CdnDemo:
         if not re.fullmatch(r"[0-9]+[kKmMgG]?", rate):
             raise L2smError(f"--rate {rate!r}: use curl's form, e.g. 200k or 6M")
         self.packages_dir = Path(packages_dir)
-        self.sandbox = Sandbox(sandbox)
+        self.target = sandbox_target(sandbox)
+        self.sandbox = self.target.sandbox
         self.ns_name = ns_name
         self.rate = rate
         self.nodes = nodes
@@ -118,150 +92,79 @@ class CdnDemo:
     def run(self) -> Report:
         plan, packages = self._phase("plan", self._plan)
         self._phase("sandbox", self._sandbox_up)
-        self._phase("clean", self._remove_service, plan)
-        roles = self._roles(plan, packages)
-        self._phase("networks", self._create_networks, plan)
-        by_member = {r.member: r for r in roles}
-        cache, router, content = self._identify(plan, by_member)
-        env = self._peer_env(roles)
-        self._phase("pods", self._start_pods, [content, router], env)
-        self._phase("download+cutoff", self._download_with_cutoff, cache, router, content, env)
+        self._phase("clean", self._ns_delete, plan)
+        knfs = self._ns_create(plan, packages)
+        cache, router, content = self._identify(plan, {k.member: k for k in knfs.knfs})
+        self._phase("download+cutoff", self._download_with_cutoff, knfs, cache, router, content)
         self._phase("ping+traceroute", self._check_path, cache, router, content)
         self._phase("isolation+firewall", self._check_isolation, plan, cache, router, content)
         return self.report
 
     def down(self) -> None:
-        # the pods' files (the generated video, the cached copy, nginx's config and logs) go first, so the sandbox's
-        # own down finds its state folder empty and removes it too
-        shutil.rmtree(Path(self.sandbox.layout.state_dir) / "demo", ignore_errors=True)
+        # the KNFs' files (the generated video, the cached copy, nginx's config and logs) are the sandbox's: its
+        # own down removes them with the rest
         self.sandbox.down()
 
     # plan ------------------------------------------------------------------------------------------------------
-    def _plan(self) -> tuple[Plan, dict]:
+    def _plan(self) -> tuple[Plan, list]:
         folders = sorted(p for p in self.packages_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not folders:
             raise L2smError(f"{self.packages_dir}: no OSM packages found")
-        packages = [load_package(p) for p in folders]
-        validate(packages)
-        return plan_ns(packages, self.ns_name), {p.id: p for p in packages}
-
-    def _roles(self, plan: Plan, packages: dict) -> list[Role]:
-        return [Role(kdu=k.kdu, member=k.member_vnf_index, values=k.values,
-                     profile=load_profile(packages[k.vnfd_id].root, k.kdu)) for k in plan.kdus]
+        packages = lifecycle.load_local_packages([str(p) for p in folders])
+        return lifecycle.plan_for(packages, self.ns_name), packages
 
     @staticmethod
-    def _identify(plan: Plan, roles: dict[str, Role]) -> tuple[Role, Role, Role]:
+    def _identify(plan: Plan, knfs: dict[str, Knf]) -> tuple[Knf, Knf, Knf]:
         """Cache, router and content server by topology: the router is the KDU holding the VL gateways;
         the cache sits on the VL listed first in the NSD, the content server on the other one."""
         gateways = {n.name: n.gateway for n in plan.networks}
-        router = next((r for r in roles.values()
+        router = next((r for r in knfs.values()
                        if len(r.interfaces) > 1 and all(gateways.get(i["name"]) == i["ips"][0].split("/")[0]
                                                         for i in r.interfaces)), None)
         if router is None:
             raise L2smError("the NS has no KDU that is the gateway of every virtual link it joins (the router)")
         first_vl = plan.networks[0].name
-        others = [r for r in roles.values() if r is not router]
+        others = [r for r in knfs.values() if r is not router]
         cache = next((r for r in others if r.interfaces and r.interfaces[0]["name"] == first_vl), None)
         content = next((r for r in others if r is not cache), None)
         if cache is None or content is None:
             raise L2smError("the NS does not have the cache / router / content-server shape of the CDN service")
         return cache, router, content
 
-    # sandbox ---------------------------------------------------------------------------------------------------
+    # sandbox: ns-delete / ns-create --local ------------------------------------------------------------------
     def _sandbox_up(self) -> None:
         if not self.sandbox.is_up():
             self.sandbox.up(self.nodes)
 
-    def _remove_service(self, plan: Plan) -> None:
-        """A second run starts from a clean service on the same sandbox."""
-        existing = {p["name"] for p in self.sandbox.pods()}
-        for pod in sorted(existing & ({k.kdu for k in plan.kdus} | {PROBE_POD})):
-            self.sandbox.delete_pod(pod)
-        names = {n["name"] for n in self.sandbox.networks()}
-        for net in plan.networks:
-            if net.name in names:
-                self.sandbox.delete_network(net.name)
+    def _ns_delete(self, plan: Plan) -> None:
+        """A second run starts from a clean service on the same sandbox: `ns-delete --local` of the last one."""
+        if any(p["name"] == PROBE_POD for p in self.sandbox.pods()):
+            self.sandbox.delete_pod(PROBE_POD)
+        self.target.remove_knfs(plan)
+        lifecycle.remove_networks(self.target, [n.name for n in plan.networks])
 
-    def _create_networks(self, plan: Plan) -> None:
-        for net in plan.networks:
-            self.sandbox.create_network(net.name, cidr=net.cidr)
+    def _ns_create(self, plan: Plan, packages: list) -> KnfRunner:
+        """`ns-create --local`: the plan's networks, then its KNFs from their sandbox profiles (a failure removes
+        both); the demo's rate and file size go to the profiles as their variables."""
+        knfs = self.target.knf_runner(plan, packages, progress=self.progress,
+                                      env={"RATE": self.rate, "FILE_NAME": FILE_NAME,
+                                           "FILE_SIZE_MIB": self.size_mib})
+        self.progress("networks ...")
+        start = time.monotonic()
 
-    def _pod_dir(self, role: Role) -> Path:
-        path = Path(self.sandbox.layout.state_dir) / "demo" / role.pod
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        def run_knfs():
+            self.report.phases.append(("networks", time.monotonic() - start))
+            self._phase("pods", knfs.start)
 
-    def _peer_env(self, roles: list[Role]) -> dict:
-        """<KDU>_<IF>_IP for every attachment of the plan, so profiles name peers without fixed addresses."""
-        env = {}
-        for role in roles:
-            for itf in role.interfaces:
-                key = re.sub(r"[^A-Z0-9]", "_", f"{role.kdu}_{itf['interface']}".upper())
-                if itf.get("ips"):
-                    env[f"{key}_IP"] = itf["ips"][0].split("/")[0]
-        return env
-
-    def _pod_env(self, role: Role, peers: dict) -> dict:
-        env = dict(peers, POD_NAME=role.pod, POD_DIR=str(self._pod_dir(role)), RATE=self.rate, FILE_NAME=FILE_NAME,
-                   FILE_SIZE_MIB=str(self.size_mib))
-        for itf in role.interfaces:
-            prefix = itf["interface"].upper()
-            env[f"{prefix}_IF"] = itf["interface"]
-            env[f"{prefix}_NETWORK"] = itf["name"]
-            if itf.get("ips"):
-                iface = ipaddress.ip_interface(itf["ips"][0])
-                env.update({f"{prefix}_ADDR": str(iface), f"{prefix}_IP": str(iface.ip),
-                            f"{prefix}_CIDR": str(iface.network)})
-        return env
-
-    def _script(self, role: Role) -> str:
-        """Routes from the plan, then the profile's setup, then its command: one shell script per pod."""
-        lines = ["set -e"]
-        for r in role.routes:
-            lines.append(f"ip route replace {shlex.quote(r['to'])} via {shlex.quote(r['via'])} "
-                         f"dev {shlex.quote(r['interface'])}")
-        lines.extend(role.profile.setup)
-        lines.append('touch "$POD_DIR/.ready"')
-        lines.append(f"exec {role.profile.command}" if role.profile.command else "exec sleep infinity")
-        return "\n".join(lines)
-
-    def _start_pod(self, role: Role, peers: dict) -> None:
-        pod_dir = self._pod_dir(role)
-        (pod_dir / ".ready").unlink(missing_ok=True)
-        node = role.profile.node or "node1"
-        nets = [(i["name"], (i.get("ips") or [None])[0]) for i in role.interfaces]
-        self.sandbox.run_pod(role.pod, node, nets, command=["sh", "-c", self._script(role)],
-                             env=self._pod_env(role, peers))
-
-    def _wait_ready(self, role: Role, timeout: float = 60.0) -> None:
-        ready = self._pod_dir(role) / ".ready"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready.exists() and (not role.profile.ready or self._exec_ok(role.pod, role.profile.ready, role)):
-                return
-            info = self.sandbox.pod(role.pod)
-            if info is not None and not info["running"] and not ready.exists():
-                tail = self.sandbox.pod_log(role.pod).strip().splitlines()[-1:] or ["(no output)"]
-                raise L2smError(f"pod {role.pod} ({role.profile.source}) failed during setup: {tail[0]}")
-            time.sleep(0.2)
-        raise L2smError(f"pod {role.pod} was not ready within {timeout:.0f} s (see `osm-l2sm pod logs {role.pod}`)")
-
-    def _start_pods(self, roles: list[Role], peers: dict) -> None:
-        for role in roles:
-            self._start_pod(role, peers)
-        for role in roles:
-            self.progress(f"  waiting for {role.pod}")
-            self._wait_ready(role)
+        lifecycle.deploy_with_networks(plan, self.target, run_knfs)
+        return knfs
 
     # helpers ---------------------------------------------------------------------------------------------------
-    def _exec(self, pod: str, cmd: str, role: Role | None = None, timeout: float = 30.0):
-        argv = ["sh", "-c", cmd]
-        if role is not None:
-            argv = ["env", *[f"{k}={v}" for k, v in self._pod_env(role, {}).items()], *argv]
-        return self.sandbox.exec_pod(pod, argv, timeout=timeout)
+    def _exec(self, pod: str, cmd: str, timeout: float = 30.0):
+        return self.sandbox.exec_pod(pod, ["sh", "-c", cmd], timeout=timeout)
 
-    def _exec_ok(self, pod: str, cmd: str, role: Role | None = None, timeout: float = 30.0) -> bool:
-        return self._exec(pod, cmd, role, timeout).returncode == 0
+    def _exec_ok(self, pod: str, cmd: str, timeout: float = 30.0) -> bool:
+        return self._exec(pod, cmd, timeout).returncode == 0
 
     def _check(self, name, ok, value, expected, detail="") -> Check:
         check = Check(name, bool(ok), value, expected, detail)
@@ -276,18 +179,19 @@ class CdnDemo:
         except FileNotFoundError:
             return 0
 
-    def _download_with_cutoff(self, cache: Role, router: Role, content: Role, peers: dict) -> None:
-        origin_dir = self._pod_dir(content)
-        expected_sha = (origin_dir / "www" / f"{FILE_NAME}.sha256").read_text().split()[0]
-        total = (origin_dir / "www" / FILE_NAME).stat().st_size
-        target = self._pod_dir(cache) / FILE_NAME
-        target.unlink(missing_ok=True)
-        self._start_pod(cache, peers)  # the cache's command is the download itself
-        self._wait_ready(cache)
+    def _download_with_cutoff(self, knfs: KnfRunner, cache: Knf, router: Knf, content: Knf) -> None:
+        origin_dir = knfs.files(content) / "www"
+        expected_sha = (origin_dir / f"{FILE_NAME}.sha256").read_text().split()[0]
+        total = (origin_dir / FILE_NAME).stat().st_size
+        target = knfs.files(cache) / FILE_NAME
+        # The cache's command is the download itself. ns-create started it with the other KNFs, so on a loaded
+        # machine it may be well along or done by now: the demo starts it again, to watch a transfer from its start.
+        self.sandbox.delete_pod(cache.pod)
+        knfs.start([cache])
         # cut when the transfer is well under way, as the PoC scaled the router to 0 mid-download
         deadline = time.monotonic() + 60
         while self._file_size(target) < total * 0.25:
-            if time.monotonic() > deadline or not self._pod_running(cache.pod):
+            if time.monotonic() > deadline or not knfs.running(cache):
                 self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
                             "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
                 return
@@ -307,16 +211,16 @@ class CdnDemo:
                     f"0 bytes in {STALL_WINDOW:.0f} s" if stalled_at is not None else "still growing",
                     "0 bytes while the router is gone",
                     f"{drained} bytes already received by the cache's socket were written after the cut")
-        self._start_pods([router], peers)
+        knfs.start([router])
         deadline = time.monotonic() + 120
         shown = time.monotonic()
-        while self._pod_running(cache.pod) and time.monotonic() < deadline:
+        while knfs.running(cache) and time.monotonic() < deadline:
             time.sleep(0.2)
             if time.monotonic() - shown >= 2:
                 shown = time.monotonic()
                 self.progress(f"  download at {self._file_size(target) * 100 // total}%")
         size = self._file_size(target)
-        done = not self._pod_running(cache.pod) and size == total
+        done = not knfs.running(cache) and size == total
         self._check("cutoff_resumed", done and stalled_at is not None and size > stalled_at,
                     f"{size} of {total} bytes", f"{total} bytes",
                     f"the download went on from {stalled_at} bytes after the router came back")
@@ -340,12 +244,8 @@ class CdnDemo:
                 return size, size - cut_at
         return None, last - cut_at
 
-    def _pod_running(self, pod: str) -> bool:
-        info = self.sandbox.pod(pod)
-        return bool(info and info["running"])
-
     # ping, traceroute, isolation, firewall ------------------------------------------------------------------
-    def _check_path(self, cache: Role, router: Role, content: Role) -> None:
+    def _check_path(self, cache: Knf, router: Knf, content: Knf) -> None:
         target = content.first_ip()
         out = self._exec(cache.pod, f"ping -c1 -W2 {target}")
         ttl = re.search(r"ttl=(\d+)", out.stdout or "")
@@ -356,13 +256,13 @@ class CdnDemo:
         gateway = next(r["via"] for r in cache.routes)
         self._check("traceroute_hops", hops == [gateway, target], len(hops), 2, " -> ".join(hops))
 
-    def _check_isolation(self, plan: Plan, cache: Role, router: Role, content: Role) -> None:
+    def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
         target = content.first_ip()
         # A pod on the cache network that uses an address of the content subnet: only a leak between the two
         # networks could let it reach the content server, since no router serves it.
         content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0]["name"]))
         probe_ip = f"{content_net[-2]}/{content_net.prefixlen}"
-        self.sandbox.run_pod(PROBE_POD, cache.profile.node or "node1", [(cache.interfaces[0]["name"], probe_ip)])
+        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0]["name"], probe_ip)])
         try:
             leaked = self._exec_ok(PROBE_POD, f"ping -c2 -W1 {target}")
         finally:

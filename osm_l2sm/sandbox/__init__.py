@@ -1,8 +1,13 @@
 """The local sandbox cluster: nodes and pods as network namespaces on this host, wired by the real data plane.
 
-Public API: :class:`Sandbox` (up, down, status, networks, pods) and :class:`SandboxTarget` (a NetworkTarget).
+Public API: :class:`Sandbox` (up, down, status, networks, pods), :class:`SandboxTarget` (a NetworkTarget that also
+runs a plan's KNFs from their sandbox profiles), :class:`KnfRunner` and :class:`Knf` (those KNFs, for callers that
+check them), :func:`load_profile`.
 """
 from .cluster import Sandbox, preflight, temporary_sandbox
+from .knfs import Knf, KnfRunner
+from .profiles import SandboxProfile, load_profile
 from .target import SandboxTarget
 
-__all__ = ["Sandbox", "SandboxTarget", "preflight", "temporary_sandbox"]
+__all__ = ["Knf", "KnfRunner", "Sandbox", "SandboxProfile", "SandboxTarget", "load_profile", "preflight",
+           "temporary_sandbox"]

@@ -66,6 +66,10 @@ class Layout:
     def pod_log(self, pod: str) -> str:
         return os.path.join(self.state_dir, "pods", f"{pod}.log")
 
+    def pod_files(self, pod: str) -> str:
+        """A KNF pod's private folder (its ``POD_DIR``); under ``pods/``, so ``down`` removes it with the logs."""
+        return os.path.join(self.state_dir, "pods", pod)
+
     # names in the kernel
     @property
     def prefix(self) -> str:

@@ -1,9 +1,12 @@
-"""The sandbox as a place where networks are made (osm_l2sm.model.NetworkTarget)."""
+"""The sandbox as a place where an NS is deployed: its networks (osm_l2sm.model.NetworkTarget) and its KNFs."""
 from __future__ import annotations
 
-from osm_l2sm.model import Network
+from typing import Callable
+
+from osm_l2sm.model import Network, Plan
 
 from .cluster import Sandbox
+from .knfs import KnfRunner, knfs_of, remove_knfs
 
 
 class SandboxTarget:
@@ -26,3 +29,18 @@ class SandboxTarget:
 
     def list_networks(self) -> list[str]:
         return [n["name"] for n in self.sandbox.networks()]
+
+    def knf_runner(self, plan: Plan, packages: list, env: dict | None = None,
+                   progress: Callable[[str], None] = lambda _msg: None) -> KnfRunner:
+        """The plan's KNFs on this sandbox, each from its sandbox profile in ``packages`` (checked here)."""
+        return KnfRunner(self.sandbox, knfs_of(plan, packages), env, progress)
+
+    def run_knfs(self, plan: Plan, packages: list, env: dict | None = None,
+                 progress: Callable[[str], None] = lambda _msg: None) -> list[dict]:
+        """Start every KNF of the plan and wait until each is ready; returns their pods (as ``Sandbox.pod``).
+        On failure the pods started here are removed again."""
+        return self.knf_runner(plan, packages, env, progress).start()
+
+    def remove_knfs(self, plan: Plan) -> list[str]:
+        """Stop and remove the plan's KNF pods and their files; returns the ones that were running."""
+        return remove_knfs(self.sandbox, [k.kdu for k in plan.kdus])

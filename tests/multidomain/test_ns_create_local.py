@@ -1,6 +1,6 @@
 """`osm-l2sm ns-create --local` on a two-cluster sandbox: KNFs placed on two VIMs (clusters) make the virtual link
-between them an inter-domain network, the one inside a cluster a local one; pods on the spanning link talk across
-clusters; ns-delete removes both."""
+between them an inter-domain network, the one inside a cluster a local one; KNFs on the spanning link talk across
+clusters; the KNFs run in their VIMs' clusters; ns-delete removes all of it."""
 from __future__ import annotations
 
 import json
@@ -38,16 +38,17 @@ def test_ns_create_local_makes_spanning_links_inter_domain(cli, tmp_path):
     assert networks["vod-cache-vl"]["clusters"] == ["c1"]
     assert networks["vod-content-vl"]["clusters"] == ["c1", "c2"]
 
-    # the router's content side in c1 and the content server in c2, on the planned addresses
+    # the KNFs run in their VIMs' clusters: the router in c1, the content server in c2, on the planned addresses
     by_kdu = {(a["kdu"], a["network"]): a["address"] for a in plan["attachments"]}
-    router = by_kdu[("router-firewall", "vod-content-vl")]
     content = by_kdu[("content-server", "vod-content-vl")]
-    cli("pod", "run", "router", "--node", "c1-node1", "--network", f"vod-content-vl={router}")
-    cli("pod", "run", "content", "--node", "c2-node1", "--network", f"vod-content-vl={content}")
-    assert cli("pod", "exec", "router", "--", "ping", "-c1", "-W2", content.split("/")[0], check=False).returncode == 0
-    cli("pod", "delete", "router")
-    cli("pod", "delete", "content")
+    pods = {p["name"]: p for p in json.loads(cli("pod", "list", "--json").stdout)}
+    assert {n: p["node"] for n, p in pods.items()} == {"cdn-cache": "c1-node1", "router-firewall": "c1-node1",
+                                                       "content-server": "c2-node1"}
+    assert {a["network"]: a["address"] for a in pods["content-server"]["networks"]} == {"vod-content-vl": content}
+    assert cli("pod", "exec", "router-firewall", "--", "ping", "-c1", "-W2", content.split("/")[0],
+               check=False).returncode == 0
 
     cli("ns-delete", "--local", "--package", *PACKAGES, "--ns_name", "vod")
     assert json.loads(cli("network", "list", "--json").stdout) == []
+    assert json.loads(cli("pod", "list", "--json").stdout) == []
 
