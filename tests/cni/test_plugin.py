@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,21 @@ def test_a_second_interface_of_one_container_on_the_same_network_is_refused_and_
         assert "net2" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
     finally:
         cni(sb, "DEL", config(), pod_ns)
+
+
+def test_an_add_port_that_times_out_is_undone(sb, pod_ns):
+    """ovs-vswitchd runs but does not answer (stopped): add-port commits the port, then times out waiting."""
+    before = leftovers(sb)
+    with open(os.path.join(sb.layout.node_dir("node1"), "ovs-vswitchd.pid")) as f:
+        vswitchd = int(f.read())
+    os.kill(vswitchd, signal.SIGSTOP)
+    try:
+        status, error = cni(sb, "ADD", config(address="10.30.0.10/24"), pod_ns)
+        assert status == 1 and "cannot add" in error["msg"], error
+        assert leftovers(sb) == before
+    finally:
+        os.kill(vswitchd, signal.SIGCONT)
+    assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
 
 
 def test_version_lists_0_3_0_to_1_1_0(sb):
