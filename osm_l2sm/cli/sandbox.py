@@ -178,7 +178,8 @@ def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
     sb = sub.add_parser("sandbox", help="the local sandbox cluster (name from OSM_L2SM_SANDBOX)")
     sbs = sb.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = sbs.add_parser("up", help="start nodes, underlay, tunnels and the controller")
+    p = sbs.add_parser("up", help="start nodes, underlay, tunnels and the controller; on a running sandbox, "
+                                  "restart its dead controllers and node daemons")
     p.add_argument("--nodes", type=int, default=2, help="how many nodes (node1..nodeN), default 2")
     p.add_argument("--clusters", type=int, default=1,
                    help="how many clusters (c1..cK, nodes cK-node1..N, joined by edge devices), default 1")
@@ -186,7 +187,8 @@ def register(sub) -> None:
     p.add_argument("--interdomain-loss", type=float, metavar="PCT", help="tc netem loss on inter-domain links")
     p.set_defaults(func=sandbox_up)
     sbs.add_parser("down", help="remove everything the sandbox made").set_defaults(func=sandbox_down)
-    p = sbs.add_parser("status", help="show nodes, controller, networks and pods")
+    p = sbs.add_parser("status", help="show nodes (degraded when a daemon of theirs is dead), controller, "
+                                      "networks and pods")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=sandbox_status)
 

@@ -56,13 +56,18 @@ def _free_underlay(name: str, pool=UNDERLAY_POOL) -> str:
 
 
 def _private_dir(path: str) -> None:
-    """The state folder: made 0700, and refused when another user owns it (they could change what root runs)."""
+    """The state folder: made 0700; refused when another user owns it (they could change what root runs) or when
+    others may enter it and it is no sandbox's folder yet (a shared folder such as /tmp is not ours to close)."""
     os.makedirs(path, mode=0o700, exist_ok=True)
-    owner = os.stat(path).st_uid
-    if owner != os.geteuid():
-        raise L2smError(f"sandbox state folder {path} belongs to uid {owner}, not to uid {os.geteuid()}: "
+    info = os.stat(path)
+    if info.st_uid != os.geteuid():
+        raise L2smError(f"sandbox state folder {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()}: "
                         f"use a folder of your own (OSM_L2SM_STATE_DIR)")
-    os.chmod(path, 0o700)
+    if info.st_mode & 0o077:
+        if not any(os.path.exists(os.path.join(path, f)) for f in ("lock", "sandbox.json")):
+            raise L2smError(f"sandbox state folder {path} is open to other users (mode {info.st_mode & 0o777:o}): "
+                            f"use a folder of its own (OSM_L2SM_STATE_DIR)")
+        os.chmod(path, 0o700)  # made by an earlier version
 
 
 def _process_alive(pid: int | None, marker: str) -> bool:

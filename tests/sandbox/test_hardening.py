@@ -157,3 +157,17 @@ def test_a_killed_ovs_vswitchd_is_seen_refused_fast_and_repaired_by_up(sb, nothi
     finally:
         sb.delete_pod("a1")
         sb.delete_pod("a2")
+
+
+def test_a_shared_folder_is_not_taken_as_state_folder(require_root_ovs, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "someone-elses").write_text("")
+    sandbox = Sandbox("k" + secrets.token_hex(2), str(shared))
+    try:
+        with pytest.raises(L2smError, match="open to other users"):
+            sandbox.up(1)
+        assert os.stat(shared).st_mode & 0o777 == 0o755
+        assert sorted(os.listdir(shared)) == ["someone-elses"]
+    finally:
+        sandbox.down()
