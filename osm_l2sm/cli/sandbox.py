@@ -55,8 +55,8 @@ def sandbox_up(args) -> int:
         else:
             print(f"sandbox {sb.name} is up: {len(status['nodes'])} nodes, controller {status['controller']['url']}")
     else:
-        print(f"sandbox {sb.name} is already up; stopped controllers, if any, were restarted with their state "
-              f"(osm-l2sm sandbox down first to rebuild it)")
+        print(f"sandbox {sb.name} is already up; stopped controllers and node daemons, if any, were restarted "
+              f"with their state (osm-l2sm sandbox down first to rebuild it)")
     return 0
 
 
@@ -75,7 +75,13 @@ def sandbox_status(args) -> int:
     if not status.get("controller"):
         print(f"sandbox {status['name']}: down")
         return 0
-    print(f"sandbox {status['name']}: {'up' if status['up'] else 'broken (run: osm-l2sm sandbox down)'}")
+    if not status["up"]:
+        health = "broken (run: osm-l2sm sandbox down)"
+    elif status["degraded"]:
+        health = f"degraded: {', '.join(status['degraded'])} (run: osm-l2sm sandbox up)"
+    else:
+        health = "up"
+    print(f"sandbox {status['name']}: {health}")
     for cluster, rec in status.get("clusters", {}).items():
         print(f"  cluster {cluster}: controller {rec['controller']['url']} "
               f"{'alive' if rec['controller']['alive'] else 'dead'}, edge {rec['edge']}, nodes {', '.join(rec['nodes'])}")
@@ -86,7 +92,8 @@ def sandbox_status(args) -> int:
     print(f"  controller {ctl['url']} pid {ctl['pid']} {'alive' if ctl['alive'] else 'dead'}")
     for node in status["nodes"]:
         print(f"  {node['name']}: netns {node['netns']} {'present' if node['netns_present'] else 'missing'}, "
-              f"ovs {'running' if node['ovs_running'] else 'stopped'}, underlay {node['underlay_ip']}")
+              f"ovs {'running' if node['ovs_running'] else 'stopped'}, underlay {node['underlay_ip']}"
+              + (f"; degraded: {', '.join(node['problems'])}" if node["problems"] else ""))
     print(f"  networks: {', '.join(status['networks'] or []) or '-'}")
     print(f"  pods: {', '.join(status['pods']) or '-'}")
     return 0
@@ -171,7 +178,8 @@ def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
     sb = sub.add_parser("sandbox", help="the local sandbox cluster (name from OSM_L2SM_SANDBOX)")
     sbs = sb.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = sbs.add_parser("up", help="start nodes, underlay, tunnels and the controller")
+    p = sbs.add_parser("up", help="start nodes, underlay, tunnels and the controller; on a running sandbox, "
+                                  "restart its dead controllers and node daemons")
     p.add_argument("--nodes", type=int, default=2, help="how many nodes (node1..nodeN), default 2")
     p.add_argument("--clusters", type=int, default=1,
                    help="how many clusters (c1..cK, nodes cK-node1..N, joined by edge devices), default 1")
@@ -179,7 +187,8 @@ def register(sub) -> None:
     p.add_argument("--interdomain-loss", type=float, metavar="PCT", help="tc netem loss on inter-domain links")
     p.set_defaults(func=sandbox_up)
     sbs.add_parser("down", help="remove everything the sandbox made").set_defaults(func=sandbox_down)
-    p = sbs.add_parser("status", help="show nodes, controller, networks and pods")
+    p = sbs.add_parser("status", help="show nodes (degraded when a daemon of theirs is dead), controller, "
+                                      "networks and pods")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=sandbox_status)
 

@@ -78,17 +78,27 @@ class Handler:
         except L2smError as err:
             raise _controller_error(err, f"network {conf.network}") from err
         host_if = link.host_ifname(req.container_id, req.ifname)
+        other = next((rec["ifname"] for h, rec in self.attachments.items() if h != host_if
+                      and rec.get("containerID") == req.container_id and rec.get("network") == conf.network), None)
+        if other:  # one MAC per port and network: a second interface would only take the first one's traffic
+            raise CniError(INVALID_CONFIG, f"container {req.container_id} is attached to network {conf.network} "
+                                           f"already (as {other})")
         if host_if in self.attachments.releases() and not self._release_now(host_if):
             raise CniError(TRY_AGAIN_LATER, f"port {host_if} of an earlier attachment is not released yet")
+        dead = self.ovs.dead_daemons()
+        if dead:  # else add-port commits the port, then waits its whole timeout for a switch that never applies it
+            raise CniError(TRY_AGAIN_LATER, f"{' and '.join(dead)} of bridge {self.node.bridge} is not running on "
+                                            f"this node")
         undo = []
         try:
             pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
             undo.append(lambda: link.delete_host_end(pod_link.host_if))
+            # pushed before the call: an add-port that timed out has committed the port already
+            undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if, wait=False))
             try:
                 add_port(self.ovs, self.node.bridge, host_if)
             except L2smError as err:
                 raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
-            undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if))
             # pushed before the call: a request that timed out may still have made the port
             undo.append(lambda: self.attachments.owe_release(host_if) or self._release_now(host_if))
             try:

@@ -191,9 +191,17 @@ class Controller:
             self.runtime.unknown.pop(dpid, None)
             self.runtime.datapaths[name] = datapath
             self.runtime.connected.add(name)
+            gone = self.state.gone_ports(name, ports)
+            networks = {p.network for p in gone}
+            holding = set().union(*(self.state.switches_of_network(n) for n in networks)) - {name}
+            for port in gone:  # nobody can release them any more: their pod or node is gone
+                LOG.info("port %s of network %s: its interface is gone from the switch; released", port.id,
+                         port.network)
+                self.state.detach_port(port.switch, port.interface)
             self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
             self._resync(name, passes=2)
+            self._update(holding, networks)  # the other switches forget the MACs behind the released ports
         self._send()
 
     def switch_disconnected(self, dpid: str, datapath) -> None:

@@ -58,17 +58,24 @@ class Port(_Readable):
     interface: str
     network: str
     mac: str | None = None
+    # the switch has reported this interface once: when it is missing from the switch's port list at a later
+    # connection, the interface is gone (its pod deleted while the controller was down, or its node crashed). A port
+    # never seen may be registered ahead of its interface (docs/controller-api.md) and is kept.
+    seen: bool = field(default=False, compare=False)
 
     @property
     def id(self) -> str:
         return port_id(self.switch, self.interface)
 
     def to_json(self) -> dict:
-        return {"network": self.network, "switch": self.switch, "interface": self.interface, "mac": self.mac}
+        data = {"network": self.network, "switch": self.switch, "interface": self.interface, "mac": self.mac}
+        if self.seen:
+            data["seen"] = True
+        return data
 
     @staticmethod
     def from_json(data: dict) -> "Port":
-        return Port(data["switch"], data["interface"], data["network"], data.get("mac"))
+        return Port(data["switch"], data["interface"], data["network"], data.get("mac"), bool(data.get("seen")))
 
 
 @dataclass(frozen=True, order=True)

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from osm_l2sm.errors import L2smError
 
@@ -292,7 +292,21 @@ class State:
         """All the OpenFlow port numbers of ``switch`` (at connection)."""
         with self.lock:
             self.runtime.ofports[switch] = dict(ports)
-            self.changed(*{p.network for p in self.ports.values() if p.switch == switch})
+            mine = [p for p in self.ports.values() if p.switch == switch]
+            self._mark_seen([p for p in mine if p.interface in ports])
+            self.changed(*{p.network for p in mine})
+
+    def gone_ports(self, switch: str, ports: dict[str, int]) -> list[Port]:
+        """The ports of ``switch`` it has reported once but not in ``ports``, its port list at a new connection."""
+        with self.lock:
+            return [p for p in self.ports.values() if p.switch == switch and p.seen and p.interface not in ports]
+
+    def _mark_seen(self, ports) -> None:
+        seen = [replace(p, seen=True) for p in ports if not p.seen]
+        if seen:
+            self._journal(put=[("ports", p.id, p.to_json()) for p in seen])
+            for port in seen:
+                self._put_port(port)
 
     def learn_port(self, switch: str, interface: str, ofport: int | None) -> bool:
         """One port number (``None``: the port is gone); False when nothing changed."""
@@ -306,6 +320,8 @@ class State:
                 ports[interface] = ofport
             port = self.ports.get(port_id(switch, interface))
             if port is not None:
+                if ofport is not None:
+                    self._mark_seen([port])
                 self.changed(port.network)
             return True
 
@@ -361,7 +377,8 @@ class State:
             old = self.ports.get(pid)
             if old and old.network != network:
                 raise L2smError(f"{pid} is already attached to network {old.network}", 409)
-            new = Port(switch, interface, network, mac)
+            new = Port(switch, interface, network, mac,
+                       seen=old.seen if old else interface in self.runtime.ofports.get(switch, {}))
             if old == new:
                 return self.port_view(pid), False
             self._journal(put=[("ports", pid, new.to_json())])

@@ -10,6 +10,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,21 @@ def _free_underlay(name: str, pool=UNDERLAY_POOL) -> str:
     raise L2smError(f"no free /24 left in {pool} for the sandbox underlay")
 
 
+def _private_dir(path: str) -> None:
+    """The state folder: made 0700; refused when another user owns it (they could change what root runs) or when
+    others may enter it and it is no sandbox's folder yet (a shared folder such as /tmp is not ours to close)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.stat(path)
+    if info.st_uid != os.geteuid():
+        raise L2smError(f"sandbox state folder {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()}: "
+                        f"use a folder of your own (OSM_L2SM_STATE_DIR)")
+    if info.st_mode & 0o077:
+        if not any(os.path.exists(os.path.join(path, f)) for f in ("lock", "sandbox.json")):
+            raise L2smError(f"sandbox state folder {path} is open to other users (mode {info.st_mode & 0o777:o}): "
+                            f"use a folder of its own (OSM_L2SM_STATE_DIR)")
+        os.chmod(path, 0o700)  # made by an earlier version
+
+
 def _process_alive(pid: int | None, marker: str) -> bool:
     """True when ``pid`` runs and its command line contains ``marker`` (so a reused pid is not ours)."""
     if not pid:
@@ -81,11 +97,29 @@ class Sandbox:
             raise L2smError(f"sandbox state {self.layout.state_file} is corrupt: {err}") from err
 
     def _save(self, state: dict) -> None:
-        os.makedirs(self.layout.state_dir, exist_ok=True)
+        os.makedirs(self.layout.state_dir, mode=0o700, exist_ok=True)
         tmp = self.layout.state_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
             json.dump(state, f, indent=2)
         os.replace(tmp, self.layout.state_file)
+
+    def _token(self) -> str | None:
+        """The controllers' bearer token (None only for a sandbox made before tokens)."""
+        try:
+            with open(self.layout.token_file, encoding="utf-8") as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _new_token(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.layout.token_file)
+        fd = os.open(self.layout.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32))
+
+    def _client(self, url: str) -> ControllerClient:
+        return ControllerClient(url, self._token())
 
     @contextlib.contextmanager
     def _locked(self, create: bool = False):
@@ -94,10 +128,12 @@ class Sandbox:
         path = os.path.join(self.layout.state_dir, "lock")
         while True:
             if create:
-                os.makedirs(self.layout.state_dir, exist_ok=True)
+                _private_dir(self.layout.state_dir)
             elif not os.path.isdir(self.layout.state_dir):
                 raise L2smError(f"sandbox {self.name} is not up (run: osm-l2sm sandbox up)")
-            lock = open(path, "a")
+            # root's alone (0600 in a 0700 folder): flock works on any descriptor, so a lock others can open is
+            # one they can hold forever
+            lock = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:  # `down` removes the lock file while holding it: a waiter that got the old one tries again
                 if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
@@ -151,13 +187,18 @@ class Sandbox:
             state = self._load()
             if (state and state.get("ready") and state.get("clusters")
                     and all(netns.exists(n.netns) for n in self._nodes(state))):
+                self._revive_nodes(state)
                 self._revive_clusters(state)
-                return False
-            if self.is_up():
                 return False
             if (state and state.get("ready") and not state.get("clusters")
                     and all(netns.exists(n.netns) for n in self._nodes(state))):
-                self._start_controller(state)
+                revived = self._revive_nodes(state)  # first: a controller started waits for every switch
+                if not self.is_up():
+                    self._start_controller(state)
+                elif revived:
+                    self._wait_switches(self._client(state["controller"]["url"]), revived)
+                return False
+            if self.is_up():
                 return False
             if self._load() is not None or netns.names_with_prefix(self.layout.prefix):
                 self._down_locked()
@@ -166,6 +207,7 @@ class Sandbox:
             state = {"name": self.name, "underlay": subnet, "nodes": [], "pods": {}, "controller": {},
                      "ready": False}
             self._save(state)
+            self._new_token()
             try:
                 self._underlay_bridge(gateway)
                 if clusters > 1:
@@ -177,9 +219,9 @@ class Sandbox:
                     state["nodes"].append(node_name(index))
                     self._save(state)
                     node = Node(self.layout, node_name(index), index, subnet)
-                    node.up(OF_PORT, controller.url)
+                    node.up(OF_PORT, controller.url, self._token())
                     members.append(node)
-                client = ControllerClient(controller.url)
+                client = self._client(controller.url)
                 for node in members:
                     tunnels = {peer.name: node.connect(peer) for peer in members if peer is not node}
                     client.register_switch(node.name, node.dpid, tunnels)
@@ -210,7 +252,7 @@ class Sandbox:
                 state["clusters"][cluster]["nodes"].append(name)
                 self._save(state)
                 node = Node(self.layout, name, len(state["nodes"]), subnet)
-                node.up(of_port, controller.url)
+                node.up(of_port, controller.url, self._token())
                 members[cluster].append(node)
             edges[cluster] = members[cluster][-1]
         state["controller"] = state["clusters"]["c1"]["controller"]  # the default one, for single-cluster callers
@@ -218,7 +260,7 @@ class Sandbox:
         self._save(state)
         links = domains.connect_edges(self.layout, state["interdomain"], edges, delay_ms, loss_pct)
         for cluster, group in members.items():
-            client = ControllerClient(state["clusters"][cluster]["controller"]["url"])
+            client = self._client(state["clusters"][cluster]["controller"]["url"])
             for node in group:
                 tunnels = {peer.name: node.connect(peer) for peer in group if peer is not node}
                 client.register_switch(node.name, node.dpid, tunnels,
@@ -242,6 +284,19 @@ class Sandbox:
             self._spawn_provider(state)
         self._save(state)
 
+    def _revive_nodes(self, state: dict) -> list[str]:
+        """Start again the OVS daemons and CNI daemon of every node where one died; returns those nodes. The OVS
+        database keeps the bridge, its tunnels and the pods' ports, and the controller resyncs the flows when the
+        switch reconnects."""
+        revived = []
+        for node in self._nodes(state):
+            if node.problems():
+                cluster = self._cluster_of(state, node.name)
+                node.up(domains.cluster_ports(cluster)[0] if cluster else OF_PORT,
+                        self._controller_url(state, node.name), self._token())
+                revived.append(node.name)
+        return revived
+
     def _spawn_cluster_controller(self, state: dict, cluster: str) -> ControllerProcess:
         gateway, _ = underlay_addresses(state["underlay"], 0)
         of_port, rest_port = domains.cluster_ports(cluster)
@@ -254,7 +309,7 @@ class Sandbox:
         state["provider"] = {"pid": provider.pid, "url": provider.url}
 
     def _spawn_controller(self, of_listen: str, rest_listen: str, label: str) -> ControllerProcess:
-        controller = ControllerProcess(self._controller_state(label), of_listen, rest_listen,
+        controller = ControllerProcess(self._controller_state(label), of_listen, rest_listen, token=self._token(),
                                        log_file=self._controller_state(label)[:-len(".json")] + ".log",
                                        role="provider" if label == "provider" else "cluster")
         return controller.start()
@@ -275,7 +330,8 @@ class Sandbox:
     def _start_controller(self, state: dict) -> ControllerProcess:
         gateway, _ = underlay_addresses(state["underlay"], 0)
         controller = ControllerProcess(self.layout.controller_state, f"{gateway}:{OF_PORT}",
-                                       f"{gateway}:{REST_PORT}", log_file=self.layout.controller_log)
+                                       f"{gateway}:{REST_PORT}", token=self._token(),
+                                       log_file=self.layout.controller_log)
         controller.start()
         state["controller"] = {"pid": controller.pid, "url": controller.url}
         self._save(state)
@@ -353,7 +409,8 @@ class Sandbox:
         if not state.get("clusters"):
             attempt("controller", self._stop_controller, state.get("controller", {}).get("pid"))
         attempt("underlay", self._remove_links)
-        for path in (self.layout.state_file, self.layout.controller_state, self.layout.controller_log):
+        for path in (self.layout.state_file, self.layout.controller_state, self.layout.controller_log,
+                     self.layout.token_file):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
         for label in labels:
@@ -397,12 +454,14 @@ class Sandbox:
         alive = _process_alive(controller.get("pid"), self._main_marker(state))
         nodes = []
         for node in self._nodes(state):
+            problems = node.problems()
             nodes.append({"name": node.name, "netns": node.netns, "underlay_ip": node.address,
-                          "netns_present": netns.exists(node.netns), "ovs_running": node.ovs.running})
+                          "netns_present": netns.exists(node.netns), "ovs_running": node.ovs.running,
+                          "state": "degraded" if problems else "up", "problems": problems})
         networks = None
         if alive:
             with contextlib.suppress(L2smError):
-                networks = [n["name"] for n in ControllerClient(controller["url"]).list_networks()]
+                networks = [n["name"] for n in self._client(controller["url"]).list_networks()]
         clusters = {}
         for cluster, rec in state.get("clusters", {}).items():
             clusters[cluster] = {"nodes": rec["nodes"], "edge": rec["edge"], "controller": dict(
@@ -417,10 +476,11 @@ class Sandbox:
                 **({"clusters": clusters} if clusters else {}), **clusters_extra,
                 "underlay": state.get("underlay"),
                 "controller": {"url": controller.get("url"), "pid": controller.get("pid"), "alive": alive},
-                "nodes": nodes, "networks": networks, "pods": sorted(state.get("pods", {}))}
+                "nodes": nodes, "degraded": [n["name"] for n in nodes if n["problems"]],
+                "networks": networks, "pods": sorted(state.get("pods", {}))}
 
     def controller_client(self) -> ControllerClient:
-        return ControllerClient(self._running_state()["controller"]["url"])
+        return self._client(self._running_state()["controller"]["url"])
 
     def node_ovs(self, node: str) -> OvsInstance:
         state = self._running_state()
@@ -436,7 +496,7 @@ class Sandbox:
         if not state.get("clusters"):
             if clusters:
                 raise L2smError(f"sandbox {self.name} has a single cluster: create the network without --clusters")
-            return ControllerClient(state["controller"]["url"]).create_network(name, cidr=cidr)
+            return self._client(state["controller"]["url"]).create_network(name, cidr=cidr)
         known = sorted(state["clusters"])
         if not clusters:
             raise L2smError(f"sandbox {self.name} has clusters {', '.join(known)}: say where the network lives "
@@ -447,11 +507,11 @@ class Sandbox:
         tag = None
         if len(set(clusters)) > 1:
             try:
-                tag = ControllerClient(state["provider"]["url"]).create_network(name, cidr=cidr)["id"]
+                tag = self._client(state["provider"]["url"]).create_network(name, cidr=cidr)["id"]
             except L2smError as err:
                 raise L2smError(f"cannot create inter-domain network {name}: provider controller: {err}") from err
         for cluster in clusters:
-            ControllerClient(state["clusters"][cluster]["controller"]["url"]).create_network(
+            self._client(state["clusters"][cluster]["controller"]["url"]).create_network(
                 name, cidr=cidr, interdomain_tag=tag)
         return {"name": name, "cidr": cidr, "clusters": list(clusters), "interdomain": {"tag": tag} if tag else None}
 
@@ -461,7 +521,7 @@ class Sandbox:
             state = self._running_state()
             urls = [rec["controller"]["url"] for rec in state.get("clusters", {}).values()] or \
                 [state["controller"]["url"]]
-            found = [u for u in urls if any(n["name"] == name for n in ControllerClient(u).list_networks())]
+            found = [u for u in urls if any(n["name"] == name for n in self._client(u).list_networks())]
             if not found:
                 raise L2smError(f"no network named {name}", 404)
             for pod_name, record in state["pods"].items():
@@ -470,19 +530,19 @@ class Sandbox:
                     pod.detach(name)
                     self._save(state)
             for url in found:
-                ControllerClient(url).delete_network(name)
+                self._client(url).delete_network(name)
             if state.get("provider") and len(found) > 1:
                 with contextlib.suppress(L2smError):  # a stopped provider keeps a stale tag, harmless
-                    ControllerClient(state["provider"]["url"]).delete_network(name)
+                    self._client(state["provider"]["url"]).delete_network(name)
 
     def networks(self) -> list[dict]:
         """Every network; with several clusters, each once with the ``clusters`` it lives in."""
         state = self._running_state()
         if not state.get("clusters"):
-            return ControllerClient(state["controller"]["url"]).list_networks()
+            return self._client(state["controller"]["url"]).list_networks()
         merged: dict[str, dict] = {}
         for cluster, rec in sorted(state["clusters"].items()):
-            for net in ControllerClient(rec["controller"]["url"]).list_networks():
+            for net in self._client(rec["controller"]["url"]).list_networks():
                 entry = merged.setdefault(net["name"], dict(net, clusters=[], ports=[]))
                 entry["clusters"].append(cluster)
                 entry["ports"] += net.get("ports", [])
@@ -511,7 +571,10 @@ class Sandbox:
                 raise L2smError(f"unknown node {node} (nodes: {', '.join(state['nodes'])})")
             if name in state["pods"]:
                 raise L2smError(f"pod {name} exists already in sandbox {self.name}")
-            client = ControllerClient(self._controller_url(state, node))
+            twice = sorted({n for n, _ in networks if [m for m, _ in networks].count(n) > 1})
+            if twice:
+                raise L2smError(f"pod {name} names network {', '.join(twice)} twice: one interface per network")
+            client = self._client(self._controller_url(state, node))
             for network, _ in networks:
                 client.get_network(network)  # unknown network: fail before making anything
             record = {"node": node, "networks": {}, "pid": None, "command": None}

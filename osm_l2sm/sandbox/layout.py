@@ -53,6 +53,11 @@ class Layout:
         return os.path.join(self.state_dir, "controller.json")
 
     @property
+    def token_file(self) -> str:
+        """The bearer token of the sandbox's controllers (0600): every sandbox command reads it."""
+        return os.path.join(self.state_dir, "controller.token")
+
+    @property
     def controller_log(self) -> str:
         return os.path.join(self.state_dir, "controller.log")
 

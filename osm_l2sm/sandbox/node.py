@@ -14,6 +14,7 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from osm_l2sm.controller.main import TOKEN_ENV
 from osm_l2sm.errors import L2smError
 from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_tunnel, pair_vni
 
@@ -38,8 +39,8 @@ class Node:
     def cni_socket(self) -> str:
         return self.layout.cni_socket(self.name)
 
-    def up(self, of_port: int, rest_url: str) -> None:
-        """Namespace, underlay link, OVS, bridge and CNI daemon; safe to repeat."""
+    def up(self, of_port: int, rest_url: str, token: str | None = None) -> None:
+        """Namespace, underlay link, OVS, bridge and CNI daemon (``token``: the controller's); safe to repeat."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
@@ -48,9 +49,16 @@ class Node:
         ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
         # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
-        self.start_cni_daemon(rest_url)
+        self.start_cni_daemon(rest_url, token)
 
-    def start_cni_daemon(self, rest_url: str, timeout: float = 20.0) -> None:
+    def problems(self) -> list[str]:
+        """What keeps this node from serving its pods (empty when nothing does)."""
+        if not netns.exists(self.netns):
+            return [f"namespace {self.netns} missing"]
+        found = [f"{d} not running" for d in self.ovs.dead_daemons()]
+        return found + ([] if cni_daemon_pid(self.cni_socket) else ["CNI daemon not running"])
+
+    def start_cni_daemon(self, rest_url: str, token: str | None = None, timeout: float = 20.0) -> None:
         if cni_daemon_pid(self.cni_socket):
             return
         log_path = os.path.join(self.layout.node_dir(self.name), "cni-daemon.log")
@@ -58,10 +66,13 @@ class Node:
                self.layout.node_dir(self.name), "--rest", rest_url, "--bridge", BRIDGE, "--socket", self.cni_socket]
         # nsenter, not `ip netns exec`: that gives the process a mount namespace of its own, which need not see
         # pod namespaces mounted later (on a Kubernetes node the switch pod mounts /run/netns with propagation)
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        if token:
+            env[TOKEN_ENV] = token  # not on the command line, where ps shows it
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(["nsenter", f"--net={netns.path(self.netns)}", "--", *cmd],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                    cwd=self.layout.node_dir(self.name))  # `-m` must not find a package here
+                                    env=env, cwd=self.layout.node_dir(self.name))  # `-m` must find no package here
         with open(self.cni_socket + ".pid", "w", encoding="utf-8") as f:
             f.write(str(proc.pid))
         deadline = time.monotonic() + timeout

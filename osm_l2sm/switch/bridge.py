@@ -45,8 +45,10 @@ def add_port(ovs: OvsInstance, bridge: str, ifname: str) -> None:
     ovs.vsctl("--may-exist", "add-port", bridge, ifname)
 
 
-def del_port(ovs: OvsInstance, bridge: str, ifname: str) -> None:
-    ovs.vsctl("--if-exists", "del-port", bridge, ifname)
+def del_port(ovs: OvsInstance, bridge: str, ifname: str, wait: bool = True) -> None:
+    """Remove the port; ``wait=False`` only removes it from the database (for an ``ovs-vswitchd`` that does not
+    answer: it drops the port when it applies the database again)."""
+    ovs.vsctl(*([] if wait else ["--no-wait"]), "--if-exists", "del-port", bridge, ifname)
 
 
 def port_names(ovs: OvsInstance, bridge: str) -> list[str]:

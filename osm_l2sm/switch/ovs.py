@@ -74,6 +74,10 @@ class OvsInstance:
     def running(self) -> bool:
         return all(self._pid(d) for d in DAEMONS)
 
+    def dead_daemons(self) -> list[str]:
+        """The daemons of this instance that do not run (a killed ``ovs-vswitchd`` leaves its bridge unserved)."""
+        return [d for d in DAEMONS if not self._pid(d)]
+
     def _in_netns(self, cmd: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,6 +80,34 @@ def test_second_add_of_same_ifname_fails_cleanly(sb, pod_ns):
         assert leftovers(sb) == before
     finally:
         cni(sb, "DEL", config(), pod_ns)
+
+
+def test_a_second_interface_of_one_container_on_the_same_network_is_refused_and_leaves_nothing(sb, pod_ns):
+    assert cni(sb, "ADD", config(address="10.30.0.5/24"), pod_ns)[0] == 0
+    try:
+        before = leftovers(sb)
+        status, error = cni(sb, "ADD", config(address="10.30.0.6/24"), pod_ns, ifname="net2")
+        assert (status, error["code"]) == (1, 7), error
+        assert "attached to network blue already (as net1)" in error["msg"]
+        assert leftovers(sb) == before
+        assert "net2" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+    finally:
+        cni(sb, "DEL", config(), pod_ns)
+
+
+def test_an_add_port_that_times_out_is_undone(sb, pod_ns):
+    """ovs-vswitchd runs but does not answer (stopped): add-port commits the port, then times out waiting."""
+    before = leftovers(sb)
+    with open(os.path.join(sb.layout.node_dir("node1"), "ovs-vswitchd.pid")) as f:
+        vswitchd = int(f.read())
+    os.kill(vswitchd, signal.SIGSTOP)
+    try:
+        status, error = cni(sb, "ADD", config(address="10.30.0.10/24"), pod_ns)
+        assert status == 1 and "cannot add" in error["msg"], error
+        assert leftovers(sb) == before
+    finally:
+        os.kill(vswitchd, signal.SIGCONT)
+    assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
 
 
 def test_version_lists_0_3_0_to_1_1_0(sb):
@@ -173,11 +202,13 @@ def test_the_token_goes_to_the_nodes_controller_only(sb, pod_ns, tmp_path):
     caught = tmp_path / "caught.log"
     caught.write_text("")
     socket_path = os.path.join(sb.layout.node_dir("node1"), "token-test.sock")
+    with open(sb.layout.token_file, encoding="utf-8") as f:
+        token = f.read().strip()  # the sandbox controller's own
     catcher = subprocess.Popen(netns.argv(node_ns, [sys.executable, "-c", CATCHER, "18999", str(caught)]))
     daemon = subprocess.Popen(["nsenter", f"--net={netns.path(node_ns)}", "--", sys.executable, "-m", "osm_l2sm",
                                "switch", "daemon", "--node", "node1", "--run-dir", sb.layout.node_dir("node1"),
                                "--rest", sb.status()["controller"]["url"], "--bridge", BRIDGE,
-                               "--socket", socket_path], env={**os.environ, "L2SM_CONTROLLER_TOKEN": "s3cret"},
+                               "--socket", socket_path], env={**os.environ, "L2SM_CONTROLLER_TOKEN": token},
                               cwd=tmp_path)
     try:
         while not os.path.exists(socket_path) or netns.run(node_ns, ["curl", "-s", "127.0.0.1:18999/up"]).returncode:

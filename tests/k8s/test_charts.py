@@ -546,3 +546,28 @@ def test_knf_chart_installs_pods_asking_for_their_networks(kube_api, helm_client
         assert pod_meta.annotations["l2sm/networks"] == networks
     uninstall(helm_client, "knf", k8s_namespace)
     assert apps.list_namespaced_deployment(k8s_namespace).items == []
+
+
+def test_switch_liveness_probe_fails_once_ovs_vswitchd_is_killed(helm, require_root_ovs, tmp_path):
+    """The switch DaemonSet's probes, as rendered, run against a real OVS in the run dir the values name."""
+    import os
+    import signal
+
+    from osm_l2sm.switch import OvsInstance
+
+    run_dir = str(tmp_path / "ovs")
+    objects = render(helm, "l2sm", "r1", "default", "--set", f"switch.ovsRunDir={run_dir}")
+    switch = next(c for name, c in pod_containers(objects) if name.endswith("-switch/switch"))
+    probes = [switch[kind]["exec"]["command"] for kind in ("startupProbe", "livenessProbe")]
+
+    def probe_passes(command) -> bool:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+
+    ovs = OvsInstance(run_dir).start()
+    try:
+        assert all(probe_passes(p) for p in probes)
+        with open(os.path.join(run_dir, "ovs-vswitchd.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        assert not any(probe_passes(p) for p in probes)
+    finally:
+        ovs.stop()

@@ -67,3 +67,9 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The switch pod's OVS answers: both daemons on their control sockets (its startup and liveness probes). */}}
+{{- define "l2sm.ovsAlive" -}}
+{{- $dir := .Values.switch.ovsRunDir -}}
+[/bin/sh, -c, {{ printf "ovs-appctl -T 5 -t %s/ovs-vswitchd.ctl version && ovs-appctl -T 5 -t %s/ovsdb-server.ctl version" $dir $dir | quote }}]
+{{- end }}
