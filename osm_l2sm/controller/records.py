@@ -58,17 +58,21 @@ class Port(_Readable):
     interface: str
     network: str
     mac: str | None = None
+    ips: tuple = ()  # the interface's addresses with prefix ("10.0.0.5/24"), when the attacher gave them
 
     @property
     def id(self) -> str:
         return port_id(self.switch, self.interface)
 
     def to_json(self) -> dict:
-        return {"network": self.network, "switch": self.switch, "interface": self.interface, "mac": self.mac}
+        data = {"network": self.network, "switch": self.switch, "interface": self.interface, "mac": self.mac}
+        if self.ips:
+            data["ips"] = list(self.ips)
+        return data
 
     @staticmethod
     def from_json(data: dict) -> "Port":
-        return Port(data["switch"], data["interface"], data["network"], data.get("mac"))
+        return Port(data["switch"], data["interface"], data["network"], data.get("mac"), tuple(data.get("ips") or ()))
 
 
 @dataclass(frozen=True, order=True)
