@@ -62,7 +62,7 @@ class ControllerClient:
                     ips: list[str] | None = None) -> dict:
         body = {"network": network, "switch": switch, "interface": interface, "mac": mac}
         if ips:
-            body["ips"] = list(ips)
+            body["ips"] = ips
         return self._call("POST", f"{API}/ports", body)
 
     def detach_port(self, switch: str, interface: str) -> None:
