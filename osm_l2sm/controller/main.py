@@ -19,7 +19,7 @@ TOKEN_ENV = "L2SM_CONTROLLER_TOKEN"
 # A GET /sync?wait=S holds a worker up to 60 s: enough workers that a few waiters leave room for the rest.
 REST_THREADS = 16
 REST_TIMEOUT = 30
-REST_CONNECTIONS = 200  # beyond this waitress stops accepting until some close
+REST_CONNECTIONS = 1000  # beyond this waitress stops accepting until some close (idle ones close after the timeout)
 
 
 def host_port(value: str) -> tuple[str, int]:
