@@ -148,21 +148,25 @@ class State:
         self.ports_by_network.setdefault(net.name, {})
 
     def _put_port(self, port: Port) -> None:
-        if port.id in self.ports:
-            self._drop_port(port.id)  # a port attached again may have other addresses
-        self.ports[port.id] = port
+        old = self.ports.get(port.id)
+        if old is not None:
+            self._release_addresses(old)  # a port attached again may have other addresses
+        self.ports[port.id] = port  # replaced in place: a reader sees the old port or the new one
         self.ports_by_network.setdefault(port.network, {})[port.id] = port
         held = self.addresses.setdefault(port.network, {})
         for ip in port.ips:
             held[bare(ip)] = port.id
 
+    def _release_addresses(self, port: Port) -> None:
+        held = self.addresses.get(port.network, {})
+        for ip in port.ips:
+            if held.get(bare(ip)) == port.id:
+                del held[bare(ip)]
+
     def _drop_port(self, pid: str) -> Port:
         port = self.ports.pop(pid)
         self.ports_by_network.get(port.network, {}).pop(pid, None)
-        held = self.addresses.get(port.network, {})
-        for ip in port.ips:
-            if held.get(bare(ip)) == pid:
-                del held[bare(ip)]
+        self._release_addresses(port)
         return port
 
     def _journal(self, put=(), delete=()) -> None:
