@@ -95,6 +95,22 @@ def test_an_address_the_controller_refuses_is_a_cni_error_with_its_message_and_l
         cni(sb, "DEL", holder, pod_ns, ifname="net2", container="holder")
 
 
+def test_a_check_that_follows_a_changed_mac_keeps_the_address_held(sb, pod_ns):
+    status, result = cni(sb, "ADD", config(address="10.30.0.60/24"), pod_ns)
+    assert status == 0, result
+    try:
+        new_mac = "02:de:ad:be:ef:60"
+        netns.run(pod_ns, ["ip", "link", "set", "net1", "address", new_mac], check=True)
+        result["interfaces"][1]["mac"] = new_mac  # as a later plugin of the chain (tuning) reports it
+        assert cni(sb, "CHECK", config(prevResult=result), pod_ns)[0] == 0
+        (port,) = [p for p in sb.controller_client().list_ports() if p["interface"] == result["interfaces"][0]["name"]]
+        assert port["mac"] == new_mac and port["ips"] == ["10.30.0.60/24"]
+        status, error = cni(sb, "ADD", config(address="10.30.0.60/24"), pod_ns, ifname="net2", container="ctr2")
+        assert status == 1 and "10.30.0.60 is already held by port" in error["msg"]
+    finally:
+        cni(sb, "DEL", config(), pod_ns)
+
+
 def test_second_add_of_same_ifname_fails_cleanly(sb, pod_ns):
     assert cni(sb, "ADD", config(address="10.30.0.3/24"), pod_ns)[0] == 0
     try:
