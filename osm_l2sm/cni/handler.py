@@ -24,7 +24,9 @@ LOG = logging.getLogger(__name__)
 
 
 def _controller_error(err: L2smError, what: str) -> CniError:
-    if getattr(err, "status", None) in (400, 404, 409):
+    """A request the controller refuses (a bad or conflicting address, an unknown network) will fail the same way
+    when retried: code 7 with the controller's message. Anything else (unreachable, busy) may pass later: 11."""
+    if getattr(err, "status", None) in (400, 404, 409, 413):
         return CniError(INVALID_CONFIG, f"{what}: {err}")
     return CniError(TRY_AGAIN_LATER, f"{what}: {err}")
 
@@ -102,7 +104,8 @@ class Handler:
             # pushed before the call: a request that timed out may still have made the port
             undo.append(lambda: self.attachments.owe_release(host_if) or self._release_now(host_if))
             try:
-                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac)
+                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac,
+                                        ips=[str(ip) for ip in conf.ips])
             except L2smError as err:
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
             self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
@@ -193,7 +196,8 @@ class Handler:
         if (port.get("mac") or "").lower() != mac.lower():
             # a later plugin of the chain (tuning) changed the MAC: the controller forwards by it, so follow
             try:
-                self.client.attach_port(conf.network, self.node.switch, host_if, mac=mac)
+                self.client.attach_port(conf.network, self.node.switch, host_if, mac=mac,
+                                        ips=port.get("ips"))
             except L2smError as err:
                 raise _controller_error(err, f"cannot update the MAC of {host_if}") from err
 

@@ -58,9 +58,12 @@ class ControllerClient:
     def delete_network(self, name: str) -> None:
         self._call("DELETE", f"{API}/networks/{quote(name, safe='')}")
 
-    def attach_port(self, network: str, switch: str, interface: str, mac: str | None = None) -> dict:
-        return self._call("POST", f"{API}/ports",
-                          {"network": network, "switch": switch, "interface": interface, "mac": mac})
+    def attach_port(self, network: str, switch: str, interface: str, mac: str | None = None,
+                    ips: list[str] | None = None) -> dict:
+        body = {"network": network, "switch": switch, "interface": interface, "mac": mac}
+        if ips:
+            body["ips"] = ips
+        return self._call("POST", f"{API}/ports", body)
 
     def detach_port(self, switch: str, interface: str) -> None:
         self._call("DELETE", f"{API}/ports/{quote(switch, safe='')}/{quote(interface, safe='')}")

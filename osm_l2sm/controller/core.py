@@ -258,10 +258,11 @@ class Controller:
                 batches.pop(name, None)
         self._send()
 
-    def attach_port(self, network, switch, interface, mac=None):
+    def attach_port(self, network, switch, interface, mac=None, ips=None):
         with self.state.lock:
-            before = self.state.switches_of_network(network)
-            view, changed = self.state.attach_port(network, switch, interface, mac)
+            # a network name of the wrong type is refused by State.attach_port (400), not here by a failed lookup
+            before = self.state.switches_of_network(network) if isinstance(network, str) else set()
+            view, changed = self.state.attach_port(network, switch, interface, mac, ips)
             if changed:
                 self._update(before | self.state.switches_of_network(network) | {switch}, [network])
         self._send()

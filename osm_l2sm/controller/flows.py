@@ -34,7 +34,9 @@ FORWARD_TABLE = 1
 FROM_TUNNEL = 1
 FROM_DOMAIN = 1 << 63  # with FROM_TUNNEL: came in on a domain link
 ALL_BITS = 0xFFFFFFFFFFFFFFFF
-NETWORK_BITS = ALL_BITS ^ FROM_TUNNEL  # match the network whatever the origin
+# match the network from a local port or a tunnel alike; FROM_DOMAIN stays in the mask, so a frame from a domain
+# link never takes these flows: an edge forwards it by its own flows (_edge_flows), to its ports and its cluster only
+NETWORK_BITS = ALL_BITS ^ FROM_TUNNEL
 VLAN_PRESENT = 0x1000  # OFPVID_PRESENT
 ETH_TYPE_8021Q = 0x8100
 

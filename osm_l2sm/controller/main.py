@@ -16,6 +16,10 @@ from osm_l2sm.errors import L2smError
 
 LOG = logging.getLogger("osm_l2sm.controller")
 TOKEN_ENV = "L2SM_CONTROLLER_TOKEN"
+# A GET /sync?wait=S holds a worker up to 60 s: enough workers that a few waiters leave room for the rest.
+REST_THREADS = 16
+REST_TIMEOUT = 30
+REST_CONNECTIONS = 1000  # beyond this waitress stops accepting until some close (idle ones close after the timeout)
 
 
 def host_port(value: str) -> tuple[str, int]:
@@ -36,6 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", required=True, metavar="FILE", help="state file (created when missing)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"bearer token the REST API requires (default ${TOKEN_ENV}; none: no auth)")
+    parser.add_argument("--rest-threads", type=positive, default=REST_THREADS, metavar="N",
+                        help=f"REST worker threads; more requests wait in a queue (default {REST_THREADS})")
+    parser.add_argument("--rest-timeout", type=positive, default=REST_TIMEOUT, metavar="SECONDS",
+                        help="close a REST connection that sends nothing for this long, mid-request included "
+                             f"(default {REST_TIMEOUT})")
+
+
+def positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {value!r}")
+    return int(value)
 
 
 def check_free(address: tuple[str, int], what: str) -> None:
@@ -54,29 +69,35 @@ def run(args) -> int:
     from os_ken import cfg
     from os_ken.base import app_manager
     from prometheus_client import disable_created_metrics
-    from werkzeug.serving import make_server
+    from waitress import create_server
 
     from . import ofapp
     from .core import Controller
-    from .rest import create_app
+    from .rest import MAX_BODY, create_app
     from .state import State
 
     disable_created_metrics()  # the *_created series only add noise to scrapes
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is too much
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is normal under load
     controller = Controller(State(args.state))
     check_free(args.of_listen, "OpenFlow")
     check_free(args.rest_listen, "REST")
-    server = make_server(args.rest_listen[0], args.rest_listen[1], create_app(controller, args.token), threaded=True)
+    # waitress reads requests in one event loop (a slow or silent client holds no worker, and is closed after
+    # --rest-timeout), answers 413 itself above MAX_BODY before reading the body, and runs the app on a fixed pool
+    timeout = args.rest_timeout
+    server = create_server(create_app(controller, args.token), host=args.rest_listen[0], port=args.rest_listen[1],
+                           threads=args.rest_threads, channel_timeout=timeout,
+                           cleanup_interval=max(1, min(30, timeout // 2)), connection_limit=REST_CONNECTIONS,
+                           max_request_body_size=MAX_BODY, asyncore_use_poll=True, ident="osm-l2sm")
 
     def stop(signum, _frame):
         LOG.info("stopping on signal %d", signum)
-        server.shutdown()
+        server.close()
         sys.stderr.flush()
         os._exit(0)  # os-ken's hub threads cannot be joined from outside
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
+    threading.Thread(target=server.run, name="rest", daemon=True).start()
     LOG.info("%s controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s", getattr(args, "role", "cluster"),
              *args.rest_listen, *args.of_listen, args.state)
 

@@ -22,13 +22,14 @@ class ControllerProcess:
     """One ``python -m osm_l2sm.controller`` process, known by its own pid."""
 
     def __init__(self, state_file: str, of_listen="0.0.0.0:6653", rest_listen="127.0.0.1:8181",
-                 token: str | None = None, log_file: str | None = None, role: str = "cluster"):
+                 token: str | None = None, log_file: str | None = None, role: str = "cluster", options=()):
         self.state_file = state_file
         self.role = role
         self.of_listen = _addr(of_listen)
         self.rest_listen = _addr(rest_listen)
         self.token = token
         self.log_file = log_file
+        self.options = tuple(options)  # more command-line options, such as ("--rest-timeout", "5")
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -53,7 +54,7 @@ class ControllerProcess:
         if self.running:
             return self
         cmd = [sys.executable, "-m", "osm_l2sm.controller", "--state", self.state_file,
-               "--of-listen", self.of_listen, "--rest-listen", self.rest_listen, "--role", self.role]
+               "--of-listen", self.of_listen, "--rest-listen", self.rest_listen, "--role", self.role, *self.options]
         env = dict(os.environ)
         env.pop("L2SM_CONTROLLER_TOKEN", None)
         if self.token:

@@ -58,6 +58,7 @@ class Port(_Readable):
     interface: str
     network: str
     mac: str | None = None
+    ips: tuple = ()  # the interface's addresses with prefix ("10.0.0.5/24"), when the attacher gave them
     # the switch has reported this interface once: when it is missing from the switch's port list at a later
     # connection, the interface is gone (its pod deleted while the controller was down, or its node crashed). A port
     # never seen may be registered ahead of its interface (docs/controller-api.md) and is kept.
@@ -71,11 +72,14 @@ class Port(_Readable):
         data = {"network": self.network, "switch": self.switch, "interface": self.interface, "mac": self.mac}
         if self.seen:
             data["seen"] = True
+        if self.ips:
+            data["ips"] = list(self.ips)
         return data
 
     @staticmethod
     def from_json(data: dict) -> "Port":
-        return Port(data["switch"], data["interface"], data["network"], data.get("mac"), bool(data.get("seen")))
+        return Port(data["switch"], data["interface"], data["network"], data.get("mac"), tuple(data.get("ips") or ()),
+                    bool(data.get("seen")))
 
 
 @dataclass(frozen=True, order=True)

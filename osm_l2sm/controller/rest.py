@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import logging
 import time
@@ -15,12 +16,38 @@ from .core import Controller
 
 LOG = logging.getLogger(__name__)
 API = "/api/v1"
+MAX_BODY = 1 << 20  # bytes; the largest real body (a switch with a tunnel to every peer) is a few kB per 100 peers
+MAX_DEPTH = 8       # nesting of objects and arrays; real bodies have 3
+
+
+def _depth(data) -> int:
+    """How deeply ``data`` nests (a scalar is 0), without recursion: a deep value must not exhaust the stack."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        todo.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _body() -> dict:
-    data = request.get_json(force=True, silent=True)
+    """The request's JSON object; 400 for anything else (413 above MAX_BODY comes from the server and Flask)."""
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # the C decoder gives up at the interpreter's recursion limit
+        raise L2smError(f"body nests deeper than {MAX_DEPTH} levels", 400) from None
+    except ValueError as err:  # not UTF-8 or not JSON
+        raise L2smError(f"body is not JSON: {err}", 400) from None
     if not isinstance(data, dict):
         raise L2smError("body must be a JSON object", 400)
+    if _depth(data) > MAX_DEPTH:
+        raise L2smError(f"body nests deeper than {MAX_DEPTH} levels", 400)
     return data
 
 
@@ -32,6 +59,7 @@ def _field(data: dict, key: str, required: bool = True):
 
 def create_app(controller: Controller, token: str | None = None) -> Flask:
     app = Flask("osm_l2sm.controller")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # also when the app runs under another server
     state = controller.state
 
     @app.before_request
@@ -108,7 +136,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     def attach_port():
         data = _body()
         view, changed = controller.attach_port(_field(data, "network"), _field(data, "switch"),
-                                               _field(data, "interface"), data.get("mac"))
+                                               _field(data, "interface"), data.get("mac"), data.get("ips"))
         return jsonify(view), 201 if changed else 200
 
     @app.delete(f"{API}/ports/<switch>/<interface>")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from osm_l2sm.errors import L2smError
 
+from .addresses import bare, check_ips, parse_ips
 from .records import Network, Port, Switch, port_id
 from .store import Journal
 
@@ -109,6 +110,7 @@ class State:
         self.ports: dict[str, Port] = {}                        # "switch/interface" -> port
         self.switches: dict[str, Switch] = {}
         self.ports_by_network: dict[str, dict[str, Port]] = {}  # index: network -> {port id: port}
+        self.addresses: dict[str, dict[str, str]] = {}          # index: network -> {bare address: port id}
         self.runtime = Runtime()
         # GET /networks of a large state: each network's JSON is kept until the network (or an ofport of one of its
         # ports) changes; a change stamps the network with a new version after the change is made
@@ -146,12 +148,25 @@ class State:
         self.ports_by_network.setdefault(net.name, {})
 
     def _put_port(self, port: Port) -> None:
-        self.ports[port.id] = port
+        old = self.ports.get(port.id)
+        if old is not None:
+            self._release_addresses(old)  # a port attached again may have other addresses
+        self.ports[port.id] = port  # replaced in place: a reader sees the old port or the new one
         self.ports_by_network.setdefault(port.network, {})[port.id] = port
+        held = self.addresses.setdefault(port.network, {})
+        for ip in port.ips:
+            held[bare(ip)] = port.id
+
+    def _release_addresses(self, port: Port) -> None:
+        held = self.addresses.get(port.network, {})
+        for ip in port.ips:
+            if held.get(bare(ip)) == port.id:
+                del held[bare(ip)]
 
     def _drop_port(self, pid: str) -> Port:
         port = self.ports.pop(pid)
         self.ports_by_network.get(port.network, {}).pop(pid, None)
+        self._release_addresses(port)
         return port
 
     def _journal(self, put=(), delete=()) -> None:
@@ -203,8 +218,11 @@ class State:
 
     def port_view(self, pid: str, port: Port | None = None) -> dict:
         p = port or self.ports[pid]
-        return {"id": pid, "network": p.network, "switch": p.switch, "interface": p.interface, "mac": p.mac,
+        view = {"id": pid, "network": p.network, "switch": p.switch, "interface": p.interface, "mac": p.mac,
                 "ofport": self.runtime.ofports.get(p.switch, {}).get(p.interface)}
+        if p.ips:
+            view["ips"] = list(p.ips)
+        return view
 
     def switch_view(self, name: str) -> dict:
         sw = self.switches[name]
@@ -362,14 +380,16 @@ class State:
                 self._drop_port(pid)
             del self.networks[name]
             self.ports_by_network.pop(name, None)
+            self.addresses.pop(name, None)
             self.changed(name)
             self._json.pop(name, None)
 
-    def attach_port(self, network, switch, interface, mac=None) -> tuple[dict, bool]:
+    def attach_port(self, network, switch, interface, mac=None, ips=None) -> tuple[dict, bool]:
         check_name(network, "network")
         check_name(switch, "switch")
         check_interface(interface)
         mac = check_mac(mac)
+        ips = parse_ips(ips)
         with self.lock:
             if network not in self.networks:
                 raise L2smError(f"no network named {network}", 404)
@@ -377,7 +397,8 @@ class State:
             old = self.ports.get(pid)
             if old and old.network != network:
                 raise L2smError(f"{pid} is already attached to network {old.network}", 409)
-            new = Port(switch, interface, network, mac,
+            check_ips(ips, network, self.networks[network].cidr, pid, self.addresses.get(network, {}))
+            new = Port(switch, interface, network, mac, ips,
                        seen=old.seen if old else interface in self.runtime.ofports.get(switch, {}))
             if old == new:
                 return self.port_view(pid), False

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from osm_l2sm.controller.addresses import check_ips, parse_ips
 from osm_l2sm.errors import L2smError
 
 from . import ipam
@@ -95,6 +96,10 @@ def _addresses_for(pod: str, req: NetworkRequest, net: NetworkInfo, current: lis
         return net.holders.get(ipam.bare_ip(ip), pod) == pod
 
     if req.ips:
+        try:  # the controller's own checks and words (it would refuse the port at the CNI ADD)
+            check_ips(parse_ips(list(req.ips)), net.name, net.cidr, pod, {})
+        except L2smError as err:
+            raise WiringError(str(err), "InvalidAddress") from None
         for ip in req.ips:
             if not free(ip):
                 raise WiringError(f"address {ipam.bare_ip(ip)} on network {net.name} is already used by pod "
@@ -119,7 +124,8 @@ def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks:
 
     ``networks`` holds the L2Networks that exist in the pod's namespace; ``current`` the pod's present Multus entries,
     whose addresses are kept for networks it stays on (no renumbering on attach/detach). Automatic addresses never
-    repeat one held by another pod. Raises WiringError (reason UnknownNetwork, AddressInUse, AddressesExhausted).
+    repeat one held by another pod. Raises WiringError (reason UnknownNetwork, InvalidAddress, AddressInUse,
+    AddressesExhausted).
     """
     now = {e["name"]: [str(ip) for ip in e.get("ips") or []] for e in current or []}
     entries, addresses = [], {}

@@ -71,6 +71,47 @@ def test_bad_add_gives_the_spec_error_and_leaves_nothing(sb, pod_ns, what, make_
     assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
 
 
+BAD_ADDRESSES = [  # (name, address, the controller's message)
+    ("outside", "10.31.0.9/24", "address 10.31.0.9/24 is outside network blue (10.30.0.0/24)"),
+    ("wider", "10.30.0.9/16", "address 10.30.0.9/16 has a prefix wider than network blue (10.30.0.0/24)"),
+    ("network", "10.30.0.0/24", "address 10.30.0.0/24 is the network address of network blue (10.30.0.0/24)"),
+    ("broadcast", "10.30.0.255/24", "address 10.30.0.255/24 is the broadcast address of network blue (10.30.0.0/24)"),
+    ("duplicate", "10.30.0.50/24", "address 10.30.0.50 is already held by port node1/"),
+]
+
+
+@pytest.mark.parametrize("what, address, message", BAD_ADDRESSES, ids=[b[0] for b in BAD_ADDRESSES])
+def test_an_address_the_controller_refuses_is_a_cni_error_with_its_message_and_leaves_nothing(sb, pod_ns, what,
+                                                                                               address, message):
+    holder = config(address="10.30.0.50/24")
+    assert cni(sb, "ADD", holder, pod_ns, ifname="net2", container="holder")[0] == 0
+    try:
+        before = leftovers(sb)
+        status, error = cni(sb, "ADD", config(address=address), pod_ns)
+        assert status == 1 and error["code"] == 7, error
+        assert error["msg"].startswith("cannot attach to network blue: controller: " + message), error
+        assert leftovers(sb) == before
+        assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+    finally:
+        cni(sb, "DEL", holder, pod_ns, ifname="net2", container="holder")
+
+
+def test_a_check_that_follows_a_changed_mac_keeps_the_address_held(sb, pod_ns):
+    status, result = cni(sb, "ADD", config(address="10.30.0.60/24"), pod_ns)
+    assert status == 0, result
+    try:
+        new_mac = "02:de:ad:be:ef:60"
+        netns.run(pod_ns, ["ip", "link", "set", "net1", "address", new_mac], check=True)
+        result["interfaces"][1]["mac"] = new_mac  # as a later plugin of the chain (tuning) reports it
+        assert cni(sb, "CHECK", config(prevResult=result), pod_ns)[0] == 0
+        (port,) = [p for p in sb.controller_client().list_ports() if p["interface"] == result["interfaces"][0]["name"]]
+        assert port["mac"] == new_mac and port["ips"] == ["10.30.0.60/24"]
+        status, error = cni(sb, "ADD", config(address="10.30.0.60/24"), pod_ns, ifname="net2", container="ctr2")
+        assert status == 1 and "10.30.0.60 is already held by port" in error["msg"]
+    finally:
+        cni(sb, "DEL", config(), pod_ns)
+
+
 def test_second_add_of_same_ifname_fails_cleanly(sb, pod_ns):
     assert cni(sb, "ADD", config(address="10.30.0.3/24"), pod_ns)[0] == 0
     try:

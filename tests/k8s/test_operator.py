@@ -112,6 +112,18 @@ def test_unknown_network_and_taken_explicit_address_are_errors_with_reasons():
     assert err.value.reason == "AddressInUse" and "other" in str(err.value)
 
 
+@pytest.mark.parametrize("address,message", [
+    ("10.1.0.7/24", "address 10.1.0.7/24 is outside network a (10.0.0.0/24)"),
+    ("10.0.0.7/16", "address 10.0.0.7/16 has a prefix wider than network a (10.0.0.0/24)"),
+    ("10.0.0.0/24", "address 10.0.0.0/24 is the network address of network a (10.0.0.0/24)"),
+    ("10.0.0.255/24", "address 10.0.0.255/24 is the broadcast address of network a (10.0.0.0/24)"),
+])
+def test_an_explicit_address_the_controller_would_refuse_is_an_error_in_its_words(address, message):
+    with pytest.raises(WiringError) as err:
+        wire_pod("p", "ns", parse_networks_annotation(f'[{{"name": "a", "ips": ["{address}"]}}]'), {"a": _net("a")})
+    assert err.value.reason == "InvalidAddress" and str(err.value) == message
+
+
 def test_rewiring_keeps_addresses_and_reuses_an_earlier_claim():
     first = wire_pod("p", "ns", parse_networks_annotation("a"), {"a": _net("a", **{"10_0_0_1": "x"})})
     assert first.addresses == {"a": ["10.0.0.2/24"]}

@@ -140,6 +140,23 @@ def test_stopped_provider_and_controller_keep_data_plane_and_sandbox_up_restores
     assert ping(cli, "x", "10.20.0.2").returncode == 0
 
 
+def test_a_pod_on_an_edge_gets_unicast_and_broadcast_from_the_other_cluster(cli):
+    cli("pod", "run", "v", "--node", "c1-edge", "--network", "span=10.20.0.9/24")
+    try:
+        y_mac = cli("pod", "exec", "y", "--", "cat", "/sys/class/net/net1/address").stdout.strip()
+        for pod in ("v", "y"):
+            cli("pod", "exec", pod, "--", "ip", "neigh", "flush", "dev", "net1")
+        # y (c2-node2) asks for v by a broadcast ARP, which crosses c2's edge, the domain link and c1's edge
+        out = ping(cli, "y", "10.20.0.9", count=3).stdout
+        assert "3 received" in out and "DUP" not in out
+        assert y_mac in cli("pod", "exec", "v", "--", "ip", "neigh", "show", "10.20.0.2").stdout
+        out = ping(cli, "v", "10.20.0.2", count=3).stdout  # and back, from the edge pod
+        assert "3 received" in out and "DUP" not in out
+        assert ping(cli, "v", "10.20.0.1").returncode == 0  # its own cluster too
+    finally:
+        cli("pod", "delete", "v")
+
+
 def test_teardown_leaves_nothing(cli):
     status = json.loads(cli("sandbox", "status", "--json").stdout)
     pids = [status["provider"]["pid"]] + [c["controller"]["pid"] for c in status["clusters"].values()]

@@ -10,7 +10,9 @@ import tempfile
 
 import pytest
 
-from osm_l2sm.sandbox import netns
+from osm_l2sm.sandbox import Sandbox, netns
+from osm_l2sm.sandbox.layout import BRIDGE
+from osm_l2sm.switch import port_names
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +25,7 @@ def cli(require_root_ovs):
         return subprocess.run(["osm-l2sm", *args], env=env, capture_output=True, text=True, timeout=300)
 
     run.name = name
+    run.sandbox = Sandbox(name, state)
     try:
         yield run
     finally:
@@ -41,6 +44,23 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("osm-l2sm: error: "), proc.stderr
     for word in words:
         assert word in lines[0]
+
+
+def footprint(sb: Sandbox) -> tuple:
+    """What a refused pod must not leave: namespaces, veths and OVS ports of each node, controller ports."""
+    nodes = ("node1", "node2")
+    veths = [netns.run(sb.layout.node_netns(n), ["ip", "-o", "link", "show", "type", "veth"]).stdout for n in nodes]
+    return (sorted(netns.names_with_prefix(sb.layout.prefix)), veths,
+            [sorted(port_names(sb.node_ovs(n), BRIDGE)) for n in nodes], sb.controller_client().list_ports())
+
+
+BAD_ADDRESSES = [  # blue is 10.10.0.0/24 and pod a holds 10.10.0.1
+    ("10.11.0.5/24", "address 10.11.0.5/24 is outside network blue (10.10.0.0/24)"),
+    ("10.10.0.5/16", "address 10.10.0.5/16 has a prefix wider than network blue (10.10.0.0/24)"),
+    ("10.10.0.0/24", "address 10.10.0.0/24 is the network address of network blue (10.10.0.0/24)"),
+    ("10.10.0.255/24", "address 10.10.0.255/24 is the broadcast address of network blue (10.10.0.0/24)"),
+    ("10.10.0.1/24", "address 10.10.0.1 is already held by port node1/"),
+]
 
 
 def test_commands_before_up_say_the_sandbox_is_down(cli):
@@ -89,6 +109,11 @@ def test_acceptance_sequence(cli):
     one_line_error(cli("pod", "run", "x", "--node", "node1", "--network", "yellow"), "yellow")
     one_line_error(cli("pod", "exec", "nosuch", "--", "true"), "nosuch")
     one_line_error(cli("pod", "run", "x", "--node", "node1", "--network", "blue=10.10.0.999/24"))
+    before = footprint(cli.sandbox)
+    for address, message in BAD_ADDRESSES:  # the controller's word, on one line, and nothing left behind
+        one_line_error(cli("pod", "run", "x", "--node", "node2", "--network", f"blue={address}"), message)
+        one_line_error(cli("pod", "attach", "c", "--network", f"blue={address}"), message)
+        assert footprint(cli.sandbox) == before, address
     # the failed runs left no pod x (compare names: the JSON also holds paths, which may contain an "x")
     assert "x" not in {p["name"] for p in json.loads(ok(cli("pod", "list", "--json")))}
 

@@ -95,7 +95,9 @@ def test_detach_stops_traffic_and_reattach_restores_it(nets):
 def test_attach_adds_numbered_interfaces(nets):
     nets.run_pod("f", "node2", [("blue", "10.10.0.7/24")])
     try:
-        assert nets.attach("f", "red", "10.20.0.7/24") == "net2"
+        # red is 10.10.0.0/24 too: the controller refuses an address outside it, and one inside would give f two
+        # routes to that subnet, so the second interface is L2 only
+        assert nets.attach("f", "red") == "net2"
         links = nets.exec_pod("f", ["ip", "-o", "link"]).stdout
         assert "net1" in links and "net2" in links
         assert ping(nets, "f", "10.10.0.1")
