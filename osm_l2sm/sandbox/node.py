@@ -15,7 +15,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_tunnel, pair_vni
+from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
@@ -38,14 +38,16 @@ class Node:
     def cni_socket(self) -> str:
         return self.layout.cni_socket(self.name)
 
-    def up(self, of_port: int, rest_url: str) -> None:
-        """Namespace, underlay link, OVS, bridge and CNI daemon; safe to repeat."""
+    def up(self, of_port: int, rest_url: str, tls: tuple[str, str, str]) -> None:
+        """Namespace, underlay link, OVS, bridge (connecting over TLS with ``tls``: key, certificate, CA) and CNI
+        daemon; safe to repeat."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
         if not self.ovs.running:
             self.ovs.start()
-        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
+        ensure_ssl(self.ovs, *tls)
+        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"ssl:{self.gateway}:{of_port}")
         # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
         self.start_cni_daemon(rest_url)
