@@ -16,6 +16,8 @@ from osm_l2sm.errors import L2smError
 
 LOG = logging.getLogger("osm_l2sm.controller")
 TOKEN_ENV = "L2SM_CONTROLLER_TOKEN"
+ECHO_INTERVAL = 5.0  # seconds between OpenFlow echo requests to a switch
+ECHO_MISSES = 2  # unanswered echo requests after which its connection is closed
 
 
 def host_port(value: str) -> tuple[str, int]:
@@ -110,6 +112,10 @@ def run(args) -> int:
         LOG.warning("OpenFlow without TLS: any process that reaches %s:%d can claim to be a switch", *args.of_listen)
         of_args += ["--ofp-tcp-listen-port", str(args.of_listen[1])]
     cfg.CONF(args=of_args, project="os_ken")
+    # A connection whose switch went silently away must end: the first connection of a dpid stays, so until then
+    # the switch could not connect again. Echo requests find it within ECHO_INTERVAL * (ECHO_MISSES + 1) seconds.
+    cfg.CONF.set_override("echo_request_interval", ECHO_INTERVAL)
+    cfg.CONF.set_override("maximum_unreplied_echo_requests", ECHO_MISSES)
     ofapp.serve(controller, bind_certificates=bool(tls))
     app_manager.AppManager.run_apps([ofapp.__name__])
     return 0

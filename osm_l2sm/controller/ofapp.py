@@ -30,6 +30,7 @@ from .tls import peer_common_name
 
 LOG = logging.getLogger(__name__)
 COOKIE_GENERATION_MASK = 1
+REAP_INTERVAL = 1.0  # seconds between looks for connections whose peer went away
 SEND_CHUNK = 256 * 1024  # bytes per socket write: large enough to be cheap, small enough to interleave switches
 _CONTROLLER = None
 _BIND_CERTIFICATES = False
@@ -57,6 +58,16 @@ def certificate_refusal(datapath) -> str | None:
     return None
 
 
+def _closed(datapath) -> bool:
+    return datapath.socket.fileno() == -1
+
+
+def _wake_sender(datapath) -> None:
+    """Let the datapath's sender thread end (it waits on its queue), so os-ken finishes the connection and reports
+    it dead."""
+    datapath.send(b"", close_socket=True)
+
+
 def dpid_hex(datapath) -> str:
     return f"{datapath.id:016x}"
 
@@ -80,7 +91,18 @@ class L2smApp(app_manager.OSKenApp):
     def start(self):
         thread = super().start()
         self.threads.append(hub.spawn(self._deliver_forever))
+        self.threads.append(hub.spawn(self._reap_forever))
         return thread
+
+    def _reap_forever(self) -> None:
+        """End the connections whose socket os-ken closed. With its native hub, a datapath whose peer went away
+        waits for its sender thread, which sleeps until something is sent: until then it would neither be reported
+        disconnected nor let its switch connect again (the first connection of a dpid stays)."""
+        while True:
+            hub.sleep(REAP_INTERVAL)
+            for dp in list(self._accepted.values()):
+                if _closed(dp):
+                    _wake_sender(dp)
 
     def _wake(self) -> None:
         try:
@@ -144,7 +166,8 @@ class L2smApp(app_manager.OSKenApp):
 
     def _refuse(self, dp, why: str) -> None:
         LOG.warning("refused switch %s from %s: %s", dpid_hex(dp), dp.address, why)
-        dp.close()
+        dp.close()  # its reader stops at its next timeout even when the peer keeps the socket open
+        _wake_sender(dp)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply(self, ev):
@@ -159,8 +182,11 @@ class L2smApp(app_manager.OSKenApp):
         dp = ev.msg.datapath
         why = certificate_refusal(dp) if _BIND_CERTIFICATES else None
         first = self._accepted.get(dp.id)
-        if why is None and first is not None and first is not dp and first.is_active:
-            why = f"dpid {dpid_hex(dp)} is connected already from {first.address}"
+        if why is None and first is not None and first is not dp:
+            if first.is_active and not _closed(first):
+                why = f"dpid {dpid_hex(dp)} is connected already from {first.address}"
+            else:  # gone, but not reported yet: this one takes its place
+                _wake_sender(first)
         if why:
             self._refuse(dp, why)
             return

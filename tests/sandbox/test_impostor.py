@@ -52,7 +52,7 @@ def test_plain_tcp_impostor_is_refused_and_node1_keeps_serving(pods):
     drops = controller_drops(pods, "node1")
     impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"))
     try:
-        assert not impostor.handshake_and_hold(3), "a plain-TCP switch was accepted"
+        assert not impostor.handshake_and_hold(), "a plain-TCP switch was accepted"
         assert not impostor.features_requested
     finally:
         impostor.close()
@@ -63,7 +63,7 @@ def test_another_nodes_certificate_cannot_claim_node1(pods):
     drops = controller_drops(pods, "node1")
     impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"), tls=pods.layout.tls_files("node2"))
     try:
-        assert not impostor.handshake_and_hold(3), "node2's certificate was accepted for node1's dpid"
+        assert not impostor.handshake_and_hold(), "node2's certificate was accepted for node1's dpid"
     finally:
         impostor.close()
     node1_still_serves(pods, "n1b", "10.30.0.12/24", drops)
@@ -73,7 +73,7 @@ def test_a_second_connection_with_node1s_own_certificate_does_not_take_over(pods
     drops = controller_drops(pods, "node1")
     impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"), tls=pods.layout.tls_files("node1"))
     try:
-        assert not impostor.handshake_and_hold(3), "a second connection for a live dpid was kept"
+        assert not impostor.handshake_and_hold(), "a second connection for a live dpid was kept"
     finally:
         impostor.close()
     node1_still_serves(pods, "n1c", "10.30.0.13/24", drops)

@@ -67,3 +67,13 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The OpenFlow CA (ca.crt, ca.key): only the switch pods' init step mounts it, to sign their node's certificate. */}}
+{{- define "l2sm.switchCASecret" -}}
+{{- printf "%s-switch-ca" (include "l2sm.fullname" .) -}}
+{{- end -}}
+
+{{/* The controller's OpenFlow key and certificate, and the CA certificate it checks the switches against. */}}
+{{- define "l2sm.controllerTLSSecret" -}}
+{{- printf "%s-controller-tls" (include "l2sm.fullname" .) -}}
+{{- end -}}
