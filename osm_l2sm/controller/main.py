@@ -20,6 +20,8 @@ TOKEN_ENV = "L2SM_CONTROLLER_TOKEN"
 REST_THREADS = 16
 REST_TIMEOUT = 30
 REST_CONNECTIONS = 1000  # beyond this waitress stops accepting until some close (idle ones close after the timeout)
+ECHO_INTERVAL = 5.0  # seconds between OpenFlow echo requests to a switch
+ECHO_MISSES = 2  # unanswered echo requests after which its connection is closed
 
 
 def host_port(value: str) -> tuple[str, int]:
@@ -45,12 +47,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-timeout", type=positive, default=REST_TIMEOUT, metavar="SECONDS",
                         help="close a REST connection that sends nothing for this long, mid-request included "
                              f"(default {REST_TIMEOUT})")
+    tls = parser.add_argument_group(
+        "OpenFlow TLS", "all three, or none: with them the OpenFlow port accepts only TLS from switches whose "
+        "certificate the CA signed, and a switch's datapath id must be the one of its certificate's common name "
+        "(its node name); without them any process that reaches the port can claim to be a switch")
+    tls.add_argument("--of-tls-key", metavar="FILE", help="the controller's private key (PEM)")
+    tls.add_argument("--of-tls-cert", metavar="FILE", help="the controller's certificate (PEM)")
+    tls.add_argument("--of-tls-ca", metavar="FILE", help="the CA certificate the switches' certificates chain to")
 
 
 def positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {value!r}")
     return int(value)
+
+
+def tls_files(args) -> tuple[str, str, str] | None:
+    """(key, cert, CA) when TLS is asked for; one clear line when only some are given or one is unreadable."""
+    files = (getattr(args, "of_tls_key", None), getattr(args, "of_tls_cert", None), getattr(args, "of_tls_ca", None))
+    if not any(files):
+        return None
+    names = ("--of-tls-key", "--of-tls-cert", "--of-tls-ca")
+    missing = [n for n, f in zip(names, files) if not f]
+    if missing:
+        raise L2smError(f"OpenFlow TLS needs --of-tls-key, --of-tls-cert and --of-tls-ca; missing {', '.join(missing)}")
+    for name, path in zip(names, files):
+        if not os.access(path, os.R_OK):
+            raise L2smError(f"{name} {path}: not a readable file")
+    return files
 
 
 def check_free(address: tuple[str, int], what: str) -> None:
@@ -78,6 +102,7 @@ def run(args) -> int:
 
     disable_created_metrics()  # the *_created series only add noise to scrapes
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is normal under load
+    tls = tls_files(args)
     controller = Controller(State(args.state))
     check_free(args.of_listen, "OpenFlow")
     check_free(args.rest_listen, "REST")
@@ -98,12 +123,21 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=server.run, name="rest", daemon=True).start()
-    LOG.info("%s controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s", getattr(args, "role", "cluster"),
-             *args.rest_listen, *args.of_listen, args.state)
-
-    cfg.CONF(args=["--ofp-listen-host", args.of_listen[0], "--ofp-tcp-listen-port", str(args.of_listen[1])],
-             project="os_ken")
-    ofapp.serve(controller)
+    LOG.info("%s controller: REST on http://%s:%d, OpenFlow%s on %s:%d, state %s", getattr(args, "role", "cluster"),
+             *args.rest_listen, " over TLS" if tls else "", *args.of_listen, args.state)
+    of_args = ["--ofp-listen-host", args.of_listen[0]]
+    if tls:  # os-ken then listens with TLS only, requiring a client certificate the CA signed
+        of_args += ["--ofp-ssl-listen-port", str(args.of_listen[1]), "--ctl-privkey", tls[0], "--ctl-cert", tls[1],
+                    "--ca-certs", tls[2]]
+    else:
+        LOG.warning("OpenFlow without TLS: any process that reaches %s:%d can claim to be a switch", *args.of_listen)
+        of_args += ["--ofp-tcp-listen-port", str(args.of_listen[1])]
+    cfg.CONF(args=of_args, project="os_ken")
+    # A connection whose switch went silently away must end: the first connection of a dpid stays, so until then
+    # the switch could not connect again. Echo requests find it within ECHO_INTERVAL * (ECHO_MISSES + 1) seconds.
+    cfg.CONF.set_override("echo_request_interval", ECHO_INTERVAL)
+    cfg.CONF.set_override("maximum_unreplied_echo_requests", ECHO_MISSES)
+    ofapp.serve(controller, bind_certificates=bool(tls))
     app_manager.AppManager.run_apps([ofapp.__name__])
     return 0
 

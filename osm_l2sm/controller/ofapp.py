@@ -5,6 +5,10 @@ os-ken instantiates the app itself, so the controller it serves is handed over t
 Batches are queued by REST threads (core.py) and sent by a green thread of os-ken's own hub, woken through a pipe
 (an eventlet hub only wakes on file descriptors and its own timers, not on another thread's queue). Each batch goes
 out as a few large writes and ends with a barrier whose reply acknowledges it.
+
+One connection per datapath id is accepted, the first: a second one claiming a live dpid is closed and never
+disturbs the first (otherwise any process reaching the port could take a switch over, and leave it marked
+disconnected when it goes). With TLS the dpid must also be the one of the certificate's common name (a node name).
 """
 from __future__ import annotations
 
@@ -19,18 +23,49 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_D
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
+from osm_l2sm.switch import dpid_for
+
 from . import wire
+from .tls import peer_common_name
 
 LOG = logging.getLogger(__name__)
 COOKIE_GENERATION_MASK = 1
+REAP_INTERVAL = 1.0  # seconds between looks for connections whose peer went away
 SEND_CHUNK = 256 * 1024  # bytes per socket write: large enough to be cheap, small enough to interleave switches
 _CONTROLLER = None
+_BIND_CERTIFICATES = False
 
 
-def serve(controller) -> None:
-    """Make the next instance of :class:`L2smApp` serve ``controller``."""
-    global _CONTROLLER
+def serve(controller, bind_certificates: bool = False) -> None:
+    """Make the next instance of :class:`L2smApp` serve ``controller``; with ``bind_certificates`` (TLS) a switch
+    is accepted only with the dpid its certificate's common name gives."""
+    global _CONTROLLER, _BIND_CERTIFICATES
     _CONTROLLER = controller
+    _BIND_CERTIFICATES = bind_certificates
+
+
+def certificate_refusal(datapath) -> str | None:
+    """Why the switch's certificate does not allow its dpid, or None when it does."""
+    try:
+        name = peer_common_name(datapath.socket.getpeercert())
+    except (AttributeError, ValueError):  # not a TLS socket
+        name = None
+    if not name:
+        return "no certificate common name"
+    expected = int(dpid_for(name), 16)
+    if datapath.id != expected:
+        return f"its certificate names {name!r}, whose dpid is {expected:016x}"
+    return None
+
+
+def _closed(datapath) -> bool:
+    return datapath.socket.fileno() == -1
+
+
+def _wake_sender(datapath) -> None:
+    """Let the datapath's sender thread end (it waits on its queue), so os-ken finishes the connection and reports
+    it dead."""
+    datapath.send(b"", close_socket=True)
 
 
 def dpid_hex(datapath) -> str:
@@ -47,6 +82,7 @@ class L2smApp(app_manager.OSKenApp):
         self.controller = _CONTROLLER
         self._barriers: dict[tuple[int, int], tuple[str, int]] = {}  # (dpid, xid) -> (switch, batch seq)
         self._port_lists: dict[tuple[int, int], dict] = {}  # (dpid, xid of our request) -> ports so far
+        self._accepted: dict[int, object] = {}  # dpid -> the one connection that speaks for it
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -55,7 +91,18 @@ class L2smApp(app_manager.OSKenApp):
     def start(self):
         thread = super().start()
         self.threads.append(hub.spawn(self._deliver_forever))
+        self.threads.append(hub.spawn(self._reap_forever))
         return thread
+
+    def _reap_forever(self) -> None:
+        """End the connections whose socket os-ken closed. With its native hub, a datapath whose peer went away
+        waits for its sender thread, which sleeps until something is sent: until then it would neither be reported
+        disconnected nor let its switch connect again (the first connection of a dpid stays)."""
+        while True:
+            hub.sleep(REAP_INTERVAL)
+            for dp in list(self._accepted.values()):
+                if _closed(dp):
+                    _wake_sender(dp)
 
     def _wake(self) -> None:
         try:
@@ -114,8 +161,18 @@ class L2smApp(app_manager.OSKenApp):
                 hub.sleep(0)  # let the socket drain and other switches' events run
         dp.send(b"".join(chunk))
 
+    def _current(self, dp) -> bool:
+        return self._accepted.get(dp.id) is dp
+
+    def _refuse(self, dp, why: str) -> None:
+        LOG.warning("refused switch %s from %s: %s", dpid_hex(dp), dp.address, why)
+        dp.close()  # its reader stops at its next timeout even when the peer keeps the socket open
+        _wake_sender(dp)
+
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply(self, ev):
+        if not self._current(ev.msg.datapath):
+            return
         done = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
         if done:
             self.controller.acknowledged(*done)
@@ -123,6 +180,17 @@ class L2smApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
         dp = ev.msg.datapath
+        why = certificate_refusal(dp) if _BIND_CERTIFICATES else None
+        first = self._accepted.get(dp.id)
+        if why is None and first is not None and first is not dp:
+            if first.is_active and not _closed(first):
+                why = f"dpid {dpid_hex(dp)} is connected already from {first.address}"
+            else:  # gone, but not reported yet: this one takes its place
+                _wake_sender(first)
+        if why:
+            self._refuse(dp, why)
+            return
+        self._accepted[dp.id] = dp
         request = dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0)
         dp.send_msg(request)
         self._port_lists[(dp.id, request.xid)] = {}
@@ -132,6 +200,8 @@ class L2smApp(app_manager.OSKenApp):
         """Our port list request's answer; a long list comes in several parts (flag REPLY_MORE on all but the
         last)."""
         msg, dp = ev.msg, ev.msg.datapath
+        if not self._current(dp):
+            return
         ports = self._port_lists.get((dp.id, msg.xid))
         if ports is None:
             return  # the answer to os-ken's own request
@@ -144,6 +214,8 @@ class L2smApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def port_status(self, ev):
         msg, dp = ev.msg, ev.msg.datapath
+        if not self._current(dp):
+            return
         name = msg.desc.name.decode(errors="replace")
         gone = msg.reason == dp.ofproto.OFPPR_DELETE
         self.controller.port_changed(dpid_hex(dp), name, None if gone else msg.desc.port_no)
@@ -151,7 +223,8 @@ class L2smApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     def state_change(self, ev):
         dp = ev.datapath
-        if dp.id is not None:
+        if dp.id is not None and self._current(dp):  # a refused connection's end changes nothing
+            del self._accepted[dp.id]
             self._barriers = {k: v for k, v in self._barriers.items() if k[0] != dp.id}
             self._port_lists = {k: v for k, v in self._port_lists.items() if k[0] != dp.id}
             self.controller.switch_disconnected(dpid_hex(dp), dp)

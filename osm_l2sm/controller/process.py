@@ -22,7 +22,9 @@ class ControllerProcess:
     """One ``python -m osm_l2sm.controller`` process, known by its own pid."""
 
     def __init__(self, state_file: str, of_listen="0.0.0.0:6653", rest_listen="127.0.0.1:8181",
-                 token: str | None = None, log_file: str | None = None, role: str = "cluster", options=()):
+                 token: str | None = None, log_file: str | None = None, role: str = "cluster", options=(),
+                 tls: tuple[str, str, str] | None = None):
+        self.tls = tls  # (key, cert, CA): OpenFlow over TLS only, the switches' dpids bound to their certificates
         self.state_file = state_file
         self.role = role
         self.of_listen = _addr(of_listen)
@@ -55,6 +57,8 @@ class ControllerProcess:
             return self
         cmd = [sys.executable, "-m", "osm_l2sm.controller", "--state", self.state_file,
                "--of-listen", self.of_listen, "--rest-listen", self.rest_listen, "--role", self.role, *self.options]
+        if self.tls:
+            cmd += ["--of-tls-key", self.tls[0], "--of-tls-cert", self.tls[1], "--of-tls-ca", self.tls[2]]
         env = dict(os.environ)
         env.pop("L2SM_CONTROLLER_TOKEN", None)
         if self.token:

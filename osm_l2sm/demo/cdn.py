@@ -259,11 +259,15 @@ class CdnDemo:
     def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
         target = content.first_ip()
         # A pod on the cache network that uses an address of the content subnet: only a leak between the two
-        # networks could let it reach the content server, since no router serves it.
+        # networks could let it reach the content server, since no router serves it. The controller refuses an
+        # address outside the network's CIDR, so the probe joins at layer 2 and sets the address itself.
         content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0]["name"]))
         probe_ip = f"{content_net[-2]}/{content_net.prefixlen}"
-        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0]["name"], probe_ip)])
+        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0]["name"], None)])
         try:
+            added = self._exec(PROBE_POD, f"ip addr add {probe_ip} dev net1")
+            if added.returncode != 0:
+                raise L2smError(f"probe pod: ip addr add {probe_ip}: {added.stderr.strip()}")
             leaked = self._exec_ok(PROBE_POD, f"ping -c2 -W1 {target}")
         finally:
             self.sandbox.delete_pod(PROBE_POD)

@@ -20,6 +20,7 @@ import zlib
 from pyroute2 import IPRoute
 
 from osm_l2sm.controller import ControllerClient, ControllerProcess
+from osm_l2sm.controller.tls import CONTROLLER_NAME, ensure_ca, issue
 from osm_l2sm.errors import L2smError
 from osm_l2sm.switch import OvsInstance
 
@@ -219,7 +220,7 @@ class Sandbox:
                     state["nodes"].append(node_name(index))
                     self._save(state)
                     node = Node(self.layout, node_name(index), index, subnet)
-                    node.up(OF_PORT, controller.url, self._token())
+                    node.up(OF_PORT, controller.url, self._tls(node.name), self._token())
                     members.append(node)
                 client = self._client(controller.url)
                 for node in members:
@@ -252,7 +253,7 @@ class Sandbox:
                 state["clusters"][cluster]["nodes"].append(name)
                 self._save(state)
                 node = Node(self.layout, name, len(state["nodes"]), subnet)
-                node.up(of_port, controller.url, self._token())
+                node.up(of_port, controller.url, self._tls(name), self._token())
                 members[cluster].append(node)
             edges[cluster] = members[cluster][-1]
         state["controller"] = state["clusters"]["c1"]["controller"]  # the default one, for single-cluster callers
@@ -293,7 +294,7 @@ class Sandbox:
             if node.problems():
                 cluster = self._cluster_of(state, node.name)
                 node.up(domains.cluster_ports(cluster)[0] if cluster else OF_PORT,
-                        self._controller_url(state, node.name), self._token())
+                        self._controller_url(state, node.name), self._tls(node.name), self._token())
                 revived.append(node.name)
         return revived
 
@@ -311,8 +312,21 @@ class Sandbox:
     def _spawn_controller(self, of_listen: str, rest_listen: str, label: str) -> ControllerProcess:
         controller = ControllerProcess(self._controller_state(label), of_listen, rest_listen, token=self._token(),
                                        log_file=self._controller_state(label)[:-len(".json")] + ".log",
-                                       role="provider" if label == "provider" else "cluster")
+                                       role="provider" if label == "provider" else "cluster",
+                                       tls=self._tls("controller"))
         return controller.start()
+
+    def _tls(self, owner: str) -> tuple[str, str, str]:
+        """(key, certificate, CA) of the controllers (``controller``, one for all: the switches check only the CA)
+        or of a node, whose certificate names it; the sandbox's CA is made on first use."""
+        os.makedirs(self.layout.pki_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.layout.pki_dir, 0o700)
+        key, cert, ca = self.layout.tls_files(owner)
+        ca_key = os.path.join(self.layout.pki_dir, "ca.key")
+        ensure_ca(ca, ca_key)
+        if not (os.path.exists(key) and os.path.exists(cert)):
+            issue(ca, ca_key, CONTROLLER_NAME if owner == "controller" else owner, cert, key)
+        return key, cert, ca
 
     def _controller_state(self, label: str | None) -> str:
         """The state file of the single controller, of a cluster's controller or of the provider."""
@@ -331,7 +345,7 @@ class Sandbox:
         gateway, _ = underlay_addresses(state["underlay"], 0)
         controller = ControllerProcess(self.layout.controller_state, f"{gateway}:{OF_PORT}",
                                        f"{gateway}:{REST_PORT}", token=self._token(),
-                                       log_file=self.layout.controller_log)
+                                       log_file=self.layout.controller_log, tls=self._tls("controller"))
         controller.start()
         state["controller"] = {"pid": controller.pid, "url": controller.url}
         self._save(state)
@@ -417,7 +431,7 @@ class Sandbox:
             for path in (self._controller_state(label), self._controller_state(label)[:-len(".json")] + ".log"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
-        for sub in ("nodes", "pods"):  # OVS databases and logs: a new `up` starts from scratch
+        for sub in ("nodes", "pods", "pki"):  # OVS databases, logs, certificates: a new `up` starts from scratch
             shutil.rmtree(os.path.join(self.layout.state_dir, sub), ignore_errors=True)
         if errors:
             raise L2smError(f"sandbox {self.name} removed with errors: {'; '.join(errors)}")

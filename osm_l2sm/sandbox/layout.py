@@ -61,6 +61,16 @@ class Layout:
     def controller_log(self) -> str:
         return os.path.join(self.state_dir, "controller.log")
 
+    @property
+    def pki_dir(self) -> str:
+        """The sandbox's CA and the OpenFlow certificates of its controllers and nodes (0700, keys 0600)."""
+        return os.path.join(self.state_dir, "pki")
+
+    def tls_files(self, owner: str) -> tuple[str, str, str]:
+        """(key, certificate, CA certificate) of ``owner``: ``controller`` or a node name."""
+        return (os.path.join(self.pki_dir, f"{owner}.key"), os.path.join(self.pki_dir, f"{owner}.pem"),
+                os.path.join(self.pki_dir, "ca.pem"))
+
     def node_dir(self, node: str) -> str:
         return os.path.join(self.state_dir, "nodes", node)
 

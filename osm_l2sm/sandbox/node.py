@@ -16,7 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from osm_l2sm.controller.main import TOKEN_ENV
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_tunnel, pair_vni
+from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
@@ -39,14 +39,16 @@ class Node:
     def cni_socket(self) -> str:
         return self.layout.cni_socket(self.name)
 
-    def up(self, of_port: int, rest_url: str, token: str | None = None) -> None:
-        """Namespace, underlay link, OVS, bridge and CNI daemon (``token``: the controller's); safe to repeat."""
+    def up(self, of_port: int, rest_url: str, tls: tuple[str, str, str], token: str | None = None) -> None:
+        """Namespace, underlay link, OVS, bridge (connecting over TLS with ``tls``: key, certificate, CA) and CNI
+        daemon (``token``: the controller's); safe to repeat."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
         if not self.ovs.running:
             self.ovs.start()
-        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"tcp:{self.gateway}:{of_port}")
+        ensure_ssl(self.ovs, *tls)
+        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"ssl:{self.gateway}:{of_port}")
         # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
         self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
         self.start_cni_daemon(rest_url, token)

@@ -3,10 +3,10 @@
 Public functions for the other boxes (the CNI plugin plugs ports, the sandbox builds nodes with them).
 """
 from .agent import switch_down, switch_up
-from .bridge import (add_port, del_port, ensure_bridge, ensure_tunnel, pair_vni, port_names, remove_bridge,
+from .bridge import (add_port, del_port, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, port_names, remove_bridge,
                      remove_tunnel, tunnel_name)
 from .ovs import OvsInstance, dpid_for, kernel_datapath_available
 
-__all__ = ["OvsInstance", "add_port", "del_port", "dpid_for", "ensure_bridge", "ensure_tunnel",
+__all__ = ["OvsInstance", "add_port", "del_port", "dpid_for", "ensure_bridge", "ensure_ssl", "ensure_tunnel",
            "kernel_datapath_available", "pair_vni", "port_names", "remove_bridge", "remove_tunnel", "switch_down",
            "switch_up", "tunnel_name"]

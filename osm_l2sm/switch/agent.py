@@ -11,7 +11,7 @@ import os
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 
-from .bridge import ensure_bridge, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel
+from .bridge import ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel
 from .ovs import OvsInstance, dpid_for
 
 LOG = logging.getLogger(__name__)
@@ -24,8 +24,11 @@ def _record_path(run_dir: str) -> str:
 
 def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str, underlay_dev: str,
               peers: dict[str, str] | None = None, bridge: str = DEFAULT_BRIDGE, netns: str | None = None,
-              token: str | None = None, mtu: int = 1500) -> dict:
+              token: str | None = None, mtu: int = 1500, tls: tuple[str, str, str] | None = None) -> dict:
     """Start OVS when needed, ensure the bridge and one tunnel per peer, register with the controller.
+
+    ``tls`` (key, certificate, CA) is what an ``ssl:`` controller target needs; the certificate's common name must
+    be ``node``, whose dpid the controller expects.
 
     Returns the switch as the controller reports it."""
     peers = dict(peers or {})
@@ -34,6 +37,10 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     ovs.start()
     dpid = dpid_for(node)
     try:
+        if tls:
+            ensure_ssl(ovs, *tls)
+        elif controller.startswith("ssl:"):
+            raise L2smError(f"controller target {controller} needs the switch's TLS key, certificate and CA")
         ensure_bridge(ovs, bridge, dpid, controller)
         with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
             json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": peers}, f)

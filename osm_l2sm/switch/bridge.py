@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
+import os
 
 from pyroute2 import IPRoute, NetNS
 from pyroute2.netlink.exceptions import NetlinkError
@@ -35,6 +36,18 @@ def ensure_bridge(ovs: OvsInstance, bridge: str, dpid: str, controller_target: s
                           f"target=\"{controller_target}\"").split():
         if _get(ovs, "controller", uuid, "connection_mode") != "out-of-band":
             ovs.vsctl("set", "controller", uuid, "connection-mode=out-of-band")
+
+
+def ensure_ssl(ovs: OvsInstance, key: str, cert: str, ca: str) -> None:
+    """The key, certificate and CA an ``ssl:`` controller target uses (one set per OVS instance); left alone when
+    already set, so a running connection is not dropped."""
+    for path in (key, cert, ca):
+        if not os.access(path, os.R_OK):
+            raise L2smError(f"switch TLS file {path} is missing or unreadable")
+    wanted = {"Private key": key, "Certificate": cert, "CA Certificate": ca}
+    have = dict(line.split(": ", 1) for line in ovs.vsctl("get-ssl").splitlines() if ": " in line)
+    if any(have.get(k) != v for k, v in wanted.items()):
+        ovs.vsctl("set-ssl", key, cert, ca)
 
 
 def remove_bridge(ovs: OvsInstance, bridge: str) -> None:

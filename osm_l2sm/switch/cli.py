@@ -5,10 +5,12 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 
 from osm_l2sm.controller.main import TOKEN_ENV
+from osm_l2sm.errors import L2smError
 
 from osm_l2sm.cni.config import NodeConfig
 from osm_l2sm.cni.daemon import DEFAULT_SOCKET, serve
@@ -31,7 +33,8 @@ def register(sub) -> None:
     up = ssub.add_parser("up", help="start OVS if needed, ensure bridge and tunnels, register with the controller")
     up.add_argument("--node", required=True, help="this node's switch name")
     up.add_argument("--run-dir", required=True, help="OVS run directory (database, sockets, logs)")
-    up.add_argument("--controller", required=True, help="OpenFlow target, e.g. tcp:10.0.0.1:6653")
+    up.add_argument("--controller", required=True,
+                    help="OpenFlow target, e.g. ssl:10.0.0.1:6653 (with --tls-*) or tcp:10.0.0.1:6653")
     up.add_argument("--rest", required=True, help="controller REST URL, e.g. http://10.0.0.1:8181")
     up.add_argument("--local-ip", required=True, help="this node's underlay address")
     up.add_argument("--underlay-dev", required=True, help="interface the tunnels leave by")
@@ -39,7 +42,19 @@ def register(sub) -> None:
                     help="a peer node and its underlay address (repeat)")
     up.add_argument("--bridge", default=DEFAULT_BRIDGE, help=f"bridge name (default {DEFAULT_BRIDGE})")
     up.add_argument("--tunnel-mtu", type=int, default=1500, help="MTU of the VXLAN devices (default 1500)")
+    up.add_argument("--tls-key", metavar="FILE", help="this switch's private key, for an ssl: target")
+    up.add_argument("--tls-cert", metavar="FILE", help="this switch's certificate (common name: --node)")
+    up.add_argument("--tls-ca", metavar="FILE", help="the CA certificate the controller's certificate chains to")
     up.set_defaults(func=_up)
+
+    cert = ssub.add_parser("cert", help="make this node's switch key and certificate, signed by the CA "
+                                        "(the common name is the node name, which the controller binds the dpid to)")
+    cert.add_argument("--node", required=True, help="this node's switch name")
+    cert.add_argument("--ca-cert", required=True, metavar="FILE", help="the CA certificate (PEM)")
+    cert.add_argument("--ca-key", required=True, metavar="FILE", help="the CA private key (PEM)")
+    cert.add_argument("--out-dir", required=True, metavar="DIR",
+                      help="where switch.key (0600), switch.pem and ca.pem are written")
+    cert.set_defaults(func=_cert)
 
     down = ssub.add_parser("down", help="unregister, remove tunnels and bridge, stop OVS")
     down.add_argument("--node", required=True)
@@ -58,9 +73,23 @@ def register(sub) -> None:
 
 
 def _up(args) -> int:
+    tls = (args.tls_key, args.tls_cert, args.tls_ca)
+    if any(tls) and not all(tls):
+        raise L2smError("switch TLS needs --tls-key, --tls-cert and --tls-ca together")
     view = switch_up(args.node, args.run_dir, args.controller, args.rest, args.local_ip, args.underlay_dev,
-                     dict(args.peer), bridge=args.bridge, token=os.environ.get(TOKEN_ENV), mtu=args.tunnel_mtu)
+                     dict(args.peer), bridge=args.bridge, token=os.environ.get(TOKEN_ENV), mtu=args.tunnel_mtu,
+                     tls=tls if all(tls) else None)
     print(json.dumps(view, sort_keys=True))
+    return 0
+
+
+def _cert(args) -> int:
+    from osm_l2sm.controller.tls import issue
+
+    os.makedirs(args.out_dir, mode=0o700, exist_ok=True)
+    issue(args.ca_cert, args.ca_key, args.node, os.path.join(args.out_dir, "switch.pem"),
+          os.path.join(args.out_dir, "switch.key"))
+    shutil.copyfile(args.ca_cert, os.path.join(args.out_dir, "ca.pem"))
     return 0
 
 

@@ -80,7 +80,8 @@ def test_controller_runs_as_documented(helm):
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] + container["args"] == [
         "osm-l2sm", "controller", "run", "--of-listen", "0.0.0.0:6653", "--rest-listen", "0.0.0.0:8181",
-        "--state", "/var/lib/l2sm/state.json"]
+        "--state", "/var/lib/l2sm/state.json", "--of-tls-key", "/etc/l2sm/tls/tls.key",
+        "--of-tls-cert", "/etc/l2sm/tls/tls.crt", "--of-tls-ca", "/etc/l2sm/tls/ca.crt"]
     volume = deployment["spec"]["template"]["spec"]["volumes"][0]
     assert volume["persistentVolumeClaim"]["claimName"] == "l2sm-controller-state"
     assert any(o["kind"] == "PersistentVolumeClaim" for o in objects)
@@ -276,7 +277,8 @@ def test_l2sm_chart_commands_mean_what_the_values_say(helm):
         parsed[where.split("/")[0] + (f" {args.switch_command}" if args.command == "switch" else "")
                + (f" {args.k8s_command}" if args.command == "k8s" else "")] = args
     assert set(parsed) == {"Deployment l2sm-operator", "Deployment l2sm-controller", "DaemonSet l2sm-switch up",
-                           "DaemonSet l2sm-switch daemon", "DaemonSet l2sm-switch node-attach"}
+                           "DaemonSet l2sm-switch daemon", "DaemonSet l2sm-switch node-attach",
+                           "DaemonSet l2sm-switch cert"}
     operator = parsed["Deployment l2sm-operator"]
     assert (operator.command, operator.operator_command) == ("operator", "run")
     assert operator.verbose and operator.namespaces == ["a", "b"] and not operator.all_namespaces
@@ -290,6 +292,10 @@ def test_l2sm_chart_commands_mean_what_the_values_say(helm):
     switch = parsed["DaemonSet l2sm-switch up"]
     assert switch.node == "node-1" and switch.local_ip == "192.0.2.10" and switch.peer == [("node-2", "192.0.2.12")]
     assert switch.rest == "http://l2sm-controller.l2sm-system.svc:8181" and switch.bridge == "br-l2sm"
+    cert = parsed["DaemonSet l2sm-switch cert"]  # the switch connects with the certificate of its own node
+    assert switch.controller.startswith("ssl:") and cert.node == switch.node
+    assert (switch.tls_key, switch.tls_cert, switch.tls_ca) == tuple(
+        f"{cert.out_dir}/{f}" for f in ("switch.key", "switch.pem", "ca.pem"))
     daemon = parsed["DaemonSet l2sm-switch daemon"]
     assert (daemon.node, daemon.rest, daemon.bridge, daemon.run_dir) == (switch.node, switch.rest, switch.bridge,
                                                                          switch.run_dir)

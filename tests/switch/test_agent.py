@@ -17,15 +17,24 @@ from osm_l2sm.switch.ovs import OvsInstance, dpid_for
 
 
 @pytest.fixture
-def node(require_root_ovs, tmp_path):
-    """A node namespace whose ul0 (veth to the root namespace) reaches a controller on the root side."""
+def node(require_root_ovs, tmp_path, request):
+    """A node namespace whose ul0 (veth to the root namespace) reaches a controller on the root side; parametrized
+    with "tls", the controller speaks OpenFlow over TLS with a CA in ``tmp_path/pki``."""
+    tls = None
+    if getattr(request, "param", None) == "tls":
+        from osm_l2sm.controller.tls import ensure_ca, issue
+        pki = tmp_path / "pki"
+        pki.mkdir()
+        ensure_ca(str(pki / "ca.pem"), str(pki / "ca.key"))
+        issue(str(pki / "ca.pem"), str(pki / "ca.key"), "controller", str(pki / "c.pem"), str(pki / "c.key"))
+        tls = (str(pki / "c.key"), str(pki / "c.pem"), str(pki / "ca.pem"))
     tag = "a" + secrets.token_hex(3)
     subnet = free_subnet()
     gateway, node_ip = str(subnet.network_address + 1), str(subnet.network_address + 2)
     ns, host_if = f"{tag}n", f"{tag}h"
     run_dir = tempfile.mkdtemp(prefix=f"{tag}-")
     controller = ControllerProcess(str(tmp_path / "state.json"), f"{gateway}:{free_port()}",
-                                   f"{gateway}:{free_port()}", log_file=str(tmp_path / "controller.log"))
+                                   f"{gateway}:{free_port()}", log_file=str(tmp_path / "controller.log"), tls=tls)
     netns.create(ns)
     try:
         with IPRoute() as ipr:
@@ -90,6 +99,31 @@ def test_switch_up_is_idempotent_and_down_removes_everything(node):
     assert not ovs.running
     links = sh("ip", "-o", "link", ns=ns).stdout
     assert "vx-" not in links and "br-l2sm" not in links
+
+
+@pytest.mark.parametrize("node", ["tls"], indirect=True)
+def test_switch_with_its_nodes_certificate_connects_over_tls_and_stays_connected_on_up_again(node, tmp_path):
+    ns, run_dir, name = node["ns"], node["run_dir"], node["name"]
+    client = node["controller"].client()
+    pki, certs = tmp_path / "pki", tmp_path / "switch-tls"
+    made = osm_l2sm(None, "switch", "cert", "--node", name, "--ca-cert", str(pki / "ca.pem"), "--ca-key",
+                    str(pki / "ca.key"), "--out-dir", str(certs))
+    assert made.returncode == 0, made.stderr
+    assert oct(os.stat(certs / "switch.key").st_mode & 0o777) == "0o600"
+    port = node["controller"].of_listen.rsplit(":", 1)[1]
+    up = ["switch", "up", "--node", name, "--run-dir", run_dir, "--controller", f"ssl:{node['gateway']}:{port}",
+          "--rest", node["controller"].url, "--local-ip", node["ip"], "--underlay-dev", "ul0",
+          "--tls-key", str(certs / "switch.key"), "--tls-cert", str(certs / "switch.pem"),
+          "--tls-ca", str(certs / "ca.pem")]
+    first = osm_l2sm(ns, *up)
+    assert first.returncode == 0, first.stderr
+    wait_until(lambda: client.list_switches()[0]["connected"], what="switch connected over TLS")
+    assert str(certs / "switch.pem") in OvsInstance(run_dir).vsctl("get-ssl")
+    again = osm_l2sm(ns, *up)  # the same SSL settings: not set again, no reconnection
+    assert again.returncode == 0, again.stderr
+    assert open(node["controller"].log_file).read().count(f"switch {name} ") == 1, "the switch reconnected"
+    no_tls = osm_l2sm(ns, *up[:-6])
+    assert no_tls.returncode == 1 and "needs the switch's TLS key" in no_tls.stderr
 
 
 def test_switch_up_with_an_unknown_underlay_device_is_one_clear_error(node):

@@ -73,3 +73,13 @@ imagePullSecrets:
 {{- $dir := .Values.switch.ovsRunDir -}}
 [/bin/sh, -c, {{ printf "ovs-appctl -T 5 -t %s/ovs-vswitchd.ctl version && ovs-appctl -T 5 -t %s/ovsdb-server.ctl version" $dir $dir | quote }}]
 {{- end }}
+
+{{/* The OpenFlow CA (ca.crt, ca.key): only the switch pods' init step mounts it, to sign their node's certificate. */}}
+{{- define "l2sm.switchCASecret" -}}
+{{- printf "%s-switch-ca" (include "l2sm.fullname" .) -}}
+{{- end -}}
+
+{{/* The controller's OpenFlow key and certificate, and the CA certificate it checks the switches against. */}}
+{{- define "l2sm.controllerTLSSecret" -}}
+{{- printf "%s-controller-tls" (include "l2sm.fullname" .) -}}
+{{- end -}}

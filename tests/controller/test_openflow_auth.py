@@ -1,0 +1,126 @@
+"""Who may speak for a switch on the OpenFlow port: over TLS only a certificate the CA signed whose common name is
+the node the dpid belongs to; in any mode, only the first connection of a dpid (a second one never takes over)."""
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+
+import pytest
+
+from osm_l2sm.controller import ControllerProcess
+from osm_l2sm.controller.tls import ensure_ca, issue
+from osm_l2sm.switch import dpid_for
+from tests.openflow_impostor import Impostor
+from tests.polling import wait_for
+from tests.ports import free_port
+
+
+def make_pki(folder, *names):
+    ca, ca_key = str(folder / "ca.pem"), str(folder / "ca.key")
+    ensure_ca(ca, ca_key)
+    for name in names:
+        issue(ca, ca_key, name, str(folder / f"{name}.pem"), str(folder / f"{name}.key"))
+    return {name: (str(folder / f"{name}.key"), str(folder / f"{name}.pem"), ca) for name in names}
+
+
+@contextlib.contextmanager
+def controller(folder, tls=None):
+    proc = ControllerProcess(str(folder / "state.json"), of_listen=f"127.0.0.1:{free_port()}",
+                             rest_listen=f"127.0.0.1:{free_port()}", log_file=str(folder / "controller.log"), tls=tls)
+    proc.start()
+    try:
+        proc.client().register_switch("node1", dpid_for("node1"), {})
+        yield proc
+    finally:
+        proc.stop()
+
+
+def of_port(proc) -> int:
+    return int(proc.of_listen.rpartition(":")[2])
+
+
+def connected(proc, name: str = "node1") -> bool:
+    return {s["name"]: s["connected"] for s in proc.client().list_switches()}[name]
+
+
+@pytest.fixture
+def tls_controller(tmp_path):
+    pki = make_pki(tmp_path, "controller", "node1", "node2")
+    with controller(tmp_path, pki["controller"]) as proc:
+        yield proc, pki
+
+
+def test_tls_controller_refuses_plain_tcp(tls_controller):
+    proc, _ = tls_controller
+    impostor = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"))
+    try:
+        assert not impostor.handshake_and_hold() and not impostor.features_requested
+    finally:
+        impostor.close()
+    assert not connected(proc)
+
+
+def test_tls_controller_refuses_a_certificate_of_another_node(tls_controller):
+    proc, pki = tls_controller
+    impostor = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=pki["node2"])
+    try:
+        assert not impostor.handshake_and_hold()
+    finally:
+        impostor.close()
+    assert not connected(proc)
+    with open(proc.log_file, encoding="utf-8") as log:
+        assert "its certificate names 'node2'" in log.read()
+
+
+def test_tls_controller_refuses_a_certificate_of_another_ca(tls_controller, tmp_path):
+    proc, _ = tls_controller
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other", "node1")
+    with pytest.raises(OSError):  # the handshake fails: the controller does not trust that CA
+        Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=other["node1"]).handshake_and_hold()
+    assert not connected(proc)
+
+
+def test_tls_first_connection_of_a_dpid_stays_and_a_second_is_refused(tls_controller):
+    proc, pki = tls_controller
+    first = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=pki["node1"])
+    first.hold_in_background()
+    try:
+        wait_for(lambda: connected(proc), "node1 connected with its own certificate")
+        second = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=pki["node1"])
+        try:
+            assert not second.handshake_and_hold(), "a second connection for a live dpid was kept"
+        finally:
+            second.close()
+        assert connected(proc), "the second connection's end disconnected the first"
+    finally:
+        first.close()
+    wait_for(lambda: not connected(proc), "node1 disconnected when its own connection closed")
+
+
+def test_without_tls_a_second_connection_never_takes_over_the_first(tmp_path):
+    with controller(tmp_path) as proc:
+        first = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"))
+        first.hold_in_background()
+        try:
+            wait_for(lambda: connected(proc), "node1 connected")
+            second = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"))
+            try:
+                assert not second.handshake_and_hold(), "a second connection for a live dpid was kept"
+            finally:
+                second.close()
+            assert connected(proc), "the second connection's end disconnected the first"
+        finally:
+            first.close()
+
+
+@pytest.mark.parametrize("given", [["--of-tls-key", "k"], ["--of-tls-key", "k", "--of-tls-cert", "c",
+                                                           "--of-tls-ca", "/nonexistent/ca.pem"]])
+def test_incomplete_or_unreadable_tls_files_are_one_clear_line(tmp_path, given):
+    out = subprocess.run([sys.executable, "-m", "osm_l2sm.controller", "--state", str(tmp_path / "s.json"),
+                          "--of-listen", f"127.0.0.1:{free_port()}", "--rest-listen", f"127.0.0.1:{free_port()}",
+                          *given], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("osm-l2sm: error: ")
+    assert "--of-tls" in out.stderr
