@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from osm_l2sm import data
-from osm_l2sm.descriptors import load_package, plan_ns, validate
+from osm_l2sm.descriptors import load_package, plan_ns
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 from osm_l2sm.sandbox import Sandbox
@@ -142,7 +142,6 @@ class CdnDemo:
         if not folders:
             raise L2smError(f"{self.packages_dir}: no OSM packages found")
         packages = [load_package(p) for p in folders]
-        validate(packages)
         return plan_ns(packages, self.ns_name), {p.id: p for p in packages}
 
     def _roles(self, plan: Plan, packages: dict) -> list[Role]:
