@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="REST listen address (default 127.0.0.1:8181)")
     parser.add_argument("--role", choices=("cluster", "provider"), default="cluster",
                         help="cluster: a cluster's controller; provider: the registry of inter-domain networks, "
-                             "whose network ids are their global tags (the same code)")
+                             "whose network ids are their global tags: REST only, no OpenFlow listener (no switch "
+                             "connects to it; --of-listen is ignored)")
     parser.add_argument("--state", required=True, metavar="FILE", help="state file (created when missing)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"bearer token the REST API requires (default ${TOKEN_ENV}; none: no auth)")
@@ -64,7 +65,9 @@ def run(args) -> int:
     disable_created_metrics()  # the *_created series only add noise to scrapes
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is too much
     controller = Controller(State(args.state))
-    check_free(args.of_listen, "OpenFlow")
+    provider = getattr(args, "role", "cluster") == "provider"
+    if not provider:
+        check_free(args.of_listen, "OpenFlow")
     check_free(args.rest_listen, "REST")
     server = make_server(args.rest_listen[0], args.rest_listen[1], create_app(controller, args.token), threaded=True)
 
@@ -76,8 +79,12 @@ def run(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if provider:  # the registry of inter-domain tags: switches connect to their clusters' controllers only
+        LOG.info("provider controller: REST on http://%s:%d, state %s", *args.rest_listen, args.state)
+        server.serve_forever()
+        return 0
     threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
-    LOG.info("%s controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s", getattr(args, "role", "cluster"),
+    LOG.info("cluster controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s",
              *args.rest_listen, *args.of_listen, args.state)
 
     cfg.CONF(args=["--ofp-listen-host", args.of_listen[0], "--ofp-tcp-listen-port", str(args.of_listen[1])],

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from osm_l2sm.controller.main import TOKEN_ENV
+from osm_l2sm.controller import TOKEN_ENV
 
 from osm_l2sm.cni.config import NodeConfig
 from osm_l2sm.cni.daemon import DEFAULT_SOCKET, serve
