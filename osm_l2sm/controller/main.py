@@ -79,11 +79,11 @@ def run(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
     if provider:  # the registry of inter-domain tags: switches connect to their clusters' controllers only
         LOG.info("provider controller: REST on http://%s:%d, state %s", *args.rest_listen, args.state)
-        server.serve_forever()
-        return 0
-    threading.Thread(target=server.serve_forever, name="rest", daemon=True).start()
+        while True:
+            signal.pause()  # until stop() exits
     LOG.info("cluster controller: REST on http://%s:%d, OpenFlow on %s:%d, state %s",
              *args.rest_listen, *args.of_listen, args.state)
 

@@ -36,6 +36,7 @@ def test_a_provider_serves_rest_without_an_openflow_port(tmp_path):
             assert proc.client().create_network("span", cidr="10.40.0.0/24")["id"] == 1  # the tag it hands out
         finally:
             proc.stop()
+    assert proc.proc.returncode == 0  # SIGTERM stops it cleanly, as a cluster controller
 
 
 def test_a_cluster_controller_listens_for_its_switches(tmp_path):
