@@ -323,9 +323,12 @@ def _k8s_nets(args) -> tuple[dict, list[str]]:
         raise L2smError("--k8s-nets is required (or --package to compute it from the KNF descriptors)")
     nets, cni = {}, []
     if args.package:
+        from osm_l2sm.descriptors import resolve
+
         packages = lifecycle.load_local_packages(args.package)
-        plan = lifecycle.plan_for(packages, args.ns_name) if args.ns_name else None
-        nets, cni = lifecycle.k8s_nets(packages, plan), lifecycle.k8s_cni(packages)
+        topology = resolve(packages)
+        plan = lifecycle.plan_for(topology, args.ns_name) if args.ns_name else None
+        nets, cni = lifecycle.k8s_nets(topology, plan), lifecycle.k8s_cni(packages)
     if args.k8s_nets:
         given = _yaml_option(args.k8s_nets, "--k8s-nets")
         if not isinstance(given, dict) or not given:

@@ -11,10 +11,12 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
+from osm_l2sm.constants import POD_MTU
+
 from .errors import DECODE_FAILURE, INVALID_CONFIG, INVALID_ENV, CniError
 
 COMMANDS = ("ADD", "DEL", "CHECK", "STATUS", "GC")
-DEFAULT_MTU = 1450  # fits a VXLAN overlay with a network tag inside a 1500 underlay
+DEFAULT_MTU = POD_MTU
 RESULT_VERSIONS = ("1.0.0", "1.1.0")  # what the daemon answers in; the plugin converts to older versions
 
 

@@ -3,6 +3,7 @@
 Other boxes use it through its REST API, with :class:`ControllerClient`, and start it with :class:`ControllerProcess`.
 """
 from .client import ControllerClient
+from .main import TOKEN_ENV
 from .process import ControllerProcess
 
-__all__ = ["ControllerClient", "ControllerProcess"]
+__all__ = ["TOKEN_ENV", "ControllerClient", "ControllerProcess"]

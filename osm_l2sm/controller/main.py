@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="REST listen address (default 127.0.0.1:8181)")
     parser.add_argument("--role", choices=("cluster", "provider"), default="cluster",
                         help="cluster: a cluster's controller; provider: the registry of inter-domain networks, "
-                             "whose network ids are their global tags (the same code)")
+                             "whose network ids are their global tags: REST only, no OpenFlow listener (no switch "
+                             "connects to it; --of-listen is ignored)")
     parser.add_argument("--state", required=True, metavar="FILE", help="state file (created when missing)")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"bearer token the REST API requires (default ${TOKEN_ENV}; none: no auth)")
@@ -104,7 +105,9 @@ def run(args) -> int:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is normal under load
     tls = tls_files(args)
     controller = Controller(State(args.state))
-    check_free(args.of_listen, "OpenFlow")
+    provider = getattr(args, "role", "cluster") == "provider"
+    if not provider:
+        check_free(args.of_listen, "OpenFlow")
     check_free(args.rest_listen, "REST")
     # waitress reads requests in one event loop (a slow or silent client holds no worker, and is closed after
     # --rest-timeout), answers 413 itself above MAX_BODY before reading the body, and runs the app on a fixed pool
@@ -123,7 +126,11 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=server.run, name="rest", daemon=True).start()
-    LOG.info("%s controller: REST on http://%s:%d, OpenFlow%s on %s:%d, state %s", getattr(args, "role", "cluster"),
+    if provider:  # the registry of inter-domain tags: switches connect to their clusters' controllers only
+        LOG.info("provider controller: REST on http://%s:%d, state %s", *args.rest_listen, args.state)
+        while True:
+            signal.pause()  # until stop() exits
+    LOG.info("cluster controller: REST on http://%s:%d, OpenFlow%s on %s:%d, state %s",
              *args.rest_listen, " over TLS" if tls else "", *args.of_listen, args.state)
     of_args = ["--ofp-listen-host", args.of_listen[0]]
     if tls:  # os-ken then listens with TLS only, requiring a client certificate the CA signed

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import stop_process
 
 from .client import ControllerClient
 
@@ -89,13 +89,7 @@ class ControllerProcess:
         """SIGTERM, then SIGKILL when it does not exit in time."""
         if not self.proc:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc.pid, lambda: self.proc.poll() is None, grace=timeout)
 
     def kill(self) -> None:
         """SIGKILL: the way a crash looks to the switches."""

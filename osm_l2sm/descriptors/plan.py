@@ -10,8 +10,7 @@ import copy
 import dataclasses
 import ipaddress
 import json
-
-import yaml
+from typing import Iterable
 
 from osm_l2sm.model import Attachment, KduDeployment, Network, Plan
 
@@ -19,8 +18,9 @@ from .errors import DescriptorError
 from .names import network_name
 from .package import Package
 from .placement import member_clusters, spanned_clusters
-from .topology import as_list, connections, parse_host, parse_subnet, subnets
-from .validate import validate
+from .params import decode_params
+from .topology import Topology, as_list, check_host, parse_ip, parse_subnet
+from .validate import resolve
 
 CONFIG = "--config"  # the source named in messages about the instantiation config
 
@@ -36,17 +36,6 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _unyaml(value):
-    """OSM carries nested instantiation params as strings prefixed ``!!yaml ``; read them back."""
-    if isinstance(value, str) and value.startswith("!!yaml "):
-        return yaml.safe_load(value[len("!!yaml "):])
-    if isinstance(value, dict):
-        return {k: _unyaml(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unyaml(v) for v in value]
-    return value
-
-
 def _config_list(config: dict, key: str, path: list) -> list:
     value = config.get(key, [])
     if not isinstance(value, list):
@@ -57,28 +46,37 @@ def _config_list(config: dict, key: str, path: list) -> list:
     return value
 
 
-def _vl_settings(nsd: dict, config: dict) -> tuple[dict, dict]:
-    """Per VL: (cidr, gateway) with the config's ip-profile merged in; config addresses per (vl, member, cpd)."""
-    vl_ids = [vl["id"] for vl in nsd["virtual-link-desc"]]
-    found = subnets(nsd)
-    settings = {vl: {"cidr": s.cidr, "gateway": s.gateway, "cidr_src": (None, s.cidr_path),
-                     "gateway_src": (None, s.gateway_path)} for vl, s in found.items()}
-    addresses = {}
+def _vl_settings(topo: Topology, config: dict) -> tuple[dict, dict]:
+    """Per VL: [subnet, gateway, gateway address, where the gateway comes from] with the config's ip-profile merged
+    in; config addresses per (vl, member, cpd). Only what the config overrides is parsed here."""
+    src = topo.nsd.source
+    settings = {vl: [link.subnet, link.gateway, link.gateway_ip, (src, link.gateway_path)]
+                for vl, link in topo.links.items()}
+    changed, addresses = set(), {}
     for i, vld in enumerate(_config_list(config, "vld", [])):
         name = vld.get("name")
-        if name not in vl_ids:
+        if name not in topo.links:
             raise DescriptorError(CONFIG, ["vld", i, "name"], f"unknown virtual link {name!r}")
         profile = vld.get("ip-profile") or {}
         if not isinstance(profile, dict):
             raise DescriptorError(CONFIG, ["vld", i, "ip-profile"], "expected a mapping")
-        for key, field in (("subnet-address", "cidr"), ("gateway-address", "gateway")):
-            if key in profile:
-                settings[name][field] = profile[key]
-                settings[name][f"{field}_src"] = (CONFIG, ["vld", i, "ip-profile", key])
+        path = ["vld", i, "ip-profile"]
+        if "subnet-address" in profile:
+            settings[name][0] = parse_subnet(profile["subnet-address"], CONFIG, path + ["subnet-address"])
+            changed.add(name)
+        if "gateway-address" in profile:
+            gateway = profile["gateway-address"]
+            settings[name][1:] = [gateway, parse_ip(gateway, CONFIG, path + ["gateway-address"], "gateway"),
+                                  (CONFIG, path + ["gateway-address"])]
+            changed.add(name)
         for j, ref in enumerate(_config_list(vld, "vnfd-connection-point-ref", ["vld", i])):
             if "ip-address" in ref:
                 key = (name, str(ref.get("member-vnf-index-ref")), ref.get("vnfd-connection-point-ref"))
                 addresses[key] = (ref["ip-address"], ["vld", i, "vnfd-connection-point-ref", j, "ip-address"])
+    for name in changed:  # the descriptor's gateway in the config's subnet, or the config's in the descriptor's
+        subnet, gateway, gateway_ip, (source, path) = settings[name]
+        if gateway is not None:
+            check_host(gateway_ip, subnet, source, path, "gateway")
     return settings, addresses
 
 
@@ -99,37 +97,24 @@ def _kdu_params(config: dict, members: dict[str, Package]) -> dict[tuple[str, st
     return out
 
 
-def _where(src: tuple, nsd_pkg: Package) -> str:
-    return src[0] or nsd_pkg.source
+def _networks(ns_name: str, topo: Topology, settings: dict) -> list[Network]:
+    return [Network(name=network_name(ns_name, vl), cidr=str(subnet) if subnet else None, gateway=gateway, vld=vl)
+            for vl, (subnet, gateway, _, _) in settings.items()]
 
 
-def _networks(ns_name: str, nsd_pkg: Package, settings: dict) -> tuple[list[Network], dict]:
-    networks, parsed = [], {}
-    for vl in nsd_pkg.body["virtual-link-desc"]:
-        s = settings[vl["id"]]
-        subnet = None
-        if s["cidr"] is not None:
-            subnet = parse_subnet(s["cidr"], _where(s["cidr_src"], nsd_pkg), s["cidr_src"][1])
-        if s["gateway"] is not None:
-            parse_host(s["gateway"], subnet, _where(s["gateway_src"], nsd_pkg), s["gateway_src"][1], "gateway")
-        parsed[vl["id"]] = subnet
-        networks.append(Network(name=network_name(ns_name, vl["id"]), cidr=str(subnet) if subnet else None,
-                                gateway=s["gateway"], vld=vl["id"]))
-    return networks, parsed
-
-
-def _addresses(nsd_pkg: Package, parsed: dict, config_addresses: dict) -> dict[tuple[str, str], tuple]:
+def _addresses(topo: Topology, settings: dict, config_addresses: dict) -> dict[tuple[str, str], tuple]:
     """(vl, "IP/PREFIX" or None) per (member, cpd): the config's address first, then the descriptor's."""
     links: dict[tuple[str, str], tuple[str, str | None]] = {}
     taken: dict[tuple, tuple] = {}
-    for conn in connections(nsd_pkg.body):
+    for conn in topo.connections:
+        subnet = settings[conn.vl][0]
         given = config_addresses.pop((conn.vl, conn.member_vnf_index, conn.cpd), None)
-        address, source, path = conn.ip_address, nsd_pkg.source, conn.path + ["ip-address"]
+        ip, source, path = conn.ip, topo.nsd.source, conn.path + ["ip-address"]
         if given is not None:
-            address, source, path = given[0], CONFIG, given[1]
-        ip = None
-        if address is not None:
-            ip = parse_host(address, parsed[conn.vl], source, path)
+            source, path = CONFIG, given[1]
+            ip = parse_ip(given[0], source, path)
+        if ip is not None:
+            check_host(ip, subnet, source, path)  # again for the descriptor's: the config may change the subnet
             me = f"{conn.member_vnf_index}/{conn.cpd}"
             if (conn.vl, ip) in taken:
                 other, other_source, other_path = taken[(conn.vl, ip)]
@@ -138,7 +123,7 @@ def _addresses(nsd_pkg: Package, parsed: dict, config_addresses: dict) -> dict[t
                                           f"address {ip} is already used by {me} on {conn.vl!r}")
                 raise DescriptorError(source, path, f"address {ip} is already used by {other} on {conn.vl!r}")
             taken[(conn.vl, ip)] = (me, source, path)
-        links[(conn.member_vnf_index, conn.cpd)] = (conn.vl, f"{ip}/{parsed[conn.vl].prefixlen}" if ip else None)
+        links[(conn.member_vnf_index, conn.cpd)] = (conn.vl, f"{ip}/{subnet.prefixlen}" if ip else None)
     if config_addresses:  # left over: the config names a cpd that is not on that link
         (vl, member, cpd), (_, path) = next(iter(config_addresses.items()))
         raise DescriptorError(CONFIG, path[:-1] + ["vnfd-connection-point-ref"],
@@ -146,34 +131,29 @@ def _addresses(nsd_pkg: Package, parsed: dict, config_addresses: dict) -> dict[t
     return links
 
 
-def plan_ns(packages, ns_name: str, config: dict | None = None, vim_account: str | None = None,
+def plan_ns(packages: Iterable[Package] | Topology, ns_name: str, config: dict | None = None, vim_account: str | None = None,
             cluster_of_vim: dict[str, str] | None = None) -> Plan:
-    """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages and the ns-create config.
+    """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages (or the topology :func:`resolve` gives)
+    and the ns-create config.
 
     With KNFs placed on several VIM accounts (config ``vnf[].vimAccountId``; ``vim_account`` is the NS's own) and
     ``cluster_of_vim``, attachments and KDUs get their cluster and each network the clusters it spans: a network
     spanning more than one is inter-domain (see placement.py).
     """
-    packages = list(packages)
-    validate(packages)
-    nsds = [p for p in packages if p.kind == "nsd"]
-    if len(nsds) != 1:
-        raise DescriptorError("(packages)", "(top)", f"expected exactly one NSD package, got {len(nsds)}")
+    topo = resolve(packages)
     if not isinstance(ns_name, str) or not ns_name.strip():
         raise DescriptorError(CONFIG, "ns_name", "the NS instance name must not be empty")
-    config = _unyaml(config or {})
+    config = decode_params(config or {})
     if not isinstance(config, dict):
         raise DescriptorError(CONFIG, "(top)", "expected a mapping")
-    nsd_pkg, vnfds = nsds[0], {p.id: p for p in packages if p.kind == "vnfd"}
-    nsd = nsd_pkg.body
-    profiles = as_list(nsd["df"][0]["vnf-profile"])
-    members = {str(p["id"]): vnfds[p["vnfd-id"]] for p in profiles}
+    nsd_pkg, members = topo.nsd, topo.members
+    profiles = as_list(nsd_pkg.body["df"][0]["vnf-profile"])
 
-    settings, config_addresses = _vl_settings(nsd, config)
-    networks, parsed = _networks(ns_name, nsd_pkg, settings)
+    settings, config_addresses = _vl_settings(topo, config)
+    networks = _networks(ns_name, topo, settings)
     net_of = {n.vld: n for n in networks}
 
-    links = _addresses(nsd_pkg, parsed, config_addresses)
+    links = _addresses(topo, settings, config_addresses)
 
     user_params = _kdu_params(config, members)
     cluster_of = member_clusters(config, members, vim_account, cluster_of_vim)

@@ -10,8 +10,8 @@ from typing import Iterable
 from .errors import DescriptorError, descriptor_strictness, stricter
 from .package import CHARTS_FOLDER, Package
 from .schema import schema_errors
-from .topology import (ADDRESSES, NSD_PATH, as_list, connections, parse_host, parse_subnet, subnets, vl_desc_ids,
-                       vl_of_profile)
+from .topology import (ADDRESSES, NSD_PATH, Topology, as_list, check_host, parse_ip, parse_link_subnets,
+                       walk_links)
 
 
 KNF = "osm-l2sm wires KNFs: Helm v3 KDUs whose ext-cpds name a k8s-cluster net"
@@ -69,25 +69,8 @@ def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
     return errors
 
 
-def _subnet_errors(nsd: dict, src: str, df_index: int) -> tuple[dict, list[DescriptorError]]:
-    """Parsed subnets per VL (None when absent or broken) and the problems found."""
-    parsed, errors = {}, []
-    for vl, subnet in subnets(nsd, df_index).items():
-        parsed[vl] = None
-        if subnet.cidr is None:
-            if subnet.gateway is not None:
-                errors.append(DescriptorError(src, subnet.gateway_path, "gateway without a subnet address"))
-            continue
-        try:
-            parsed[vl] = parse_subnet(subnet.cidr, src, subnet.cidr_path)
-            if subnet.gateway is not None:
-                parse_host(subnet.gateway, parsed[vl], src, subnet.gateway_path, "gateway")
-        except DescriptorError as err:
-            errors.append(descriptor_strictness(err))
-    return parsed, errors
-
-
-def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError]:
+def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> tuple[list[DescriptorError], Topology]:
+    """The NSD's problems, and the topology of its first deployment flavour (the one osm-l2sm plans)."""
     nsd, src, errors = pkg.body, pkg.source, []
     listed = as_list(nsd.get("vnfd-id"))
     for i, ref in enumerate(listed):
@@ -95,15 +78,17 @@ def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError
             errors.append(DescriptorError(src, NSD_PATH + ["vnfd-id", i], f"unknown VNFD {ref!r}"))
     errors += _duplicates(as_list(nsd.get("virtual-link-desc")), src, NSD_PATH + ["virtual-link-desc"], "id",
                           "virtual-link-desc")
-    vl_ids = set(vl_desc_ids(nsd))
+    first = None
     for d, df in enumerate(as_list(nsd.get("df"))):
         df_path = NSD_PATH + ["df", d]
+        topo = walk_links(nsd, d)
+        first = first or topo
         profiles = as_list(df.get("vnf-profile"))
         errors += _duplicates(profiles, src, df_path + ["vnf-profile"], "id", "member-vnf-index")
         errors += _duplicates(as_list(df.get("virtual-link-profile")), src, df_path + ["virtual-link-profile"],
                               "id", "virtual-link-profile")
         for j, vlp in enumerate(as_list(df.get("virtual-link-profile"))):
-            if vlp.get("virtual-link-desc-id") not in vl_ids:
+            if vlp.get("virtual-link-desc-id") not in topo.links:
                 errors.append(DescriptorError(src, df_path + ["virtual-link-profile", j, "virtual-link-desc-id"],
                                               stricter(f"unknown virtual-link-desc "
                                                        f"{vlp.get('virtual-link-desc-id')!r}", DANGLING)))
@@ -114,21 +99,21 @@ def _nsd_errors(pkg: Package, vnfds: dict[str, Package]) -> list[DescriptorError
             elif ref not in listed:
                 errors.append(DescriptorError(src, df_path + ["vnf-profile", p, "vnfd-id"],
                                               f"VNFD {ref!r} is not listed in the NSD's vnfd-id"))
-            for c, conn in enumerate(as_list(profile.get("virtual-link-connectivity"))):
-                ref_vl = conn.get("virtual-link-profile-id")
-                if vl_of_profile(nsd, df, ref_vl) is None:
-                    errors.append(DescriptorError(
-                        src, df_path + ["vnf-profile", p, "virtual-link-connectivity", c, "virtual-link-profile-id"],
-                        stricter(f"unknown virtual link {ref_vl!r}", DANGLING)))
-        errors += _connection_errors(nsd, src, d, vnfds)
-    return errors
+            errors += [DescriptorError(src, path, stricter(f"unknown virtual link {vl!r}", DANGLING))
+                       for path, vl in topo.dangling if path[:len(df_path) + 2] == df_path + ["vnf-profile", p]]
+        errors += parse_link_subnets(topo, src)
+        errors += _connection_errors(topo, src, vnfds)
+    first = first or walk_links(nsd)
+    first.nsd, first.vnfds = pkg, vnfds
+    return errors, first
 
 
-def _connection_errors(nsd: dict, src: str, df_index: int, vnfds: dict[str, Package]) -> list[DescriptorError]:
-    parsed, errors = _subnet_errors(nsd, src, df_index)
+def _connection_errors(topo: Topology, src: str, vnfds: dict[str, Package]) -> list[DescriptorError]:
+    """Check every connection and parse its address (into ``ip``) against its link's subnet."""
+    errors = []
     taken: dict[tuple, str] = {}
     used: dict[tuple, str] = {}
-    for conn in connections(nsd, df_index):
+    for conn in topo.connections:
         cpd_path = conn.path + ["constituent-cpd-id"]
         base = conn.path + ["constituent-base-element-id"]
         if conn.base_element != conn.member_vnf_index:
@@ -153,15 +138,16 @@ def _connection_errors(nsd: dict, src: str, df_index: int, vnfds: dict[str, Pack
             continue
         if conn.ip_address is None or conn.vl is None:
             continue
+        path = conn.path + ["ip-address"]
         try:
-            ip = parse_host(conn.ip_address, parsed.get(conn.vl), src, conn.path + ["ip-address"])
+            conn.ip = check_host(parse_ip(conn.ip_address, src, path), topo.links[conn.vl].subnet, src, path)
         except DescriptorError as err:
             errors.append(descriptor_strictness(err))
             continue
-        if (conn.vl, ip) in taken:
-            errors.append(DescriptorError(src, conn.path + ["ip-address"], stricter(
-                f"address {ip} is already used by {taken[(conn.vl, ip)]} on {conn.vl!r}", ADDRESSES)))
-        taken.setdefault((conn.vl, ip), f"{conn.member_vnf_index}/{conn.cpd}")
+        if (conn.vl, conn.ip) in taken:
+            errors.append(DescriptorError(src, path, stricter(
+                f"address {conn.ip} is already used by {taken[(conn.vl, conn.ip)]} on {conn.vl!r}", ADDRESSES)))
+        taken.setdefault((conn.vl, conn.ip), f"{conn.member_vnf_index}/{conn.cpd}")
     return errors
 
 
@@ -177,9 +163,7 @@ def _package_errors(packages: list[Package]) -> list[DescriptorError]:
     return errors
 
 
-def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
-    """Every problem found, schema problems of a package first (its cross-checks need a sound structure)."""
-    packages = list(packages)
+def _check(packages: list[Package]) -> tuple[list[DescriptorError], list[Topology]]:
     errors = _package_errors(packages)
     sound = []
     for pkg in packages:
@@ -188,10 +172,21 @@ def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
         if not problems:
             sound.append(pkg)
     vnfds = {p.id: p for p in packages if p.kind == "vnfd"}
+    topologies = []
     # VNFDs first: an NSD problem is often the echo of a broken VNFD.
     for pkg in sorted(sound, key=lambda p: p.kind != "vnfd"):
-        errors += _vnfd_errors(pkg) if pkg.kind == "vnfd" else _nsd_errors(pkg, vnfds)
-    return errors
+        if pkg.kind == "vnfd":
+            errors += _vnfd_errors(pkg)
+        else:
+            problems, topo = _nsd_errors(pkg, vnfds)
+            errors += problems
+            topologies.append(topo)
+    return errors, topologies
+
+
+def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
+    """Every problem found, schema problems of a package first (its cross-checks need a sound structure)."""
+    return _check(list(packages))[0]
 
 
 def validate(packages: Iterable[Package]) -> None:
@@ -199,3 +194,17 @@ def validate(packages: Iterable[Package]) -> None:
     errors = validate_all(packages)
     if errors:
         raise errors[0]
+
+
+def resolve(packages: Iterable[Package]) -> Topology:
+    """Validate the packages (raise the first problem found) and return the resolved topology of their one NSD."""
+    if isinstance(packages, Topology):  # resolved already
+        return packages
+    errors, topologies = _check(list(packages))
+    if errors:
+        raise errors[0]
+    if len(topologies) != 1:
+        raise DescriptorError("(packages)", "(top)", f"expected exactly one NSD package, got {len(topologies)}")
+    topo = topologies[0]
+    topo.members = {str(p["id"]): topo.vnfds[p["vnfd-id"]] for p in as_list(topo.nsd.body["df"][0]["vnf-profile"])}
+    return topo

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 
 from kubernetes import client
+# imported now, not in a handler holding its namespace's lock: the client loads its models lazily, which takes
+# seconds on a busy node
+from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from .resources import GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, POD_LABEL, POD_LABEL_VALUE, VERSION
@@ -20,17 +23,12 @@ def _raw(call, *args, **kwargs) -> dict:
 
 def get_network(api: client.ApiClient, namespace: str, name: str) -> dict | None:
     try:
-        return client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
+        return CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
                                                                           L2NETWORK_PLURAL, name)
     except ApiException as err:
         if err.status == 404:
             return None
         raise
-
-
-def list_networks(api: client.ApiClient, namespace: str) -> list[dict]:
-    return client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                                       L2NETWORK_PLURAL)["items"]
 
 
 def patch_network_status(api: client.ApiClient, namespace: str, name: str, status: dict,
@@ -39,13 +37,13 @@ def patch_network_status(api: client.ApiClient, namespace: str, name: str, statu
     body: dict = {"status": status}
     if resource_version:
         body["metadata"] = {"resourceVersion": resource_version}
-    return client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+    return CustomObjectsApi(api).patch_namespaced_custom_object_status(
         GROUP, VERSION, namespace, L2NETWORK_PLURAL, name, body)
 
 
 def get_pod(api: client.ApiClient, namespace: str, name: str) -> dict | None:
     try:
-        return _raw(client.CoreV1Api(api).read_namespaced_pod, name, namespace)
+        return _raw(CoreV1Api(api).read_namespaced_pod, name, namespace)
     except ApiException as err:
         if err.status == 404:
             return None
@@ -55,13 +53,13 @@ def get_pod(api: client.ApiClient, namespace: str, name: str) -> dict | None:
 def list_l2sm_pods(api: client.ApiClient, namespace: str) -> list[dict]:
     """The pods of ``namespace`` labelled for L2 networks, those being deleted included: they hold their addresses
     until the operator has released them."""
-    return _raw(client.CoreV1Api(api).list_namespaced_pod, namespace,
+    return _raw(CoreV1Api(api).list_namespaced_pod, namespace,
                 label_selector=f"{POD_LABEL}={POD_LABEL_VALUE}")["items"]
 
 
 def patch_pod_annotations(api: client.ApiClient, namespace: str, name: str, annotations: dict) -> None:
     """Merge ``annotations`` into the pod's (a None value removes the key)."""
-    client.CoreV1Api(api).patch_namespaced_pod(name, namespace, {"metadata": {"annotations": annotations}})
+    CoreV1Api(api).patch_namespaced_pod(name, namespace, {"metadata": {"annotations": annotations}})
 
 
 def pods_on(pods: list[dict], network: str) -> list[str]:

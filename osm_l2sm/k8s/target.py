@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from types import MappingProxyType
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -17,7 +18,7 @@ from .resources import GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, VERSION, api_cli
 
 CHARTS_DIR = data.charts_dir()
 NETWORK_CHART = "l2sm-network"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "osm-l2sm"}
+MANAGED_BY = MappingProxyType({"app.kubernetes.io/managed-by": "osm-l2sm"})  # read-only: copied into labels
 
 
 def network_spec(network: Network) -> dict:

@@ -10,36 +10,12 @@ import copy
 import logging
 from typing import Callable
 
-import yaml
-
-from osm_l2sm.descriptors import deep_merge
+from osm_l2sm import descriptors
+from osm_l2sm.descriptors import decode_params, deep_merge, encode_params
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, NetworkTarget, Plan
 
 log = logging.getLogger(__name__)
-
-YAML_PREFIX = "!!yaml "
-
-
-# -- additionalParams encoding ------------------------------------------------------------------------------------
-def encode_params(values: dict) -> dict:
-    """Helm values → OSM additionalParams: nested dicts/lists become ``"!!yaml ..."`` strings."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, (dict, list)):
-            text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=2**31 - 1).strip()
-            out[key] = YAML_PREFIX + text
-        else:
-            out[key] = value
-    return out
-
-
-def decode_params(params: dict) -> dict:
-    """OSM additionalParams → Helm values (the inverse of :func:`encode_params`, as OSM's LCM does it)."""
-    return {key: yaml.safe_load(value[len(YAML_PREFIX):])
-            if isinstance(value, str) and value.startswith(YAML_PREFIX) else value
-            for key, value in params.items()}
-
 
 def _entry(items: list, key: str, value: str) -> dict:
     for item in items:
@@ -51,7 +27,8 @@ def _entry(items: list, key: str, value: str) -> dict:
 
 
 def normalised_config(config: dict | None) -> dict:
-    """The user's ns-create config with ``"!!yaml "`` KDU params parsed, so the planner merges real values."""
+    """The user's ns-create config with ``"!!yaml "`` KDU params parsed, so the plan's values merge with real
+    values (the rest of the config goes to OSM as the user wrote it)."""
     config = copy.deepcopy(config or {})
     for vnf in config.get("additionalParamsForVnf") or []:
         for kdu in vnf.get("additionalParamsForKdu") or []:
@@ -108,20 +85,9 @@ def kdu_namespace(config: dict | None, namespace: str | None) -> tuple[dict, str
 
 
 # -- packages -----------------------------------------------------------------------------------------------------
-def _descriptors():
-    from osm_l2sm import descriptors  # the descriptors box; imported late so this module loads on its own
-
-    return descriptors
-
-
 def _nsds(package) -> list[dict]:
     nsd = package.descriptor.get("nsd", {})
     return nsd.get("nsd", [nsd]) if isinstance(nsd, dict) else list(nsd)
-
-
-def _vnfd(package) -> dict:
-    vnfd = package.descriptor.get("vnfd", {})
-    return vnfd[0] if isinstance(vnfd, list) else vnfd
 
 
 def vnfd_ids(nsd_package) -> list[str]:
@@ -135,13 +101,11 @@ def vnfd_ids(nsd_package) -> list[str]:
 
 
 def load_local_packages(paths: list[str]) -> list:
-    descriptors = _descriptors()
     return [descriptors.load_package(p) for p in paths]
 
 
 def fetch_packages(nbi, nsd_name: str) -> list:
     """The NSD and every VNFD it uses, as descriptor texts from OSM's NBI."""
-    descriptors = _descriptors()
     nsd = descriptors.load_descriptor_text(nbi.nsd_text(nsd_name), f"osm:nsd/{nsd_name}")
     packages = [nsd]
     for vnfd_id in vnfd_ids(nsd):
@@ -156,12 +120,11 @@ def nsd_package(packages: list):
     return found[0]
 
 
-def plan_for(packages: list, ns_name: str, config: dict | None = None, vim_account: str | None = None,
+def plan_for(packages, ns_name: str, config: dict | None = None, vim_account: str | None = None,
              cluster_of_vim: dict[str, str] | None = None) -> Plan:
-    """The plan; KNFs placed on several VIM accounts (clusters per ``cluster_of_vim``) give networks clusters."""
-    descriptors = _descriptors()
-    descriptors.validate(packages)
-    return descriptors.plan_ns(packages, ns_name, normalised_config(config), vim_account, cluster_of_vim)
+    """The plan of the packages (or their resolved topology); KNFs placed on several VIM accounts (clusters per
+    ``cluster_of_vim``) give networks clusters."""
+    return descriptors.plan_ns(packages, ns_name, config, vim_account, cluster_of_vim)
 
 
 # -- networks with rollback ---------------------------------------------------------------------------------------
@@ -209,32 +172,25 @@ def k8s_cni(packages: list) -> list[str]:
     cni: list[str] = []
     for pkg in packages:
         if pkg.kind == "vnfd":
-            cni += [c for c in (_vnfd(pkg).get("k8s-cluster") or {}).get("cni") or [] if c not in cni]
+            cni += [c for c in (pkg.body.get("k8s-cluster") or {}).get("cni") or [] if c not in cni]
     return cni
 
 
-def k8s_nets(packages: list, plan: Plan | None = None) -> dict:
-    """``{k8s-cluster net: network or None}`` for ``k8scluster-add --k8s-nets``.
+def k8s_nets(topology: descriptors.Topology, plan: Plan | None = None) -> dict:
+    """``{k8s-cluster net: network or None}`` for ``k8scluster-add --k8s-nets``, from the packages' resolved
+    topology (:func:`osm_l2sm.descriptors.resolve`).
 
     A KNF's ``k8s-cluster.nets`` entry maps to the network of the virtual link its ext-cpds connect to: the
     planned network name when a plan is given, else the VL's ``vim-network-name``, else None (any network).
     """
-    vnfds = {_vnfd(p).get("id"): _vnfd(p) for p in packages if p.kind == "vnfd"}
     by_vld = {n.vld: n.name for n in plan.networks} if plan else {}
     nets: dict[str, str | None] = {}
-    for vnfd in vnfds.values():
-        for net in vnfd.get("k8s-cluster", {}).get("nets", []):
+    for vnfd in topology.vnfds.values():
+        for net in vnfd.body.get("k8s-cluster", {}).get("nets", []):
             nets.setdefault(net["id"], None)
-    for nsd in _nsds(nsd_package(packages)):
-        vim_names = {vl["id"]: vl.get("vim-network-name") for vl in nsd.get("virtual-link-desc", [])}
-        for df in nsd.get("df", []):
-            for profile in df.get("vnf-profile", []):
-                cpd_nets = {c["id"]: c.get("k8s-cluster-net")
-                            for c in vnfds.get(profile.get("vnfd-id"), {}).get("ext-cpd", [])}
-                for link in profile.get("virtual-link-connectivity", []):
-                    vl = link.get("virtual-link-profile-id")
-                    for cpd in link.get("constituent-cpd-id", []):
-                        net = cpd_nets.get(cpd.get("constituent-cpd-id"))
-                        if net and nets.get(net) is None:
-                            nets[net] = by_vld.get(vl) or vim_names.get(vl)
+    for conn in topology.connections:
+        cpd_nets = {c["id"]: c.get("k8s-cluster-net") for c in topology.vnfds[conn.vnfd_id].body["ext-cpd"]}
+        net = cpd_nets.get(conn.cpd)
+        if net and nets.get(net) is None:
+            nets[net] = by_vld.get(conn.vl) or topology.links[conn.vl].vim_network_name
     return nets

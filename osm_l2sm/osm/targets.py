@@ -12,12 +12,15 @@ from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, NetworkTarget
 
 
-class ControllerTarget(ControllerClient):
-    """Networks straight on an osm-l2sm controller (no Kubernetes, no sandbox)."""
+class ControllerTarget:
+    """Networks straight on an osm-l2sm controller (no Kubernetes, no sandbox), through its REST client."""
+
+    def __init__(self, url: str, token: str | None = None):
+        self.client = ControllerClient(url, token)
 
     def ensure_network(self, network: Network) -> bool:
         try:
-            existing = self.get_network(network.name)
+            existing = self.client.get_network(network.name)
         except L2smError as err:
             if err.status != 404:
                 raise
@@ -27,12 +30,12 @@ class ControllerTarget(ControllerClient):
                                 f"{existing.get('cidr')}, not {network.cidr}", status=409)
             return False
         description = f"virtual link {network.vld}" if network.vld else None
-        self.create_network(network.name, cidr=network.cidr, description=description)
+        self.client.create_network(network.name, cidr=network.cidr, description=description)
         return True
 
     def delete_network(self, name: str) -> bool:
         try:
-            super().delete_network(name)
+            self.client.delete_network(name)
         except L2smError as err:
             if err.status == 404:
                 return False
@@ -40,7 +43,7 @@ class ControllerTarget(ControllerClient):
         return True
 
     def list_networks(self) -> list[str]:
-        return [n["name"] for n in super().list_networks()]
+        return [n["name"] for n in self.client.list_networks()]
 
 
 K8S_MODULE = "osm_l2sm.k8s.target"  # KubernetesTarget, install_plan, uninstall_plan

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import zlib
@@ -22,6 +21,7 @@ from pyroute2 import IPRoute
 from osm_l2sm.controller import ControllerClient, ControllerProcess
 from osm_l2sm.controller.tls import CONTROLLER_NAME, ensure_ca, issue
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import pid_alive, stop_process
 from osm_l2sm.switch import OvsInstance
 
 from . import domains, netns
@@ -438,18 +438,8 @@ class Sandbox:
 
     def _stop_controller(self, pid: int | None, marker: str | None = None) -> None:
         marker = marker or self.layout.controller_state
-        if not _process_alive(pid, marker):
-            return
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)  # reap it when it is our child
-                if not _process_alive(pid, marker):
-                    return
-                time.sleep(0.05)
+        if pid:
+            stop_process(pid, lambda: pid_alive(pid) and _process_alive(pid, marker))
 
     def _remove_links(self) -> None:
         prefix = self.layout.prefix

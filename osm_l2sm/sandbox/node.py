@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from osm_l2sm.controller.main import TOKEN_ENV
+from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import stop_process
 from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni
 
 from . import netns
@@ -130,12 +130,7 @@ def cni_daemon_pid(socket_path: str) -> int | None:
 def stop_cni_daemon(socket_path: str) -> None:
     pid = cni_daemon_pid(socket_path)
     if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while cni_daemon_pid(socket_path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if cni_daemon_pid(socket_path):
-            os.kill(pid, signal.SIGKILL)
+        stop_process(pid, lambda: cni_daemon_pid(socket_path) is not None)
 
 
 def delete_links(ipr: IPRoute, *names: str) -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 
+from osm_l2sm.constants import BRIDGE
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
 
@@ -15,7 +16,7 @@ from .bridge import ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, remove_b
 from .ovs import OvsInstance, dpid_for
 
 LOG = logging.getLogger(__name__)
-DEFAULT_BRIDGE = "br-l2sm"
+DEFAULT_BRIDGE = BRIDGE
 
 
 def _record_path(run_dir: str) -> str:

@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 
-from osm_l2sm.controller.main import TOKEN_ENV
+from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
 
 from osm_l2sm.cni.config import NodeConfig

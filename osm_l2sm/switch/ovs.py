@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
-import time
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import stop_process
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 DAEMONS = ("ovs-vswitchd", "ovsdb-server")  # stop order
@@ -107,13 +106,7 @@ class OvsInstance:
             pid = self._pid(daemon)
             if pid is None:
                 continue
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self._pid(daemon) == pid:
-                time.sleep(0.05)
-            if self._pid(daemon) == pid:
-                os.kill(pid, signal.SIGKILL)
-                time.sleep(0.1)
+            stop_process(pid, lambda: self._pid(daemon) == pid, grace=timeout)
             try:
                 os.unlink(self._pidfile(daemon))
             except FileNotFoundError:

@@ -490,15 +490,18 @@ def test_unlabelled_pods_are_left_alone(operator, cluster):
     assert cluster.multus("plain") is None and "l2sm/error" not in cluster.annotations("plain")
 
 
-def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, monkeypatch):
+def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster):
     """The webhook's patch (the production path, before the pod exists) from the same wiring logic."""
     import kopf
 
-    from osm_l2sm.k8s import operator as l2sm_operator
+    from osm_l2sm.k8s import cluster as k8s_cluster
+    from osm_l2sm.k8s.operator import Operator, OperatorConfig
 
-    monkeypatch.setattr(l2sm_operator, "_api", kube_api.client())
     cluster.create_network("hook-net", networkCIDR="10.8.0.0/24")
     cluster.create_pod("holder", '[{"name": "hook-net", "ips": ["10.8.0.1/24"]}]')
+    api = kube_api.client()
+    # the labelled pods as kopf's index hands them to the operator
+    l2sm_operator = Operator(OperatorConfig(), api, pods={cluster.ns: k8s_cluster.list_l2sm_pods(api, cluster.ns)})
     body = {"metadata": {"name": "newcomer", "labels": {"l2sm": "true"},
                          "annotations": {"l2sm/networks": "hook-net"}}}
     patch, warnings = kopf.Patch(), []
@@ -514,6 +517,29 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster, 
     error = f"network nowhere does not exist in namespace {cluster.ns}"
     assert patch == {"metadata": {"annotations": {"l2sm/error": error}}}
     assert "nowhere" in warnings[0]
+
+
+def test_a_changed_network_keeps_its_pods_and_an_unused_one_is_replaced(tmp_path):
+    """The controller cannot change a network in place (409 for other fields): the operator never replaces one that
+    pod interfaces use, which would silently detach them, and says what waits; an unused one is replaced."""
+    from osm_l2sm.k8s.operator import NetworkDiffers, Operator, OperatorConfig
+    from tests.controllers import running_controller
+
+    with running_controller(tmp_path, "t0ken") as proc:
+        ctl = proc.client()
+        op = Operator(OperatorConfig(controller_url=proc.url, token="t0ken"))
+        op.ensure_controller_network("busy", "10.9.0.0/24")
+        ctl.attach_port("busy", "node1", "l2aaaa")
+        with pytest.raises(NetworkDiffers) as err:
+            op.ensure_controller_network("busy", "10.9.1.0/24")
+        assert str(err.value) == ("network busy keeps cidr '10.9.0.0/24' (wanted '10.9.1.0/24') on the controller "
+                                  "while 1 pod interface(s) use it; it changes once they are gone")
+        assert [(p["network"], p["interface"]) for p in ctl.list_ports()] == [("busy", "l2aaaa")]
+        assert ctl.get_network("busy")["cidr"] == "10.9.0.0/24"
+
+        op.ensure_controller_network("idle", "10.9.2.0/24")
+        assert op.ensure_controller_network("idle", "10.9.3.0/24")["cidr"] == "10.9.3.0/24"
+        assert ctl.get_network("idle")["cidr"] == "10.9.3.0/24"
 
 
 # ---------------------------------------------------------------- ext-vnet networks through the provider

@@ -10,10 +10,10 @@ from nbi_double import add_descriptor
 from osm_testdata import PACKAGES, TOKEN
 
 from osm_l2sm.cli import main
+from osm_l2sm.descriptors import decode_params
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network
 from osm_l2sm.osm import nbi as nbi_module
-from osm_l2sm.osm.lifecycle import decode_params
 from osm_l2sm.osm.targets import ControllerTarget
 
 NETWORKS = {"vod-cache-vl": "10.0.1.0/24", "vod-content-vl": "10.0.2.0/24"}

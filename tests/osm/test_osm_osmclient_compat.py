@@ -7,6 +7,8 @@ import pytest
 import yaml
 from osm_testdata import PACKAGES
 
+from tests.descriptors.cdn_package_copies import PackageCopy
+
 from osm_l2sm.cli import main
 from osm_l2sm.errors import L2smError
 from osm_l2sm.osm.lifecycle import kdu_namespace
@@ -75,6 +77,28 @@ def test_k8scluster_add_takes_k8s_nets_and_cni_as_yaml(kubeconfig, capsys):
 def test_k8scluster_add_k8s_nets_override_computed_ones(kubeconfig, capsys):
     assert main(k8scluster_add(kubeconfig, "--package", *PACKAGES, "--k8s-nets", "{content-net: l2net}")) == 0
     assert json.loads(capsys.readouterr().out)["nets"] == {"cache-net": None, "content-net": "l2net"}
+
+
+def _rename_cache_profile(doc):
+    """The CDN NSD with its cache link's virtual-link-profile named ``p-cache`` (not the VL descriptor's id)."""
+    df = doc["nsd"]["nsd"][0]["df"][0]
+    next(p for p in df["virtual-link-profile"] if p["id"] == "cache-vl")["id"] = "p-cache"
+    for profile in df["vnf-profile"]:
+        for link in profile["virtual-link-connectivity"]:
+            if link["virtual-link-profile-id"] == "cache-vl":
+                link["virtual-link-profile-id"] = "p-cache"
+
+
+def test_k8scluster_add_nets_follow_a_renamed_virtual_link_profile(kubeconfig, capsys, tmp_path):
+    copy = PackageCopy(tmp_path)
+    copy.edit("cdn_ns", _rename_cache_profile)
+    folders = [str(tmp_path / name) for name in ("cdn_ns", "content_server_knf", "router_firewall_knf",
+                                                 "cdn_cache_knf")]
+    assert main(["plan", *folders, "--ns-name", "vod", "--json"]) == 0
+    planned = {n["vld"]: n["name"] for n in json.loads(capsys.readouterr().out)["networks"]}
+    assert main(k8scluster_add(kubeconfig, "--package", *folders, "--ns-name", "vod")) == 0
+    nets = json.loads(capsys.readouterr().out)["nets"]
+    assert nets == {"cache-net": planned["cache-vl"], "content-net": planned["content-vl"]}
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -12,9 +12,8 @@ import pytest
 import yaml
 
 from osm_l2sm.cli import main
-from osm_l2sm.descriptors import load_package
+from osm_l2sm.descriptors import decode_params, load_package
 from osm_l2sm.osm import lifecycle
-from osm_l2sm.osm.lifecycle import decode_params
 
 from osm_real_kit import LOCAL, PACKAGES, REPO, TOKEN
 

@@ -1,0 +1,36 @@
+"""Stopping a process the way every box does it: SIGTERM, a grace period, then SIGKILL."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import Callable
+
+
+def pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (reaped here when it is our child)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_process(pid: int, alive: Callable[[], bool] | None = None, grace: float = 5.0,
+                 kill_wait: float = 2.0) -> bool:
+    """SIGTERM ``pid``, wait up to ``grace`` seconds for ``alive()`` to turn false, else SIGKILL and wait up to
+    ``kill_wait`` seconds. ``alive`` (default :func:`pid_alive`) tells whether the pid is still the process meant:
+    a recorded pid may have been reused. True when the process is gone."""
+    alive = alive or (lambda: pid_alive(pid))
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
+        if not alive():
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return not alive()
