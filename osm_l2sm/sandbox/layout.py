@@ -6,11 +6,10 @@ import os
 import re
 from dataclasses import dataclass
 
+from osm_l2sm.constants import BRIDGE, POD_MTU, UNDERLAY_MTU  # noqa: F401 (re-exported to the sandbox's modules)
+
 DEFAULT_NAME = "l2sm"
-BRIDGE = "br-l2sm"
 UNDERLAY_IF = "ul0"
-UNDERLAY_MTU = 1600  # the pods' 1450 plus VXLAN and a network tag
-POD_MTU = 1450
 OF_PORT = 6653
 REST_PORT = 8181
 UNDERLAY_POOL = ipaddress.ip_network("10.231.0.0/16")  # one /24 of it per sandbox
