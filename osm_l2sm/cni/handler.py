@@ -47,9 +47,11 @@ def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> dict:
     ips = [{k: v for k, v in ip.items() if k != "version"} for ip in prev.get("ips") or []]
     ips += [{"address": str(ip), "interface": pod_index} for ip in conf.ips]
     result = {"cniVersion": conf.result_version, "interfaces": interfaces, "ips": ips}
-    for key in ("routes", "dns"):
-        if prev.get(key):
-            result[key] = prev[key]
+    routes = list(prev.get("routes") or []) + conf.routes
+    if routes:
+        result["routes"] = routes
+    if prev.get("dns"):
+        result["dns"] = prev["dns"]
     return result
 
 
@@ -84,6 +86,7 @@ class Handler:
         try:
             pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
             undo.append(lambda: link.delete_host_end(pod_link.host_if))
+            link.add_routes(req.netns, req.ifname, conf.routes)
             try:
                 add_port(self.ovs, self.node.bridge, host_if)
             except L2smError as err:

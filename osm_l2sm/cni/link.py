@@ -142,6 +142,21 @@ def _add_addresses(netns: str, ifname: str, ips: list) -> None:
                 raise CniError(IO_FAILURE, f"cannot add address {ip} to {ifname}: {err}") from err
 
 
+def add_routes(netns: str, ifname: str, routes: list[dict]) -> None:
+    """The routes (CNI result form: ``dst``, ``gw``) through ``ifname`` in the pod, after its addresses: a gateway
+    must be on one of the interface's networks."""
+    if not routes:
+        return
+    with _pod_ipr(netns) as pod:
+        index = pod.link_lookup(ifname=ifname)[0]
+        for route in routes:
+            try:
+                pod.route("replace", dst=route["dst"], gateway=route.get("gw"), oif=index)
+            except NetlinkError as err:
+                raise CniError(IO_FAILURE, f"cannot add route {route['dst']} via {route.get('gw', ifname)} on "
+                                           f"{ifname}: {err}") from err
+
+
 def delete_host_end(host_if: str) -> bool:
     """Delete the pair by its host end (the pod end goes with it); False when it was already gone."""
     with IPRoute() as ipr:

@@ -44,6 +44,27 @@ def test_add_check_del_round_trip(sb, pod_ns):
     assert cni(sb, "DEL", config(), None) == (0, {}), "DEL without netns must succeed"
 
 
+def test_routes_of_cni_args_go_into_the_pod_and_the_result(sb, pod_ns):
+    # what Multus hands on from a network selection element's "cni-args": the planned routes of an OSM KDU
+    routes = [{"dst": "10.30.9.0/24", "gw": "10.30.0.254"}]
+    before = leftovers(sb)
+    status, result = cni(sb, "ADD", config(address="10.30.0.1/24", args={"cni": {"routes": routes}}), pod_ns)
+    assert status == 0, result
+    assert result["routes"] == routes
+    shown = netns.run(pod_ns, ["ip", "-4", "route", "show", "10.30.9.0/24"]).stdout
+    assert "via 10.30.0.254 dev net1" in shown, shown
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+    assert leftovers(sb) == before
+
+
+def test_a_route_that_cannot_be_added_fails_the_add_and_leaves_nothing(sb, pod_ns):
+    before = leftovers(sb)
+    status, error = cni(sb, "ADD", config(address="10.30.0.1/24", args={"cni": {"routes": [
+        {"dst": "10.30.9.0/24", "gw": "192.0.2.1"}]}}), pod_ns)  # the gateway is on none of the pod's networks
+    assert status == 1 and "10.30.9.0/24" in error["msg"], error
+    assert leftovers(sb) == before
+
+
 BAD = [
     ("bad json", lambda sb: '{"cniVersion": "1.0.0", "name": ', {}, 6),
     ("unknown version", lambda sb: config(version="9.9.9"), {}, 1),

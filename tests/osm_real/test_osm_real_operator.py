@@ -220,6 +220,12 @@ def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_
                 "router-firewall": [(f"{prefix}-cache-vl", "net1", ["10.0.1.1/24"]),
                                     (f"{prefix}-content-vl", "net2", ["10.0.2.1/24"])],
                 "content-server": [(f"{prefix}-content-vl", "net1", ["10.0.2.10/24"])]}
+            # the plan's routes ride along as cni-args: the CNI plugin adds them in the pod
+            assert {kdu: [e.get("cni-args") for e in json.loads(pods[(ns_id, kdu)].metadata.annotations[MULTUS])]
+                    for kdu in KDUS.values()} == {
+                "cdn-cache": [{"routes": [{"dst": "10.0.2.0/24", "gw": "10.0.1.1"}]}],
+                "router-firewall": [None, None],
+                "content-server": [{"routes": [{"dst": "10.0.1.0/24", "gw": "10.0.2.1"}]}]}
             assert {k["kdu-name"]: pods[(ns_id, k["kdu-name"])].metadata.labels["osm.etsi.org/kdu-id"]
                     for k in kdus} == {k["kdu-name"]: k["kdu-instance"] for k in kdus}
         networks = kube.networks()
