@@ -100,6 +100,10 @@ class Handler:
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
             self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
                                            "containerID": req.container_id, "ifname": req.ifname})
+            try:
+                link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
+            except OSError as err:
+                LOG.warning("gratuitous ARP on %s failed: %s", host_if, err)
         except BaseException:
             for step in reversed(undo):
                 try:

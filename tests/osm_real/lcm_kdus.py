@@ -53,6 +53,9 @@ async def install(given: dict) -> list[dict]:
     db.create("nsrs", nsr)
     for vnfr in given["vnfrs"]:
         db.create("vnfrs", vnfr)
+        for kdur in vnfr.get("kdur") or []:  # NsLcm.instantiate: NBI stores them JSON-encoded
+            if kdur.get("additionalParams"):
+                kdur["additionalParams"] = json.loads(kdur["additionalParams"])
     helm = connector(given["storage"], db)
     vnfds = {v["_id"]: v for v in given["vnfds"]}
     clusters, deployed = {}, []

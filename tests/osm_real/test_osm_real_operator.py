@@ -189,6 +189,10 @@ def pod_from_template(kube: "Kube", deployment: client.V1Deployment) -> client.V
     return pod
 
 
+ORIGIN = {"additionalParamsForVnf": [{"member-vnf-index": "cache", "additionalParamsForKdu": [
+    {"kdu_name": "cdn-cache", "additionalParams": {"origin": {"url": "http://10.0.2.10/video.mp4"}}}]}]}
+
+
 def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_tier, real_nbi, kube_api, k8s_bins):
     kube, nbi = osm_operator, osm["nbi"]
     bin_dir = Path(k8s_bins["helm"]).parent
@@ -197,10 +201,14 @@ def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_
     try:
         for _ in range(2):  # two instances of one NSD
             name = f"cdn-{uuid.uuid4().hex[:6]}"
-            ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+            ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns, **ORIGIN})
             # atomic=False: LCM waits for ready pods (helm --atomic), and no kubelet runs here
             made[ns_id] = (name, lcm_install_kdus(lcm_tier, bin_dir, real_nbi, ns_id, kube_api.kubeconfig,
                                                   atomic=False))
+        # the KNF's own values (the user's additionalParams) reach its chart, as LCM passes them
+        scripts = [c.data["start.sh"] for c in kube.core.list_namespaced_config_map(kube.ns).items
+                   if "start.sh" in (c.data or {}) and "cdn-cache" in c.metadata.name]
+        assert len(scripts) == 2 and all('url="http://10.0.2.10/video.mp4"' in text for text in scripts), scripts
         pods = {}
         for deployment in apps.list_namespaced_deployment(kube.ns).items:
             template = deployment.spec.template.metadata

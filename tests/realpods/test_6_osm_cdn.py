@@ -105,6 +105,24 @@ def _node_veths(cluster: Cluster) -> set[str]:
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
+def _diagnostics(service: Cdn) -> str:
+    """What the pods, their neighbours and the operator looked like when a check failed."""
+    cluster = service.cluster
+    parts = [service.kubectl("get", "pods", "-o", "wide", check=False).stdout,
+             service.kubectl("get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations}"
+                                                 "{'\\n'}{end}", check=False).stdout,
+             cluster.kubectl("-n", RELEASE_NS, "logs", f"deployment/{RELEASE}-operator", "--tail=30",
+                             check=False).stdout]
+    for kdu, script in (("cdn-cache", "ip addr; ip route; ip neigh; cat /tmp/cut.log"),
+                        ("router-firewall", "ip addr; ip neigh; iptables -vnL FORWARD"),
+                        ("content-server", "ip addr; ip route; ip neigh")):
+        try:
+            parts.append(f"--- {kdu}\n" + service.exec(kdu, script, check=False).stdout)
+        except AssertionError as err:
+            parts.append(f"--- {kdu}: {err}")
+    return "\n".join(parts)
+
+
 def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_nothing(osm):
     cluster, nbi, lcm = osm["cluster"], osm["nbi"], osm["lcm"]
     bin_dir = CACHE / "bin"
@@ -125,7 +143,11 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
         # the charts got no L2S-M value: the cache's route to the content side came with its attachment
         assert "10.0.2.0/24 via 10.0.1.1 dev net1" in service.exec("cdn-cache", "ip -4 route").stdout
         for check in CHECKS:
-            check(service)
+            try:
+                check(service)
+            except BaseException:
+                print(_diagnostics(service), file=sys.stderr)
+                raise
         report_timing(f"CDN service in OSM mode: NBI ns-create to every seed check passed "
                       f"{time.monotonic() - started:.0f} s")
     finally:
