@@ -102,7 +102,7 @@ class Handler:
                                            "containerID": req.container_id, "ifname": req.ifname})
             try:
                 link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
-            except OSError as err:
+            except (OSError, CniError) as err:  # best effort: the attachment stands without it
                 LOG.warning("gratuitous ARP on %s failed: %s", host_if, err)
         except BaseException:
             for step in reversed(undo):

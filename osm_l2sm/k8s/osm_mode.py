@@ -6,9 +6,9 @@ OSM's LCM labels every pod of a KDU with ``osm.etsi.org/ns-id``, ``osm.etsi.org/
 pod's namespace when missing (named after the NS instance, so two instances never share one), and gives the pod the
 ``l2sm`` label and the ``l2sm/networks`` annotation of its KDU; the ordinary admission then adds the Multus entries
 and addresses, and the plan's routes of the KDU go into those entries as ``cni-args`` (the CNI plugin adds them in
-the pod: the KNF charts get no values in this mode). When NBI cannot be reached or does not know the NS, the pod is refused (its controller retries) and a
-Warning event says why. A timer removes an NS's networks once no pod of the NS is left in the namespace and NBI no
-longer knows the NS.
+the pod: the KNF charts get no values in this mode). When NBI cannot be reached or does not know the NS, the pod is
+refused (its controller retries) and a Warning event says why. A timer removes an NS's networks once no pod of the NS
+is left in the namespace and NBI no longer knows the NS.
 
 Configured from the environment (the l2sm chart fills it from its values and a Secret): ``OSM_L2SM_OSM_NBI`` (NBI
 URL; OSM mode is off without it), ``OSM_USER``, ``OSM_PASSWORD``, ``OSM_PROJECT``, ``OSM_L2SM_OSM_INSECURE=1``,

@@ -52,7 +52,8 @@ def prepare_osm_tier() -> dict:
     kit = kit_dir()
     if kit is None:
         unavailable("needs OSM's release-19 sources: set OSM_L2SM_OSM_KIT to the OSM kit folder (setup-osm-tier, "
-                    "run-nbi, src/*.tar.gz; see docs/osm.md) or put it at ../shared/osm (beside the repository or its origin)")
+                    "run-nbi, src/*.tar.gz; see docs/osm.md) or put it at ../shared/osm (beside the repository or "
+                    "its origin)")
     work = CACHE / "osm-tier"
     work.parent.mkdir(parents=True, exist_ok=True)
     log = CACHE / "osm-tier-setup.log"
@@ -156,7 +157,8 @@ def nbi_storage(nbi: RealNbi) -> Path:
     return nbi.tier["work"] / "run" / f"nbi-{nbi.port}" / "storage-store"
 
 
-def lcm_helm(lcm_tier: dict, bin_dir: str | Path, request: dict, timeout: float = 900, netns: str | None = None) -> dict:
+def lcm_helm(lcm_tier: dict, bin_dir: str | Path, request: dict, timeout: float = 900,
+             netns: str | None = None) -> dict:
     """Runs ``lcm_kdus.py`` (LCM's own K8sHelm3Connector) with LCM's podLabels post-renderer switched on as LCM's
     image does (``OSMLCM_MAINPOSTRENDERERPATH``, ``OSMLCM_PODLABELSPOSTRENDERERPATH``), real ``helm`` and
     ``kubectl`` from ``bin_dir`` first on PATH. The podLabels script copies its kustomization.yaml from where LCM's
@@ -171,7 +173,8 @@ def lcm_helm(lcm_tier: dict, bin_dir: str | Path, request: dict, timeout: float 
         os.symlink(Path(lcm_tier["lcm_src"]) / "osm_lcm", Path(low) / "osm_lcm")
         dist = "/usr/lib/python3/dist-packages"
         done = subprocess.run(
-            [*(["nsenter", f"--net=/run/netns/{netns}"] if netns else []), "unshare", "--mount", "--propagation", "private", "sh", "-c",
+            [*(["nsenter", f"--net=/run/netns/{netns}"] if netns else []),
+             "unshare", "--mount", "--propagation", "private", "sh", "-c",
              f'mount -t overlay overlay -o lowerdir="$1":{dist} {dist} && exec "$2" "$3"', "sh", low,
              str(lcm_tier["python"]), str(Path(__file__).with_name("lcm_kdus.py"))],
             input=json.dumps(request), capture_output=True, text=True, timeout=timeout, check=False, env=env)
