@@ -119,7 +119,8 @@ def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks:
 
     ``networks`` holds the L2Networks that exist in the pod's namespace; ``current`` the pod's present Multus entries,
     whose addresses are kept for networks it stays on (no renumbering on attach/detach), as are their ``cni-args``
-    (OSM mode's routes, added at admission). Automatic addresses never repeat one held by another pod. Raises WiringError (reason UnknownNetwork, AddressInUse, AddressesExhausted).
+    (OSM mode's routes, added at admission). Automatic addresses never repeat one held by another pod. Raises
+    WiringError (reason UnknownNetwork, AddressInUse, AddressesExhausted).
     """
     now = {e["name"]: [str(ip) for ip in e.get("ips") or []] for e in current or []}
     cni_args = {e["name"]: e["cni-args"] for e in current or [] if e.get("cni-args")}
