@@ -134,6 +134,12 @@ class Cluster:
                            "list-ports", "br-l2sm").stdout
         return set(out.split())
 
+    def host_ends(self) -> set[str]:
+        """The node's veth ends of L2S-M interfaces (l2<hash>)."""
+        out = self.on_node("ip", "-o", "link", "show").stdout
+        return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
+                if line.split(":")[1].strip().startswith("l2")}
+
     def controller_get(self, path: str):
         """GET /api/v1/<path> of the controller, in the controller pod, with its token."""
         script = ("import os, urllib.request; r = urllib.request.Request('http://127.0.0.1:8181/api/v1/" + path +

@@ -98,11 +98,13 @@ def _config() -> dict:
         for kdu, member in MEMBERS.items()]}
 
 
-def _node_veths(cluster: Cluster) -> set[str]:
-    """The veths in the node's network namespace (the CNI plugin's host ends among them)."""
-    out = subprocess.run(["ip", "-n", cluster.netns, "-o", "link", "show", "type", "veth"], capture_output=True,
-                         text=True, check=True).stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+def _back_to(probe, before: set, what: str) -> None:
+    """Wait until ``probe()`` is ``before`` again; if it never is, the assertion shows what is left over."""
+    try:
+        wait_for(lambda: probe() == before, f"{what} back to before", timeout=120, interval=2)
+    except BaseException:
+        assert probe() == before, f"{what} left over"
+        raise
 
 
 def _diagnostics(service: Cdn) -> str:
@@ -126,7 +128,7 @@ def _diagnostics(service: Cdn) -> str:
 def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_nothing(osm):
     cluster, nbi, lcm = osm["cluster"], osm["nbi"], osm["lcm"]
     bin_dir = CACHE / "bin"
-    ovs_before, veths_before = cluster.ovs_ports(), _node_veths(cluster)
+    ovs_before, host_ends_before = cluster.ovs_ports(), cluster.host_ends()
     networks_before = {n["name"] for n in cluster.controller_networks()}
     ports_before = {p["interface"] for p in cluster.controller_ports()}
     name = f"cdn-{uuid.uuid4().hex[:6]}"
@@ -160,10 +162,7 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
              "the NS's pods gone", timeout=180, interval=2)
     wait_for(lambda: not cluster.kubectl("-n", NAMESPACE, "get", "l2networks", "-o", "name").stdout.strip(),
              "the NS's L2Networks removed by the operator", timeout=120, interval=2)
-    wait_for(lambda: {n["name"] for n in cluster.controller_networks()} == networks_before,
-             "the controller's networks back to before", timeout=120, interval=2)
-    wait_for(lambda: {p["interface"] for p in cluster.controller_ports()} == ports_before,
-             "the controller's ports back to before", timeout=120, interval=2)
-    wait_for(lambda: cluster.ovs_ports() == ovs_before, "the node's bridge ports back to before", timeout=120,
-             interval=2)
-    wait_for(lambda: _node_veths(cluster) == veths_before, "the pods' interfaces gone from the node", timeout=60)
+    _back_to(lambda: {n["name"] for n in cluster.controller_networks()}, networks_before, "the controller's networks")
+    _back_to(lambda: {p["interface"] for p in cluster.controller_ports()}, ports_before, "the controller's ports")
+    _back_to(cluster.ovs_ports, ovs_before, "the node's bridge ports")
+    _back_to(cluster.host_ends, host_ends_before, "the node's ends of the pods' L2S-M interfaces")
