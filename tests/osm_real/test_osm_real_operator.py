@@ -193,7 +193,8 @@ ORIGIN = {"additionalParamsForVnf": [{"member-vnf-index": "cache", "additionalPa
     {"kdu_name": "cdn-cache", "additionalParams": {"origin": {"url": "http://10.0.2.10/video.mp4"}}}]}]}
 
 
-def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_tier, real_nbi, kube_api, k8s_bins):
+def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_tier, real_nbi,
+                                                        kube_api, k8s_bins):  # noqa: F811
     kube, nbi = osm_operator, osm["nbi"]
     bin_dir = Path(k8s_bins["helm"]).parent
     apps = client.AppsV1Api(kube.api)
