@@ -165,6 +165,8 @@ def lcm_helm(lcm_tier: dict, bin_dir: str | Path, request: dict, timeout: float 
     image installs LCM (``/usr/lib/python3/dist-packages/osm_lcm/...``): the driver runs in a private mount
     namespace where LCM's sources are overlaid there, so nothing on the host changes. ``netns``: run in that
     network namespace (where the cluster's API server is reachable)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        unavailable("LCM's Helm connector runs in a private mount namespace here: needs root and unshare")
     scripts = Path(lcm_tier["lcm_src"]) / "osm_lcm" / "n2vc" / "post-renderer-scripts"
     env = dict(os.environ, PYTHONPATH=str(lcm_tier["lcm_src"]), PATH=f"{bin_dir}:{os.environ.get('PATH', '')}",
                OSMLCM_MAINPOSTRENDERERPATH=str(scripts / "mainPostRenderer" / "mainPostRenderer"),
