@@ -48,6 +48,7 @@ class NetConf:
     ips: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]
     prev_result: dict | None = None
     valid_attachments: list[dict] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # [{"dst": "CIDR", "gw": "IP"?}], the CNI result's form
 
     @property
     def result_version(self) -> str:
@@ -105,6 +106,28 @@ def _requested_ips(raw: dict) -> list:
     return ips
 
 
+def _requested_routes(raw: dict) -> list[dict]:
+    """Routes to add in the pod through this interface, from ``args.cni.routes`` (a Multus network selection
+    element's ``cni-args``), in the CNI result's form ``{"dst": CIDR, "gw": IP}`` (``gw`` optional: on-link)."""
+    source = _object(_object(raw, "args"), "cni").get("routes")
+    if source is None:
+        return []
+    if not isinstance(source, list):
+        raise CniError(INVALID_CONFIG, "args.cni.routes must be a list of {\"dst\": CIDR, \"gw\": IP} objects")
+    routes = []
+    for item in source:
+        if not isinstance(item, dict) or not isinstance(item.get("dst"), str):
+            raise CniError(INVALID_CONFIG, f"args.cni.routes: {item!r} is not a {{\"dst\": CIDR, \"gw\": IP}} object")
+        try:
+            route = {"dst": str(ipaddress.ip_network(item["dst"]))}
+            if item.get("gw") is not None:
+                route["gw"] = str(ipaddress.ip_address(item["gw"]))
+        except (TypeError, ValueError) as err:
+            raise CniError(INVALID_CONFIG, f"args.cni.routes: {item!r} is not valid: {err}") from err
+        routes.append(route)
+    return routes
+
+
 def parse_netconf(data: str) -> NetConf:
     """Validate the network configuration; raise CniError with the spec's code on anything wrong."""
     try:
@@ -134,4 +157,5 @@ def parse_netconf(data: str) -> NetConf:
     if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
         raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments must be a list of objects")
     return NetConf(cni_version=str(raw.get("cniVersion", "")), name=name, network=network, mtu=mtu,
-                   ips=_requested_ips(raw), prev_result=prev, valid_attachments=valid)
+                   ips=_requested_ips(raw), prev_result=prev, valid_attachments=valid,
+                   routes=_requested_routes(raw))

@@ -49,9 +49,11 @@ def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> dict:
     ips = [{k: v for k, v in ip.items() if k != "version"} for ip in prev.get("ips") or []]
     ips += [{"address": str(ip), "interface": pod_index} for ip in conf.ips]
     result = {"cniVersion": conf.result_version, "interfaces": interfaces, "ips": ips}
-    for key in ("routes", "dns"):
-        if prev.get(key):
-            result[key] = prev[key]
+    routes = list(prev.get("routes") or []) + conf.routes
+    if routes:
+        result["routes"] = routes
+    if prev.get("dns"):
+        result["dns"] = prev["dns"]
     return result
 
 
@@ -95,6 +97,7 @@ class Handler:
         try:
             pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
             undo.append(lambda: link.delete_host_end(pod_link.host_if))
+            link.add_routes(req.netns, req.ifname, conf.routes)
             # pushed before the call: an add-port that timed out has committed the port already
             undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if, wait=False))
             try:
@@ -110,6 +113,10 @@ class Handler:
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
             self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
                                            "containerID": req.container_id, "ifname": req.ifname})
+            try:
+                link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
+            except (OSError, CniError) as err:  # best effort: the attachment stands without it
+                LOG.warning("gratuitous ARP on %s failed: %s", host_if, err)
         except BaseException:
             for step in reversed(undo):
                 try:

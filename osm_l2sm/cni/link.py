@@ -12,6 +12,8 @@ import errno
 import fcntl
 import hashlib
 import os
+import socket
+import struct
 import subprocess
 from dataclasses import dataclass
 
@@ -140,6 +142,39 @@ def _add_addresses(netns: str, ifname: str, ips: list) -> None:
                 pod.addr("add", index=index, address=str(ip.ip), prefixlen=ip.network.prefixlen)
             except NetlinkError as err:
                 raise CniError(IO_FAILURE, f"cannot add address {ip} to {ifname}: {err}") from err
+
+
+def add_routes(netns: str, ifname: str, routes: list[dict]) -> None:
+    """The routes (CNI result form: ``dst``, ``gw``) through ``ifname`` in the pod, after its addresses: a gateway
+    must be on one of the interface's networks."""
+    if not routes:
+        return
+    with _pod_ipr(netns) as pod:
+        index = pod.link_lookup(ifname=ifname)[0]
+        for route in routes:
+            try:
+                pod.route("replace", dst=route["dst"], gateway=route.get("gw"), oif=index)
+            except NetlinkError as err:
+                raise CniError(IO_FAILURE, f"cannot add route {route['dst']} via {route.get('gw', ifname)} on "
+                                           f"{ifname}: {err}") from err
+
+
+def announce(netns: str, ifname: str, ips: list) -> None:
+    """A gratuitous ARP for each IPv4 address of the pod end, as the reference bridge plugin sends: neighbours that
+    knew an address at another MAC (the pod it replaces, e.g. a restarted router) switch at once instead of after
+    their entries expire. Best effort: a lost announcement only delays them."""
+    v4 = [ip for ip in ips if ip.version == 4]
+    if not v4:
+        return
+    with _pod_ipr(netns):  # this thread is in the pod's namespace here: the socket is made there
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+            sock.bind((ifname, 0))
+            mac = sock.getsockname()[4]
+            for ip in v4:
+                addr = ip.ip.packed
+                # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
+                sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
+                          struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
 
 
 def delete_host_end(host_if: str) -> bool:

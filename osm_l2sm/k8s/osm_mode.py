@@ -5,9 +5,10 @@ OSM's LCM labels every pod of a KDU with ``osm.etsi.org/ns-id``, ``osm.etsi.org/
 (read-only, cached per NS: :class:`osm_l2sm.osm.records.NsPlans`), makes the NS's networks as L2Networks in the
 pod's namespace when missing (named after the NS instance, so two instances never share one), and gives the pod the
 ``l2sm`` label and the ``l2sm/networks`` annotation of its KDU; the ordinary admission then adds the Multus entries
-and addresses. When NBI cannot be reached or does not know the NS, the pod is refused (its controller retries) and a
-Warning event says why. A timer removes an NS's networks once no pod of the NS is left in the namespace and NBI no
-longer knows the NS.
+and addresses, and the plan's routes of the KDU go into those entries as ``cni-args`` (the CNI plugin adds them in
+the pod: the KNF charts get no values in this mode). When NBI cannot be reached or does not know the NS, the pod is
+refused (its controller retries) and a Warning event says why. A timer removes an NS's networks once no pod of the NS
+is left in the namespace and NBI no longer knows the NS.
 
 Configured from the environment (the l2sm chart fills it from its values and a Secret): ``OSM_L2SM_OSM_NBI`` (NBI
 URL; OSM mode is off without it), ``OSM_USER``, ``OSM_PASSWORD``, ``OSM_PROJECT``, ``OSM_L2SM_OSM_INSECURE=1``,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import logging
 import os
 
@@ -27,8 +29,8 @@ from kubernetes.client.exceptions import ApiException
 from osm_l2sm.errors import L2smError
 from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL, NsPlans
 
-from .resources import (GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, NETWORKS_ANNOTATION, POD_LABEL, POD_LABEL_VALUE,
-                        VERSION)
+from .resources import (GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, MULTUS_ANNOTATION, NETWORKS_ANNOTATION, POD_LABEL,
+                        POD_LABEL_VALUE, VERSION)
 from .target import MANAGED_BY, network_spec
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,20 @@ def admission(mode: OsmMode, api, pod_admission, body, patch: kopf.Patch, namesp
     patch.setdefault("metadata", {}).setdefault("labels", {})[POD_LABEL] = POD_LABEL_VALUE
     patch["metadata"].setdefault("annotations", {})[NETWORKS_ANNOTATION] = kdu.annotation
     pod_admission(body=wired, patch=patch, namespace=namespace, warnings=warnings, dryrun=dryrun)
+    _route_args(patch, kdu.routes)
+
+
+def _route_args(patch: kopf.Patch, routes: dict[str, list[dict]]) -> None:
+    """The KDU's planned routes as ``cni-args`` of its Multus entries (Multus hands them to the CNI plugin as
+    ``args.cni.routes``, and the plugin adds them in the pod)."""
+    annotations = patch.get("metadata", {}).get("annotations", {})
+    if not routes or not annotations.get(MULTUS_ANNOTATION):
+        return
+    entries = json.loads(annotations[MULTUS_ANNOTATION])
+    for entry in entries:
+        if routes.get(entry.get("name")):
+            entry.setdefault("cni-args", {})["routes"] = routes[entry["name"]]
+    annotations[MULTUS_ANNOTATION] = json.dumps(entries, separators=(",", ":"))  # as the operator writes it
 
 
 def _ensure_network(api, namespace: str, network, ns_id: str) -> None:

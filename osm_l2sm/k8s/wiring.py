@@ -123,11 +123,12 @@ def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks:
     """Multus entries and addresses for ``pod``'s ``requests``.
 
     ``networks`` holds the L2Networks that exist in the pod's namespace; ``current`` the pod's present Multus entries,
-    whose addresses are kept for networks it stays on (no renumbering on attach/detach). Automatic addresses never
-    repeat one held by another pod. Raises WiringError (reason UnknownNetwork, InvalidAddress, AddressInUse,
-    AddressesExhausted).
+    whose addresses are kept for networks it stays on (no renumbering on attach/detach), as are their ``cni-args``
+    (OSM mode's routes, added at admission). Automatic addresses never repeat one held by another pod. Raises
+    WiringError (reason UnknownNetwork, InvalidAddress, AddressInUse, AddressesExhausted).
     """
     now = {e["name"]: [str(ip) for ip in e.get("ips") or []] for e in current or []}
+    cni_args = {e["name"]: e["cni-args"] for e in current or [] if e.get("cni-args")}
     entries, addresses = [], {}
     for index, req in enumerate(requests, start=1):
         net = networks.get(req.name)
@@ -137,6 +138,8 @@ def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks:
         entry = {"name": req.name, "namespace": namespace, "interface": f"net{index}"}
         if ips:
             entry["ips"] = ips
+        if req.name in cni_args:
+            entry["cni-args"] = cni_args[req.name]
         entries.append(entry)
         addresses[req.name] = ips
     return PodWiring(entries, addresses)

@@ -41,6 +41,7 @@ class KduNetworks:
     kdu: str
     networks: list[Network]
     annotation: str  # JSON list of {"name", "ips"?}, the form the operator reads from l2sm/networks
+    routes: dict[str, list[dict]]  # network name -> the plan's routes through it, as CNI routes {"dst", "gw"}
 
 
 @dataclass
@@ -112,4 +113,13 @@ class NsPlans:
             raise L2smError(f"NS {ns_id} has no KDU {kdu_name!r} in member-vnf-index {member}", status=404)
         joined = {a.network for a in entry.plan.attachments if a.member_vnf_index == member and a.kdu == kdu_name}
         return KduNetworks(ns_id, member, kdu_name, [n for n in entry.plan.networks if n.name in joined],
-                           kdu.values["podAnnotations"]["l2sm/networks"])
+                           kdu.values["podAnnotations"]["l2sm/networks"], _routes_by_network(kdu.values["l2sm"]))
+
+
+def _routes_by_network(values: dict) -> dict[str, list[dict]]:
+    """The KDU's planned routes (``l2sm.routes``: to, via, interface) keyed by the network of their interface."""
+    network_of = {n["interface"]: n["name"] for n in values.get("networks") or []}
+    routes: dict[str, list[dict]] = {}
+    for route in values.get("routes") or []:
+        routes.setdefault(network_of[route["interface"]], []).append({"dst": route["to"], "gw": route["via"]})
+    return routes

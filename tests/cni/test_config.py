@@ -32,6 +32,13 @@ def test_the_ips_capability_wins_over_the_config():
     assert [str(ip) for ip in netconf.ips] == ["10.0.0.2/24"]
 
 
+def test_routes_come_from_args_cni_in_the_results_form():
+    netconf = parse_netconf(conf(args={"cni": {"routes": [{"dst": "10.0.2.0/24", "gw": "10.0.1.1"},
+                                                          {"dst": "10.9.0.0/16"}]}}))
+    assert netconf.routes == [{"dst": "10.0.2.0/24", "gw": "10.0.1.1"}, {"dst": "10.9.0.0/16"}]
+    assert parse_netconf(conf()).routes == []
+
+
 def test_network_defaults_to_name_and_mtu_to_overlay_size():
     netconf = parse_netconf(conf())
     assert (netconf.network, netconf.mtu) == ("blue", 1450)
@@ -53,6 +60,10 @@ def test_node_owned_fields_of_a_network_configuration_are_ignored():
     (conf(args="ips=1"), INVALID_CONFIG, "args"),
     (conf(prevResult=[]), INVALID_CONFIG, "prevResult"),
     (conf(ipam={"type": "host-local"}), INVALID_CONFIG, "ipam"),
+    (conf(args={"cni": {"routes": {"dst": "10.0.2.0/24"}}}), INVALID_CONFIG, "args.cni.routes"),
+    (conf(args={"cni": {"routes": [{"gw": "10.0.1.1"}]}}), INVALID_CONFIG, "args.cni.routes"),
+    (conf(args={"cni": {"routes": [{"dst": "10.0.2.0/33"}]}}), INVALID_CONFIG, "10.0.2.0/33"),
+    (conf(args={"cni": {"routes": [{"dst": "10.0.2.0/24", "gw": "10.0.1"}]}}), INVALID_CONFIG, "10.0.1"),
     (json.dumps({"cniVersion": "1.0.0"}), INVALID_CONFIG, "name"),
 ])
 def test_bad_configs_have_the_spec_codes_and_name_the_field(data, code, field):

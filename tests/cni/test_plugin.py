@@ -13,6 +13,7 @@ from osm_l2sm.sandbox import netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
 from tests.cni.conftest import cni, config, leftovers
+from tests.polling import wait_for
 
 VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 
@@ -43,6 +44,46 @@ def test_add_check_del_round_trip(sb, pod_ns):
     assert leftovers(sb) == before
     assert cni(sb, "DEL", config(), pod_ns) == (0, {}), "DEL twice must succeed"
     assert cni(sb, "DEL", config(), None) == (0, {}), "DEL without netns must succeed"
+
+
+def test_routes_of_cni_args_go_into_the_pod_and_the_result(sb, pod_ns):
+    # what Multus hands on from a network selection element's "cni-args": the planned routes of an OSM KDU
+    routes = [{"dst": "10.30.9.0/24", "gw": "10.30.0.254"}]
+    before = leftovers(sb)
+    status, result = cni(sb, "ADD", config(address="10.30.0.1/24", args={"cni": {"routes": routes}}), pod_ns)
+    assert status == 0, result
+    assert result["routes"] == routes
+    shown = netns.run(pod_ns, ["ip", "-4", "route", "show", "10.30.9.0/24"]).stdout
+    assert "via 10.30.0.254 dev net1" in shown, shown
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+    assert leftovers(sb) == before
+
+
+def test_add_announces_the_address_so_neighbours_forget_an_old_mac(sb, pod_ns):
+    # a restarted pod (e.g. the CDN's router) comes back with the same address and a new MAC
+    other = sb.layout.pod_netns("garp-peer")
+    netns.create(other)
+    try:
+        assert cni(sb, "ADD", config(address="10.30.0.2/24"), other, container="peer")[0] == 0
+        netns.run(other, ["ip", "neigh", "replace", "10.30.0.1", "lladdr", "02:00:00:00:00:99", "nud", "stale",
+                          "dev", "net1"], check=True)
+        status, result = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
+        assert status == 0, result
+        mac = result["interfaces"][1]["mac"].lower()
+        wait_for(lambda: mac in netns.run(other, ["ip", "neigh", "show", "10.30.0.1"]).stdout.lower(),
+                 "the peer's neighbour entry to follow the announcement", timeout=10)
+        assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+    finally:
+        cni(sb, "DEL", config(), other, container="peer")
+        netns.remove(other)
+
+
+def test_a_route_that_cannot_be_added_fails_the_add_and_leaves_nothing(sb, pod_ns):
+    before = leftovers(sb)
+    status, error = cni(sb, "ADD", config(address="10.30.0.1/24", args={"cni": {"routes": [
+        {"dst": "10.30.9.0/24", "gw": "192.0.2.1"}]}}), pod_ns)  # the gateway is on none of the pod's networks
+    assert status == 1 and "10.30.9.0/24" in error["msg"], error
+    assert leftovers(sb) == before
 
 
 BAD = [

@@ -136,6 +136,15 @@ def test_rewiring_keeps_addresses_and_reuses_an_earlier_claim():
     assert claimed.addresses == {"a": ["10.0.0.9/24"]}
 
 
+def test_rewiring_keeps_the_cni_args_an_admission_added():
+    # OSM mode puts a KDU's routes in its Multus entries; the pod handler's later wiring must not drop them
+    routes = {"routes": [{"dst": "10.0.2.0/24", "gw": "10.0.0.1"}]}
+    first = wire_pod("p", "ns", parse_networks_annotation("a"), {"a": _net("a")})
+    current = [{**first.entries[0], "cni-args": routes}]
+    again = wire_pod("p", "ns", parse_networks_annotation("a, b"), {"a": _net("a"), "b": _net("b")}, current)
+    assert [e.get("cni-args") for e in again.entries] == [routes, None]
+
+
 def test_held_addresses_come_from_multus_entries_and_explicit_requests():
     pods = [
         {"metadata": {"name": "p1", "annotations": {

@@ -2,15 +2,14 @@
 
 The pods carry exactly the labels LCM's podLabels post-renderer writes and no L2S-M label or annotation (stock KNF
 charts). A double for nothing: NBI, API server, operator process and controller are real; no kubelet runs (the
-pods are stored, never started), and the labels are written here rather than by LCM's Helm connector.
+pods are stored, never started). The first tests write LCM's labels on the pods themselves; the last one has LCM's
+own Helm connector install the KDU charts (with its podLabels post-renderer) and makes each Deployment's pod from
+its template, as kube-controller-manager would (none runs in this tier).
 """
 from __future__ import annotations
 
 import base64
 import json
-import os
-import random
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION
 from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL
+from osm_real_kit import lcm_install_kdus, lcm_uninstall_kdus
 from tests.k8s.conftest import free_port, write_test_pki
 from tests.k8s.conftest import k8s_bins, k8s_namespace, kube_api, l2sm_crds  # noqa: F401  (fixtures)
 from tests.k8s.test_operator import MULTUS, OperatorRun
@@ -51,7 +51,8 @@ def _register(api, name: str, namespace: str, port: int, ca_pem: bytes) -> None:
 
 class Kube:
     def __init__(self, api, namespace: str):
-        self.ns, self.core, self.objects = namespace, client.CoreV1Api(api), client.CustomObjectsApi(api)
+        self.ns, self.api = namespace, api
+        self.core, self.objects = client.CoreV1Api(api), client.CustomObjectsApi(api)
 
     def create_kdu_pod(self, ns_id: str, vnf_id: str, kdu: str) -> client.V1Pod:
         return self.create_pod(kdu, {"managed-by": "osm.etsi.org", NS_ID_LABEL: ns_id, VNF_ID_LABEL: vnf_id,
@@ -178,29 +179,81 @@ def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator)
                for reason, message in kube.warnings())
 
 
-def lcm_labels(lcm_tier, nbi, ns_id: str, member: str, kdu: str) -> dict:
-    """The labels LCM's own code computes for the KDU's pods (its podLabels post-renderer writes exactly these)."""
-    kdu_instance = f"{kdu}-{random.randrange(10**9, 10**10)}"  # as LCM's generate_kdu_instance_name
-    given = {"nsr": nbi.ns_record(ns_id), "vnfrs": nbi.vnf_records(ns_id), "kdu_instance": kdu_instance,
-             "member_vnf_index": member, "kdu_name": kdu}
-    done = subprocess.run([str(lcm_tier["python"]), str(Path(__file__).with_name("lcm_pod_labels.py"))],
-                          input=json.dumps(given), capture_output=True, text=True, timeout=120, check=False,
-                          env=dict(os.environ, PYTHONPATH=str(lcm_tier["lcm_src"])))
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+def pod_from_template(kube: "Kube", deployment: client.V1Deployment) -> client.V1Pod:
+    """The pod kube-controller-manager would make from the Deployment's template (none runs in this tier)."""
+    template = kube.api.sanitize_for_serialization(deployment.spec.template)
+    template["metadata"]["generateName"] = f"{deployment.metadata.name}-"
+    start = time.perf_counter()
+    pod = kube.core.create_namespaced_pod(kube.ns, {"apiVersion": "v1", "kind": "Pod", **template})
+    LATENCIES.append(time.perf_counter() - start)
+    return pod
 
 
-def test_pods_with_the_labels_lcm_computes_are_wired(osm, osm_operator, lcm_tier):
+ORIGIN = {"additionalParamsForVnf": [{"member-vnf-index": "cache", "additionalParamsForKdu": [
+    {"kdu_name": "cdn-cache", "additionalParams": {"origin": {"url": "http://10.0.2.10/video.mp4"}}}]}]}
+
+
+def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_tier, real_nbi,
+                                                        kube_api, k8s_bins):  # noqa: F811
     kube, nbi = osm_operator, osm["nbi"]
-    name = f"cdn-{uuid.uuid4().hex[:6]}"
-    ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
-    prefix = f"{name}-{ns_id[:8]}"
+    bin_dir = Path(k8s_bins["helm"]).parent
+    apps = client.AppsV1Api(kube.api)
+    made = {}
     try:
-        labels = lcm_labels(lcm_tier, nbi, ns_id, "router", "router-firewall")
-        assert set(labels) == {"managed-by", NS_ID_LABEL, "osm.etsi.org/nsd-id", VNF_ID_LABEL,
-                               "osm.etsi.org/vnfd-id", "osm.etsi.org/kdu-id", KDU_NAME_LABEL}
-        pod = kube.create_pod("router-firewall", labels)
-        assert [(e["name"], e["ips"]) for e in json.loads(pod.metadata.annotations[MULTUS])] == [
-            (f"{prefix}-cache-vl", ["10.0.1.1/24"]), (f"{prefix}-content-vl", ["10.0.2.1/24"])]
+        for _ in range(2):  # two instances of one NSD
+            name = f"cdn-{uuid.uuid4().hex[:6]}"
+            ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns, **ORIGIN})
+            # atomic=False: LCM waits for ready pods (helm --atomic), and no kubelet runs here
+            made[ns_id] = (name, lcm_install_kdus(lcm_tier, bin_dir, real_nbi, ns_id, kube_api.kubeconfig,
+                                                  atomic=False))
+        # the KNF's own values (the user's additionalParams) reach its chart, as LCM passes them
+        scripts = [c.data["start.sh"] for c in kube.core.list_namespaced_config_map(kube.ns).items
+                   if "start.sh" in (c.data or {}) and "cdn-cache" in c.metadata.name]
+        assert len(scripts) == 2 and all('url="http://10.0.2.10/video.mp4"' in text for text in scripts), scripts
+        pods = {}
+        for deployment in apps.list_namespaced_deployment(kube.ns).items:
+            template = deployment.spec.template.metadata
+            # the stock charts: LCM's labels and nothing of L2S-M's
+            assert "l2sm" not in (template.labels or {})
+            assert not [k for k in template.annotations or {} if "l2sm" in k or k == MULTUS], template.annotations
+            assert template.labels["managed-by"] == "osm.etsi.org"
+            pod = pod_from_template(kube, deployment)
+            pods[(pod.metadata.labels[NS_ID_LABEL], pod.metadata.labels[KDU_NAME_LABEL])] = pod
+        assert set(pods) == {(ns, kdu) for ns in made for kdu in KDUS.values()}
+        for ns_id, (name, kdus) in made.items():
+            prefix = f"{name}-{ns_id[:8]}"
+            attached = {kdu: [(e["name"], e["interface"], e["ips"]) for e in
+                              json.loads(pods[(ns_id, kdu)].metadata.annotations[MULTUS])] for kdu in KDUS.values()}
+            assert attached == {
+                "cdn-cache": [(f"{prefix}-cache-vl", "net1", ["10.0.1.10/24"])],
+                "router-firewall": [(f"{prefix}-cache-vl", "net1", ["10.0.1.1/24"]),
+                                    (f"{prefix}-content-vl", "net2", ["10.0.2.1/24"])],
+                "content-server": [(f"{prefix}-content-vl", "net1", ["10.0.2.10/24"])]}
+            # the plan's routes ride along as cni-args: the CNI plugin adds them in the pod
+            assert {kdu: [e.get("cni-args") for e in json.loads(pods[(ns_id, kdu)].metadata.annotations[MULTUS])]
+                    for kdu in KDUS.values()} == {
+                "cdn-cache": [{"routes": [{"dst": "10.0.2.0/24", "gw": "10.0.1.1"}]}],
+                "router-firewall": [None, None],
+                "content-server": [{"routes": [{"dst": "10.0.1.0/24", "gw": "10.0.2.1"}]}]}
+            assert {k["kdu-name"]: pods[(ns_id, k["kdu-name"])].metadata.labels["osm.etsi.org/kdu-id"]
+                    for k in kdus} == {k["kdu-name"]: k["kdu-instance"] for k in kdus}
+        networks = kube.networks()
+        assert {n: networks[n]["metadata"]["labels"][NS_ID_LABEL] for n in networks} == {
+            f"{name}-{ns_id[:8]}-{vl}": ns_id for ns_id, (name, _) in made.items() for vl in ("cache-vl", "content-vl")}
+
+        # termination, one NS after the other: LCM uninstalls the releases (their pods go with them, deleted here
+        # as the garbage collector would), NBI deletes the NS; its networks follow, the other NS's stay
+        for ns_id, (name, kdus) in list(made.items()):
+            lcm_uninstall_kdus(lcm_tier, bin_dir, real_nbi, kdus)
+            assert not [d for d in apps.list_namespaced_deployment(kube.ns).items
+                        if d.spec.template.metadata.labels[NS_ID_LABEL] == ns_id]
+            for (owner, _), pod in pods.items():
+                if owner == ns_id:
+                    kube.core.delete_namespaced_pod(pod.metadata.name, kube.ns, grace_period_seconds=0)
+            nbi.ns_delete(name, force=True)
+            del made[ns_id]
+            wait_for(lambda: {n["metadata"]["labels"][NS_ID_LABEL] for n in kube.networks().values()} == set(made),
+                     f"NS {name}'s networks removed")
     finally:
-        nbi.ns_delete(name, force=True)
+        for name, _ in made.values():
+            nbi.ns_delete(name, force=True)

@@ -134,15 +134,30 @@ class Cluster:
                            "list-ports", "br-l2sm").stdout
         return set(out.split())
 
-    def controller_ports(self) -> list[dict]:
-        """The controller's registered ports (GET /api/v1/ports, in the controller pod, with its token)."""
-        script = ("import json, os, urllib.request; r = urllib.request.Request('http://127.0.0.1:8181/api/v1/ports',"
-                  " headers={'Authorization': 'Bearer ' + os.environ.get('L2SM_CONTROLLER_TOKEN', '')});"
+    def host_ends(self) -> set[str]:
+        """The node's veth ends of L2S-M interfaces (l2<hash>)."""
+        out = self.on_node("ip", "-o", "link", "show").stdout
+        return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
+                if line.split(":")[1].strip().startswith("l2")}
+
+    def controller_get(self, path: str):
+        """GET /api/v1/<path> of the controller, in the controller pod, with its token."""
+        script = ("import os, urllib.request; r = urllib.request.Request('http://127.0.0.1:8181/api/v1/" + path +
+                  "', headers={'Authorization': 'Bearer ' + os.environ.get('L2SM_CONTROLLER_TOKEN', '')});"
                   " print(urllib.request.urlopen(r, timeout=10).read().decode())")
         out = self.kubectl("-n", RELEASE_NS, "exec", f"deployment/{RELEASE}-controller", "--", "python3", "-c",
                            script).stdout
-        body = json.loads(out)
+        return json.loads(out)
+
+    def controller_ports(self) -> list[dict]:
+        """The controller's registered ports (GET /api/v1/ports)."""
+        body = self.controller_get("ports")
         return body.get("ports", body) if isinstance(body, dict) else body
+
+    def controller_networks(self) -> list[dict]:
+        """The controller's networks (GET /api/v1/networks)."""
+        body = self.controller_get("networks")
+        return body.get("networks", body) if isinstance(body, dict) else body
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,6 @@ from tests.realpods.conftest import RELEASE, RELEASE_NS, Cluster, l2network, pod
 PODS = ("leak-a", "leak-b")
 
 
-def _host_ends(cluster: Cluster) -> set[str]:
-    """The node's veth ends of L2S-M interfaces (l2<hash>)."""
-    out = cluster.on_node("ip", "-o", "link", "show").stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
-            if line.split(":")[1].strip().startswith("l2")}
-
-
 def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
     l2sm.apply(l2network("leak-net", "10.30.0.0/24"), pod_manifest("leak-a", "leak-net"),
                pod_manifest("leak-b", '[{"name": "leak-net", "ips": ["10.30.0.9/24"]}]'))
@@ -28,7 +21,7 @@ def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
     wait_for(lambda: not [p for p in l2sm.controller_ports() if p.get("network") == "leak-net"],
              "the controller ports released", timeout=60)
     assert not {p["interface"] for p in ports} & l2sm.ovs_ports()
-    assert not {p["interface"] for p in ports} & _host_ends(l2sm)
+    assert not {p["interface"] for p in ports} & l2sm.host_ends()
     status = wait_for(lambda: (s := l2sm.get("l2network", "leak-net")["status"]).get("connectedPodCount") == 0 and s,
                       "addresses released", timeout=120)
     assert not status.get("assignedIPs")
@@ -38,11 +31,11 @@ def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
              "every labelled pod gone", timeout=120, interval=2)
     left = l2sm.kubectl("get", "pods", "-A", "-l", "l2sm=true", "-o", "name").stdout
     assert l2sm.controller_ports() == [], left
-    assert not _host_ends(l2sm), (left, l2sm.ovs_ports(), l2sm.on_node("ip", "-o", "link").stdout)
+    assert not l2sm.host_ends(), (left, l2sm.ovs_ports(), l2sm.on_node("ip", "-o", "link").stdout)
     l2sm.kubectl("delete", "l2network", "leak-net", "--wait=true", "--timeout=120s", timeout=180)
     l2sm.helm("uninstall", RELEASE, "-n", RELEASE_NS, "--wait", "--timeout", "180s")
     wait_for(lambda: not l2sm.kubectl("-n", RELEASE_NS, "get", "pods", "-o", "name").stdout.strip(),
              "the chart's pods gone", timeout=180, interval=2)
-    assert not _host_ends(l2sm)
+    assert not l2sm.host_ends()
     bridges = l2sm.on_node("ip", "-o", "link", "show", "br-l2sm", check=False)
     assert bridges.returncode != 0, bridges.stdout
