@@ -21,6 +21,7 @@ import datetime
 import json
 import logging
 import os
+from types import MappingProxyType
 
 import kopf
 from kubernetes import client
@@ -36,7 +37,8 @@ from .target import MANAGED_BY, network_spec
 log = logging.getLogger(__name__)
 
 PATH = "l2sm-osm-pods"  # the webhook path kopf serves the handler on
-OSM_POD_LABELS = {NS_ID_LABEL: kopf.PRESENT, VNF_ID_LABEL: kopf.PRESENT, KDU_NAME_LABEL: kopf.PRESENT}
+OSM_POD_LABELS = MappingProxyType({NS_ID_LABEL: kopf.PRESENT, VNF_ID_LABEL: kopf.PRESENT,
+                                   KDU_NAME_LABEL: kopf.PRESENT})
 
 
 class OsmMode:
