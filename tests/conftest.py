@@ -66,7 +66,33 @@ def unavailable(reason: str) -> None:
     _unavailable(reason)
 
 
+def pytest_sessionstart(session) -> None:
+    if os.geteuid() == 0:  # only root's tests make namespaces, links and daemons
+        from tests.leaks import snapshot
+        session.config._l2sm_before = snapshot()
+
+
+def pytest_sessionfinish(session) -> None:
+    """Whatever the tests made and did not remove is a leak: listed at the end, and a failure under CI."""
+    before = getattr(session.config, "_l2sm_before", None)
+    if before is None:
+        return
+    from tests.leaks import leaks_since
+    session.config._l2sm_leaks = leaks_since(before)
+    if session.config._l2sm_leaks and IN_CI:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    leaks = getattr(terminalreporter.config, "_l2sm_leaks", None)
+    if leaks is not None:
+        terminalreporter.section("left behind by the tests")
+        for line in leaks or ["nothing (network namespaces, host links, test processes: as before the run)"]:
+            terminalreporter.write_line(line)
+    _tier_summary(terminalreporter)
+
+
+def _tier_summary(terminalreporter) -> None:
     """One line per test tier (tests/<tier>/): how many passed, failed and skipped, so CI shows each tier ran."""
     tiers: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):

@@ -1,0 +1,72 @@
+"""What the test suite must leave as it found it: network namespaces, links in the host's namespace, and the
+processes the tests start (OVS daemons, controllers, node daemons, the Kubernetes and OSM tiers' servers).
+
+The root conftest takes a snapshot when the session starts and compares at its end: anything new that is still there
+is a leak. Per-test checks (the sandbox's and the CNI tests' before/after counts) say which test; this one says that
+nothing slipped through between them.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# processes a test may start; a leftover one is a leak (matched on the program name or, for Python, the module)
+PROGRAMS = ("ovs-vswitchd", "ovsdb-server", "kube-apiserver", "etcd", "kubelet", "containerd", "kube-proxy",
+            "kube-controller-manager", "kube-scheduler", "coredns", "nginx")
+MODULES = ("osm_l2sm", "osm_nbi")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    namespaces: frozenset
+    links: frozenset
+    processes: frozenset  # (pid, description)
+
+    def new_since(self, before: "Snapshot") -> list[str]:
+        found = [f"network namespace {n}" for n in sorted(self.namespaces - before.namespaces)]
+        found += [f"link {n}" for n in sorted(self.links - before.links)]
+        found += [f"process {pid} ({what})" for pid, what in sorted(self.processes - before.processes)]
+        return found
+
+
+def _process(pid: str) -> str | None:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    words = [w.decode(errors="replace") for w in argv if w]
+    if not words:
+        return None
+    program = os.path.basename(words[0])
+    if program in PROGRAMS:
+        return program
+    if program.startswith("python") or program == "osm-l2sm":
+        hit = next((w for w in words[1:4] if w.split(".")[0] in MODULES or w.endswith("/osm-l2sm")), None)
+        if hit is not None or program == "osm-l2sm":
+            return " ".join(words[:6])
+    return None
+
+
+def snapshot() -> Snapshot:
+    netns = Path("/run/netns")
+    namespaces = frozenset(p.name for p in netns.iterdir()) if netns.is_dir() else frozenset()
+    links = frozenset(p.name for p in Path("/sys/class/net").iterdir())
+    processes = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            what = _process(entry.name)
+            if what:
+                processes.add((int(entry.name), what))
+    return Snapshot(namespaces, links, frozenset(processes))
+
+
+def leaks_since(before: Snapshot, settle: float = 10.0) -> list[str]:
+    """What is new since ``before``, after giving processes that are being stopped ``settle`` seconds to go."""
+    deadline = time.monotonic() + settle
+    while True:
+        found = snapshot().new_since(before)
+        if not found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.5)
