@@ -264,7 +264,8 @@ class Sandbox:
             client = self._client(state["clusters"][cluster]["controller"]["url"])
             for node in group:  # again with its peers and an edge's domain links, which the switch agent makes
                 node.up(domains.cluster_ports(cluster)[0], client.url, self._tls(node.name), self._token(),
-                        [peer for peer in group if peer is not node], links[cluster] if node is edges[cluster] else None)
+                        [peer for peer in group if peer is not node],
+                        links[cluster] if node is edges[cluster] else None)
             self._wait_switches(client, [n.name for n in group])
         state["ready"] = True
         self._save(state)

@@ -69,9 +69,8 @@ def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms:
             done = netns.run(edge.netns, ["tc", "qdisc", "replace", "dev", INTERDOMAIN_IF, "root", "netem", *netem])
             if done.returncode != 0:
                 raise L2smError(f"tc netem on {cluster}'s inter-domain link failed: {done.stderr.strip()}")
-    return {cluster: DomainLinks(edge_address(subnet, cluster), INTERDOMAIN_IF,
-                                 {peer: (edge_name(peer), edge_address(subnet, peer)) for peer in edges if peer != cluster})
-            for cluster in edges}
+    return {cluster: DomainLinks(edge_address(subnet, cluster), INTERDOMAIN_IF, {
+        peer: (edge_name(peer), edge_address(subnet, peer)) for peer in edges if peer != cluster}) for cluster in edges}
 
 
 def set_link(layout: Layout, cluster: str, up: bool) -> None:

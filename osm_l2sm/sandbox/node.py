@@ -43,14 +43,15 @@ class Node:
            peers: list["Node"] | None = None, domain: DomainLinks | None = None) -> None:
         """Namespace, underlay link and OVS daemons, then the switch through the agent (TLS with ``tls``: key,
         certificate, CA; tunnels to ``peers``; the domain links of an edge; registration with the controller at
-        ``rest_url``) and the CNI daemon (``token``: the controller's); safe to repeat. ``peers`` and ``domain``
-        None keep what the switch had."""
+        ``rest_url``) and the CNI daemon (``token``: the controller's); safe to repeat. ``peers`` None keeps the
+        tunnels and domain links the switch had, and its registration (a node revived while its controller may be
+        down too)."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
         switch_up(self.name, self.layout.node_dir(self.name), f"ssl:{self.gateway}:{of_port}", rest_url,
                   self.address, UNDERLAY_IF, None if peers is None else {p.name: p.address for p in peers},
-                  BRIDGE, self.netns, token, tls=tls, domain=domain)
+                  BRIDGE, self.netns, token, tls=tls, domain=domain, register_switch=peers is not None)
         self.start_cni_daemon(rest_url, token)
 
     def problems(self) -> list[str]:

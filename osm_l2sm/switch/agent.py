@@ -92,11 +92,12 @@ def _read_record(run_dir: str) -> dict:
 def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str, underlay_dev: str,
               peers: dict[str, str] | None = None, bridge: str = DEFAULT_BRIDGE, netns: str | None = None,
               token: str | None = None, mtu: int = 1500, tls: tuple[str, str, str] | None = None,
-              domain: DomainLinks | None = None) -> dict:
+              domain: DomainLinks | None = None, register_switch: bool = True) -> dict | None:
     """Start OVS when needed, ensure the bridge, one tunnel per peer (``peers``: name -> address) and, for an edge,
-    the domain links; register with the controller. ``peers`` and ``domain`` None keep what the last ``up`` made.
+    the domain links; register with the controller unless ``register_switch`` is False (a switch the controller
+    knows already, which may not run yet). ``peers`` and ``domain`` None keep what the last ``up`` made.
 
-    Returns the switch as the controller reports it."""
+    Returns the switch as the controller reports it (None when not registered)."""
     record = _read_record(run_dir)
     if peers is None:
         peers = dict(record.get("peers", {}))
@@ -104,7 +105,8 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
         saved = record["domain"]
         domain = DomainLinks(saved["local_ip"], saved["dev"], {c: tuple(p) for c, p in saved["peers"].items()})
     ovs = OvsInstance(run_dir, netns)
-    fresh = not ovs.running
+    # a switch up before (its record says so) keeps its bridge and the pods' ports when this up fails
+    fresh = not ovs.running and not record
     start_switch(run_dir, netns)
     try:
         connect_controller(ovs, node, controller, tls, bridge)
@@ -114,7 +116,7 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
         tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
                    for peer, ip in sorted(peers.items())}
         links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None
-        return register(node, rest, token, tunnels, links)
+        return register(node, rest, token, tunnels, links) if register_switch else None
     except BaseException:
         if fresh:  # a failed first start leaves no daemons, bridge or tunnels; a running switch is left as it was
             switch_down(node, run_dir, None, netns)

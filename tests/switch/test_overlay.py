@@ -141,3 +141,25 @@ http {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_p
         assert ping(blue, "a", "10.10.0.7") and ping(blue, "e", "10.10.0.2")
     finally:
         blue.delete_pod("e")
+
+
+def test_up_after_the_controller_and_a_nodes_switch_died_brings_both_back_with_its_tunnels(blue):
+    """The node comes back before the controller does (the controller waits for every switch), so the switch
+    agent must rebuild it from what it made before, without the controller."""
+    client = blue.controller_client()
+    before = next(s for s in client.list_switches() if s["name"] == "node2")["tunnels"]
+    os.kill(blue.status()["controller"]["pid"], signal.SIGKILL)
+    ovs = blue.node_ovs("node2")
+    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+        with open(os.path.join(ovs.run_dir, f"{daemon}.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+    # SIGKILL takes effect a little later: `up` must see both dead
+    wait_for(lambda: (lambda st: not st["controller"]["alive"] and "node2" in st["degraded"])(blue.status()),
+             "the controller and node2's switch seen dead")
+    assert blue.up() is False
+    status = blue.status()
+    assert status["up"] and status["degraded"] == []
+    assert next(s for s in client.list_switches() if s["name"] == "node2")["tunnels"] == before
+    assert set(ovs.vsctl("list-ports", BRIDGE).split()) >= set(before.values())
+    wait_for(lambda: ping(blue, "a", "10.10.0.2"), "a reaches b across the revived node")
+    assert not ping(blue, "a", "10.10.0.3"), "isolation holds after the revival"
