@@ -47,20 +47,6 @@ def require_root_ovs() -> None:
         _unavailable(reason)
 
 
-@pytest.fixture
-def two_nodes(require_root_ovs, tmp_path):
-    """Two OVS nodes with tunnels and a running controller (tests/switch/l2sm_nodes.py); torn down even when the
-    test fails. For the switch tests and the controller's sync test."""
-    from tests.switch.l2sm_nodes import TwoNodes
-
-    topo = TwoNodes(str(tmp_path))
-    try:
-        topo.start()
-        yield topo
-    finally:
-        topo.close()
-
-
 def unavailable(reason: str) -> None:
     """Skip (or fail under CI) with ``reason``; for fixtures with their own prerequisites."""
     _unavailable(reason)

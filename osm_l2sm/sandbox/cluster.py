@@ -223,9 +223,9 @@ class Sandbox:
                     node.up(OF_PORT, controller.url, self._tls(node.name), self._token())
                     members.append(node)
                 client = self._client(controller.url)
-                for node in members:
-                    tunnels = {peer.name: node.connect(peer) for peer in members if peer is not node}
-                    client.register_switch(node.name, node.dpid, tunnels)
+                for node in members:  # again with its peers: the switch agent makes the tunnels and registers
+                    node.up(OF_PORT, controller.url, self._tls(node.name), self._token(),
+                            [peer for peer in members if peer is not node])
                 self._wait_switches(client, [n.name for n in members])
                 state["ready"] = True
                 self._save(state)
@@ -262,10 +262,10 @@ class Sandbox:
         links = domains.connect_edges(self.layout, state["interdomain"], edges, delay_ms, loss_pct)
         for cluster, group in members.items():
             client = self._client(state["clusters"][cluster]["controller"]["url"])
-            for node in group:
-                tunnels = {peer.name: node.connect(peer) for peer in group if peer is not node}
-                client.register_switch(node.name, node.dpid, tunnels,
-                                       links[cluster] if node is edges[cluster] else None)
+            for node in group:  # again with its peers and an edge's domain links, which the switch agent makes
+                node.up(domains.cluster_ports(cluster)[0], client.url, self._tls(node.name), self._token(),
+                        [peer for peer in group if peer is not node],
+                        links[cluster] if node is edges[cluster] else None)
             self._wait_switches(client, [n.name for n in group])
         state["ready"] = True
         self._save(state)

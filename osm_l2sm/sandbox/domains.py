@@ -13,16 +13,17 @@ import subprocess
 from pyroute2 import IPRoute
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.switch import ensure_tunnel, pair_vni, tunnel_name
+from osm_l2sm.switch import DomainLinks, domain_link_name
 
 from . import netns
-from .layout import BRIDGE, OF_PORT, REST_PORT, UNDERLAY_MTU, Layout
+from .layout import OF_PORT, REST_PORT, UNDERLAY_MTU, Layout
 from .node import Node, bridge_link
 
 INTERDOMAIN_POOL = ipaddress.ip_network("10.232.0.0/16")
 INTERDOMAIN_IF = "id0"
 PROVIDER_OF_PORT = OF_PORT + 50
 PROVIDER_REST_PORT = REST_PORT + 9
+__all__ = ["domain_link_name"]  # the switch agent names the links; tests find them by this name
 
 
 def cluster_names(count: int) -> list[str]:
@@ -42,10 +43,6 @@ def interdomain_bridge(layout: Layout) -> str:
     return f"{layout.name}-id"
 
 
-def domain_link_name(peer_cluster: str) -> str:
-    return tunnel_name(f"d-{peer_cluster}")
-
-
 def ensure_interdomain_bridge(layout: Layout, subnet: str) -> None:
     with IPRoute() as ipr:
         if ipr.link_lookup(ifname=interdomain_bridge(layout)):
@@ -59,9 +56,9 @@ def edge_address(subnet: str, cluster: str) -> str:
 
 
 def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms: float | None = None,
-                  loss_pct: float | None = None) -> dict[str, dict[str, str]]:
-    """Link every edge to the inter-domain bridge and make one VXLAN domain link per pair of clusters;
-    returns {cluster: {peer cluster: interface}}."""
+                  loss_pct: float | None = None) -> dict[str, DomainLinks]:
+    """Link every edge to the inter-domain bridge (with ``delay_ms``/``loss_pct`` of netem on it); returns each
+    cluster's domain links, one per peer cluster, for its edge's switch agent to make."""
     ensure_interdomain_bridge(layout, subnet)
     for cluster, edge in edges.items():
         k = int(cluster[1:])
@@ -72,16 +69,8 @@ def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms:
             done = netns.run(edge.netns, ["tc", "qdisc", "replace", "dev", INTERDOMAIN_IF, "root", "netem", *netem])
             if done.returncode != 0:
                 raise L2smError(f"tc netem on {cluster}'s inter-domain link failed: {done.stderr.strip()}")
-    links: dict[str, dict[str, str]] = {}
-    for cluster, edge in edges.items():
-        links[cluster] = {}
-        for peer in edges:
-            if peer == cluster:
-                continue
-            links[cluster][peer] = ensure_tunnel(
-                edge.ovs, BRIDGE, f"d-{peer}", edge_address(subnet, cluster), edge_address(subnet, peer),
-                INTERDOMAIN_IF, vni=pair_vni(edge.name, edge_name(peer)), mtu=1500, netns=edge.netns)
-    return links
+    return {cluster: DomainLinks(edge_address(subnet, cluster), INTERDOMAIN_IF, {
+        peer: (edge_name(peer), edge_address(subnet, peer)) for peer in edges if peer != cluster}) for cluster in edges}
 
 
 def set_link(layout: Layout, cluster: str, up: bool) -> None:

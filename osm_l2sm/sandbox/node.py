@@ -1,6 +1,6 @@
-"""A node: a network namespace with its own Open vSwitch, an underlay link, VXLAN tunnels to its peers and the
-CNI node daemon (what the switch DaemonSet runs on a Kubernetes node), which the sandbox's CNI runtime reaches
-through the same ``l2sm-cni`` binary as a kubelet."""
+"""A node: a network namespace with its own Open vSwitch daemons, an underlay link, and what the switch DaemonSet
+runs on a Kubernetes node: the switch agent (bridge, TLS, tunnels to its peers, domain links, registration) and the
+CNI node daemon, which the sandbox's CNI runtime reaches through the same ``l2sm-cni`` binary as a kubelet."""
 from __future__ import annotations
 
 import errno
@@ -16,7 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import stop_process
-from osm_l2sm.switch import OvsInstance, dpid_for, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni
+from osm_l2sm.switch import DomainLinks, OvsInstance, add_tunnel, dpid_for, switch_up
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
@@ -39,18 +39,19 @@ class Node:
     def cni_socket(self) -> str:
         return self.layout.cni_socket(self.name)
 
-    def up(self, of_port: int, rest_url: str, tls: tuple[str, str, str], token: str | None = None) -> None:
-        """Namespace, underlay link, OVS, bridge (connecting over TLS with ``tls``: key, certificate, CA) and CNI
-        daemon (``token``: the controller's); safe to repeat."""
+    def up(self, of_port: int, rest_url: str, tls: tuple[str, str, str], token: str | None = None,
+           peers: list["Node"] | None = None, domain: DomainLinks | None = None) -> None:
+        """Namespace, underlay link and OVS daemons, then the switch through the agent (TLS with ``tls``: key,
+        certificate, CA; tunnels to ``peers``; the domain links of an edge; registration with the controller at
+        ``rest_url``) and the CNI daemon (``token``: the controller's); safe to repeat. ``peers`` None keeps the
+        tunnels and domain links the switch had, and its registration (a node revived while its controller may be
+        down too)."""
         netns.create(self.netns)
         self._underlay_link()
         os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
-        if not self.ovs.running:
-            self.ovs.start()
-        ensure_ssl(self.ovs, *tls)
-        ensure_bridge(self.ovs, BRIDGE, self.dpid, f"ssl:{self.gateway}:{of_port}")
-        # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
-        self.ovs.vsctl("set", "controller", BRIDGE, "max_backoff=1000")
+        switch_up(self.name, self.layout.node_dir(self.name), f"ssl:{self.gateway}:{of_port}", rest_url,
+                  self.address, UNDERLAY_IF, None if peers is None else {p.name: p.address for p in peers},
+                  BRIDGE, self.netns, token, tls=tls, domain=domain, register_switch=peers is not None)
         self.start_cni_daemon(rest_url, token)
 
     def problems(self) -> list[str]:
@@ -98,8 +99,8 @@ class Node:
 
     def connect(self, peer: "Node") -> str:
         """The tunnel towards ``peer``; returns its interface name."""
-        return ensure_tunnel(self.ovs, BRIDGE, peer.name, self.address, peer.address, UNDERLAY_IF,
-                             vni=pair_vni(self.name, peer.name), mtu=1500, netns=self.netns)
+        return add_tunnel(self.ovs, self.name, peer.name, self.address, peer.address, UNDERLAY_IF, BRIDGE,
+                          netns=self.netns)
 
     def down(self) -> None:
         """Stop the CNI daemon and OVS, then drop the namespace (its links go with it) and the root end of the

@@ -2,11 +2,13 @@
 
 Public functions for the other boxes (the CNI plugin plugs ports, the sandbox builds nodes with them).
 """
-from .agent import switch_down, switch_up
+from .agent import (DomainLinks, add_domain_links, add_tunnel, connect_controller, domain_link_name, register,
+                    start_switch, switch_down, switch_up)
 from .bridge import (add_port, del_port, ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, port_names, remove_bridge,
                      remove_tunnel, tunnel_name)
 from .ovs import OvsInstance, dpid_for, kernel_datapath_available
 
-__all__ = ["OvsInstance", "add_port", "del_port", "dpid_for", "ensure_bridge", "ensure_ssl", "ensure_tunnel",
-           "kernel_datapath_available", "pair_vni", "port_names", "remove_bridge", "remove_tunnel", "switch_down",
-           "switch_up", "tunnel_name"]
+__all__ = ["add_domain_links", "add_port", "add_tunnel", "connect_controller", "del_port", "domain_link_name",
+           "DomainLinks", "dpid_for", "ensure_bridge", "ensure_ssl", "ensure_tunnel", "kernel_datapath_available",
+           "OvsInstance", "pair_vni", "port_names", "register", "remove_bridge", "remove_tunnel", "start_switch",
+           "switch_down", "switch_up", "tunnel_name"]

@@ -15,7 +15,7 @@ from osm_l2sm.errors import L2smError
 from osm_l2sm.cni.config import NodeConfig
 from osm_l2sm.cni.daemon import DEFAULT_SOCKET, serve
 
-from .agent import DEFAULT_BRIDGE, switch_down, switch_up
+from .agent import DEFAULT_BRIDGE, DomainLinks, switch_down, switch_up
 
 
 def _peer(value: str) -> tuple[str, str]:
@@ -23,6 +23,14 @@ def _peer(value: str) -> tuple[str, str]:
     if not sep or not name or not ip:
         raise argparse.ArgumentTypeError(f"expected NAME=IP, got {value!r}")
     return name, ip
+
+
+def _domain_peer(value: str) -> tuple[str, tuple[str, str]]:
+    cluster, sep, rest = value.partition("=")
+    edge, at, ip = rest.partition("@")
+    if not sep or not at or not cluster or not edge or not ip:
+        raise argparse.ArgumentTypeError(f"expected CLUSTER=EDGE@IP, got {value!r}")
+    return cluster, (edge, ip)
 
 
 def register(sub) -> None:
@@ -42,6 +50,10 @@ def register(sub) -> None:
                     help="a peer node and its underlay address (repeat)")
     up.add_argument("--bridge", default=DEFAULT_BRIDGE, help=f"bridge name (default {DEFAULT_BRIDGE})")
     up.add_argument("--tunnel-mtu", type=int, default=1500, help="MTU of the VXLAN devices (default 1500)")
+    up.add_argument("--domain-peer", action="append", type=_domain_peer, default=[], metavar="CLUSTER=EDGE@IP",
+                    help="an edge node's domain link: the peer cluster, its edge's switch name and address (repeat)")
+    up.add_argument("--domain-ip", metavar="IP", help="this edge's address on the inter-domain underlay")
+    up.add_argument("--domain-dev", metavar="DEV", help="interface the domain links leave by")
     up.add_argument("--tls-key", metavar="FILE", help="this switch's private key, for an ssl: target")
     up.add_argument("--tls-cert", metavar="FILE", help="this switch's certificate (common name: --node)")
     up.add_argument("--tls-ca", metavar="FILE", help="the CA certificate the controller's certificate chains to")
@@ -76,9 +88,14 @@ def _up(args) -> int:
     tls = (args.tls_key, args.tls_cert, args.tls_ca)
     if any(tls) and not all(tls):
         raise L2smError("switch TLS needs --tls-key, --tls-cert and --tls-ca together")
+    domain = None
+    if args.domain_peer or args.domain_ip or args.domain_dev:
+        if not (args.domain_peer and args.domain_ip and args.domain_dev):
+            raise L2smError("domain links need --domain-peer, --domain-ip and --domain-dev together")
+        domain = DomainLinks(args.domain_ip, args.domain_dev, dict(args.domain_peer))
     view = switch_up(args.node, args.run_dir, args.controller, args.rest, args.local_ip, args.underlay_dev,
                      dict(args.peer), bridge=args.bridge, token=os.environ.get(TOKEN_ENV), mtu=args.tunnel_mtu,
-                     tls=tls if all(tls) else None)
+                     tls=tls if all(tls) else None, domain=domain)
     print(json.dumps(view, sort_keys=True))
     return 0
 

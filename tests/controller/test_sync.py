@@ -4,7 +4,11 @@ from __future__ import annotations
 import pytest
 import requests
 
+from osm_l2sm.constants import BRIDGE
+from osm_l2sm.sandbox import temporary_sandbox
 from tests.controllers import running_controller
+from tests.hand_ports import HandPort
+from tests.polling import wait_for
 
 
 @pytest.fixture
@@ -13,8 +17,9 @@ def controller(tmp_path):
         yield proc
 
 
-def sync(url: str, wait: str | None = None) -> requests.Response:
-    return requests.get(f"{url}/api/v1/sync", params={"wait": wait} if wait is not None else None, timeout=70)
+def sync(url: str, wait: str | None = None, session=requests) -> requests.Response:
+    """GET /sync; ``session``: a controller client's, which carries its token."""
+    return session.get(f"{url}/api/v1/sync", params={"wait": wait} if wait is not None else None, timeout=70)
 
 
 def test_sync_lists_registered_switches_and_rejects_a_bad_wait(controller):
@@ -30,25 +35,30 @@ def test_sync_lists_registered_switches_and_rejects_a_bad_wait(controller):
         assert resp.status_code == 400 and "wait" in resp.json()["error"], bad
 
 
-def test_once_synced_the_switches_already_hold_the_flows_of_the_change(two_nodes):
-    from tests.switch.l2sm_nodes import BRIDGE, wait_until
-    topo = two_nodes
-    n1, n2 = sorted(topo.nodes)
-    net = topo.client.create_network("blue")
-    answer = sync(topo.controller.url, "30").json()
-    assert answer["synced"] and all(s["connected"] and s["acknowledged"] for s in answer["switches"].values())
-    for node in (n1, n2):  # a network without ports costs no flow on any switch
-        assert f"dl_vlan={net['id']}" not in topo.nodes[node].ovs.ofctl("dump-flows", BRIDGE)
-    assert topo.client.get_network("blue")["switches"] == {}
-    pod = topo.add_pod("a", n1, None, "10.10.0.1/24")
-    wait_until(lambda: pod.host_if in topo.switch(n1)["ports"], what="the pod's port known to the controller")
-    topo.client.attach_port("blue", n1, pod.host_if, pod.mac)
-    assert sync(topo.controller.url, "30").json()["synced"]
-    # no polling: acknowledged means installed, on the switch with the port only
-    assert f"dl_dst={pod.mac}" in topo.nodes[n1].flows()
-    assert f"dl_vlan={net['id']}" in topo.nodes[n1].ovs.ofctl("dump-flows", BRIDGE)
-    assert f"dl_vlan={net['id']}" not in topo.nodes[n2].ovs.ofctl("dump-flows", BRIDGE)
-    assert topo.client.get_network("blue")["switches"] == {n1: {"connected": True, "flows": "acknowledged"}}
-    topo.client.detach_port(n1, pod.host_if)
-    assert sync(topo.controller.url, "30").json()["synced"]
-    assert f"dl_dst={pod.mac}" not in topo.nodes[n1].flows()
+def test_once_synced_the_switches_already_hold_the_flows_of_the_change(require_root_ovs):
+    with temporary_sandbox(prefix="y", nodes=2) as sb:
+        client = sb.controller_client()
+        url, session = client.url, client.session
+
+        def flows(node: str) -> str:
+            return sb.node_ovs(node).ofctl("dump-flows", BRIDGE)
+
+        net = client.create_network("blue")
+        answer = sync(url, "30", session).json()
+        assert answer["synced"] and all(s["connected"] and s["acknowledged"] for s in answer["switches"].values())
+        for node in ("node1", "node2"):  # a network without ports costs no flow on any switch
+            assert f"dl_vlan={net['id']}" not in flows(node)
+        assert client.get_network("blue")["switches"] == {}
+        pod = HandPort(sb, "a", "node1", "10.10.0.1/24")
+        wait_for(lambda: pod.host_if in next(s for s in client.list_switches() if s["name"] == "node1")["ports"],
+                 "the pod's port known to the controller")
+        client.attach_port("blue", "node1", pod.host_if, pod.mac)
+        assert sync(url, "30", session).json()["synced"]
+        # no polling: acknowledged means installed, on the switch with the port only
+        assert f"dl_dst={pod.mac}" in flows("node1")
+        assert f"dl_vlan={net['id']}" in flows("node1")
+        assert f"dl_vlan={net['id']}" not in flows("node2")
+        assert client.get_network("blue")["switches"] == {"node1": {"connected": True, "flows": "acknowledged"}}
+        client.detach_port("node1", pod.host_if)
+        assert sync(url, "30", session).json()["synced"]
+        assert f"dl_dst={pod.mac}" not in flows("node1")

@@ -1,19 +1,37 @@
 """`osm-l2sm switch up|down` on real OVS in a node namespace, and the controller's own process life."""
 from __future__ import annotations
 
+import ipaddress
 import os
+import random
 import secrets
 import signal
 import subprocess
 import tempfile
 
 import pytest
-from l2sm_nodes import free_port, free_subnet, sh, wait_until
 from pyroute2 import IPRoute, NetNS, netns
 
 from osm_l2sm.controller.process import ControllerProcess
+from osm_l2sm.switch import domain_link_name, pair_vni
 from osm_l2sm.switch.bridge import tunnel_name
 from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+from tests.polling import wait_for
+from tests.ports import free_port
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    """A /24 no interface of the root namespace uses."""
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout
+    while True:
+        prefix = f"10.{random.randint(160, 250)}.{random.randint(0, 255)}."
+        if f" {prefix}" not in used:
+            return ipaddress.IPv4Network(f"{prefix}0/24")
+
+
+def sh(*cmd: str, ns: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd] if ns else list(cmd), capture_output=True, text=True,
+                          timeout=120)
 
 
 @pytest.fixture
@@ -57,7 +75,7 @@ def node(require_root_ovs, tmp_path, request):
 
 
 def osm_l2sm(ns, *args):
-    return sh("osm-l2sm", *args, ns=ns, check=False)
+    return sh("osm-l2sm", *args, ns=ns)
 
 
 def test_switch_up_is_idempotent_and_down_removes_everything(node):
@@ -71,7 +89,7 @@ def test_switch_up_is_idempotent_and_down_removes_everything(node):
     assert first.returncode == 0, first.stderr
     ovs = OvsInstance(run_dir)
     assert ovs.running
-    wait_until(lambda: client.list_switches()[0]["connected"], what="switch connected")
+    wait_for(lambda: client.list_switches()[0]["connected"], "switch connected")
     assert client.list_switches()[0]["name"] == name
     bridge = ovs.vsctl("--columns=datapath_type,fail_mode,protocols,other_config", "list", "bridge", "br-l2sm")
     assert "netdev" in bridge and "secure" in bridge and "OpenFlow13" in bridge and dpid_for(name) in bridge
@@ -83,7 +101,7 @@ def test_switch_up_is_idempotent_and_down_removes_everything(node):
     client.create_network("blue")
     ovs.vsctl("add-port", "br-l2sm", "blue0", "--", "set", "interface", "blue0", "type=internal")
     client.attach_port("blue", name, "blue0")  # a network's flows go only to the switches with its ports
-    wait_until(lambda: "dl_vlan=1" in ovs.ofctl("dump-flows", "br-l2sm"), what="flows for blue")
+    wait_for(lambda: "dl_vlan=1" in ovs.ofctl("dump-flows", "br-l2sm"), "flows for blue")
     pids = open(os.path.join(run_dir, "ovs-vswitchd.pid")).read()
 
     again = osm_l2sm(ns, *up)  # idempotent: same daemons, still connected, flows kept
@@ -99,6 +117,35 @@ def test_switch_up_is_idempotent_and_down_removes_everything(node):
     assert not ovs.running
     links = sh("ip", "-o", "link", ns=ns).stdout
     assert "vx-" not in links and "br-l2sm" not in links
+
+
+def test_switch_up_of_an_edge_makes_and_registers_its_domain_links_and_down_removes_them(node):
+    ns, run_dir, name = node["ns"], node["run_dir"], node["name"]
+    client = node["controller"].client()
+    of_target = f"tcp:{node['gateway']}:{node['controller'].of_listen.rsplit(':', 1)[1]}"
+    up = ["switch", "up", "--node", name, "--run-dir", run_dir, "--controller", of_target,
+          "--rest", node["controller"].url, "--local-ip", node["ip"], "--underlay-dev", "ul0"]
+    half = osm_l2sm(ns, *up, "--domain-peer", "c2=c2-edge@10.255.1.2")
+    assert half.returncode == 1
+    assert half.stderr.strip().splitlines() == [
+        "osm-l2sm: error: domain links need --domain-peer, --domain-ip and --domain-dev together"]
+    edge = up + ["--domain-ip", node["ip"], "--domain-dev", "ul0", "--domain-peer", "c2=c2-edge@10.255.1.2",
+                 "--domain-peer", "c3=c3-edge@10.255.1.3"]
+    first = osm_l2sm(ns, *edge)
+    assert first.returncode == 0, first.stderr
+    links = {"c2": domain_link_name("c2"), "c3": domain_link_name("c3")}
+    assert client.list_switches()[0]["domain_links"] == links
+    detail = sh("ip", "-d", "-o", "link", "show", links["c2"], ns=ns).stdout
+    assert f"vxlan id {pair_vni(name, 'c2-edge')} remote 10.255.1.2 local {node['ip']}" in detail
+    assert sorted(OvsInstance(run_dir).vsctl("list-ports", "br-l2sm").split()) == sorted(links.values())
+
+    again = osm_l2sm(ns, *up)  # up again without them (a restarted node agent) keeps the edge's links
+    assert again.returncode == 0, again.stderr
+    assert client.list_switches()[0]["domain_links"] == links
+
+    down = osm_l2sm(ns, "switch", "down", "--node", name, "--run-dir", run_dir, "--rest", node["controller"].url)
+    assert down.returncode == 0, down.stderr
+    assert "vx-" not in sh("ip", "-o", "link", ns=ns).stdout
 
 
 @pytest.mark.parametrize("node", ["tls"], indirect=True)
@@ -117,7 +164,7 @@ def test_switch_with_its_nodes_certificate_connects_over_tls_and_stays_connected
           "--tls-ca", str(certs / "ca.pem")]
     first = osm_l2sm(ns, *up)
     assert first.returncode == 0, first.stderr
-    wait_until(lambda: client.list_switches()[0]["connected"], what="switch connected over TLS")
+    wait_for(lambda: client.list_switches()[0]["connected"], "switch connected over TLS")
     assert str(certs / "switch.pem") in OvsInstance(run_dir).vsctl("get-ssl")
     again = osm_l2sm(ns, *up)  # the same SSL settings: not set again, no reconnection
     assert again.returncode == 0, again.stderr
