@@ -46,12 +46,17 @@ def domain_link_name(peer_cluster: str) -> str:
     return tunnel_name(f"d-{peer_cluster}")
 
 
-def ensure_interdomain_bridge(layout: Layout, subnet: str) -> None:
+def linux_bridge(name: str, address: str | None = None) -> None:
+    """A Linux bridge in the root namespace at the underlay MTU, up, with ``address``/24 when given; the sandbox's
+    underlay and the edges' inter-domain underlay are both such bridges. Left alone when it exists."""
     with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=interdomain_bridge(layout)):
+        if ipr.link_lookup(ifname=name):
             return
-        ipr.link("add", ifname=interdomain_bridge(layout), kind="bridge", mtu=UNDERLAY_MTU)
-        ipr.link("set", index=ipr.link_lookup(ifname=interdomain_bridge(layout))[0], state="up")
+        ipr.link("add", ifname=name, kind="bridge", mtu=UNDERLAY_MTU)
+        index = ipr.link_lookup(ifname=name)[0]
+        if address:
+            ipr.addr("add", index=index, address=address, prefixlen=24)
+        ipr.link("set", index=index, state="up")
 
 
 def edge_address(subnet: str, cluster: str) -> str:
@@ -61,8 +66,9 @@ def edge_address(subnet: str, cluster: str) -> str:
 def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms: float | None = None,
                   loss_pct: float | None = None) -> dict[str, dict[str, str]]:
     """Link every edge to the inter-domain bridge and make one VXLAN domain link per pair of clusters;
-    returns {cluster: {peer cluster: interface}}."""
-    ensure_interdomain_bridge(layout, subnet)
+    returns {cluster: {peer cluster: interface}} (nothing to do for a sandbox without edges)."""
+    if edges:
+        linux_bridge(interdomain_bridge(layout))
     for cluster, edge in edges.items():
         k = int(cluster[1:])
         bridge_link(edge.netns, interdomain_bridge(layout), f"{layout.name}-d{k}", f"{layout.name}-q{k}",
