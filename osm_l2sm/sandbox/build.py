@@ -75,8 +75,7 @@ def plan(name: str, count: int) -> SandboxState:
 
 
 def planned_nodes(cluster: ClusterRecord, nodes: int) -> list[str]:
-    prefix = f"{cluster.name}-" if cluster.name else ""
-    return [f"{prefix}{node_name(i)}" for i in range(1, nodes + 1)] + ([cluster.edge] if cluster.edge else [])
+    return [cluster.qualified(node_name(i)) for i in range(1, nodes + 1)] + ([cluster.edge] if cluster.edge else [])
 
 
 def wait_switches(client: ControllerClient, names: list[str], timeout: float = 30.0) -> None:

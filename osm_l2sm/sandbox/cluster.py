@@ -14,7 +14,7 @@ from osm_l2sm.switch import OvsInstance
 
 from . import netns
 from .build import PROVIDER_LABEL, Builder, plan, preflight, wait_switches
-from .layout import Layout, check_item_name
+from .layout import Layout, check_item_name, node_name
 from .pod import Pod
 from .state import PodRecord, SandboxState, StateStore
 
@@ -136,6 +136,18 @@ class Sandbox:
 
     def controller_client(self) -> ControllerClient:
         return self._client(self.store.running().clusters[0].controller.url)
+
+    def cluster_names(self) -> list[str]:
+        """The names of the clusters (``c1``..``cK``); none for a sandbox of one cluster, which has no name."""
+        return self.store.running().named_clusters
+
+    def place(self, cluster: str | None, node: str) -> str:
+        """Node ``node`` (``node2``) of ``cluster``, or of the first cluster when the sandbox has no such cluster;
+        that cluster's node1 when it has no such node (a profile written for two nodes still runs on one)."""
+        state = self.store.running()
+        record = next((c for c in state.clusters if c.name == cluster), state.clusters[0])
+        wanted = record.qualified(node)
+        return wanted if wanted in record.nodes else record.qualified(node_name(1))
 
     def node_ovs(self, node: str) -> OvsInstance:
         self.store.running().cluster_of(node)  # unknown node: a clear error

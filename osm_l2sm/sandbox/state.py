@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 from osm_l2sm.errors import L2smError
 
-from .layout import Layout
+from . import domains
+from .layout import OF_PORT, REST_PORT, Layout
 
 
 @dataclass
@@ -42,6 +43,10 @@ class ClusterRecord:
     nodes: list[str] = field(default_factory=list)
     edge: str | None = None
     controller: ControllerRecord = field(default_factory=ControllerRecord)
+
+    def qualified(self, node: str) -> str:
+        """``node2`` of this cluster: ``c1-node2``, or ``node2`` in the only cluster."""
+        return f"{self.name}-{node}" if self.name else node
 
     @property
     def label(self) -> str:
@@ -81,12 +86,27 @@ class SandboxState:
 
     @classmethod
     def from_json(cls, data: dict) -> "SandboxState":
+        data = _from_earlier_format(data)
         clusters = [ClusterRecord(**dict(c, controller=ControllerRecord(**c.get("controller") or {})))
                     for c in data.get("clusters", [])]
         pods = {name: PodRecord(**rec) for name, rec in data.get("pods", {}).items()}
         provider = ControllerRecord(**data["provider"]) if data.get("provider") else None
         return cls(name=data["name"], underlay=data.get("underlay"), clusters=clusters, pods=pods,
                    provider=provider, interdomain=data.get("interdomain"), ready=bool(data.get("ready")))
+
+
+def _from_earlier_format(data: dict) -> dict:
+    """A ``sandbox.json`` written before the clusters were a list (a running sandbox must still come ``down``): one
+    cluster was the top-level ``nodes`` and ``controller``, several a ``clusters`` mapping by name."""
+    if isinstance(data.get("clusters"), list):
+        return data
+    if data.get("clusters"):
+        clusters = [dict(rec, name=name, of_port=ports[0], rest_port=ports[1])
+                    for name, rec in sorted(data["clusters"].items()) for ports in [domains.cluster_ports(name)]]
+    else:
+        clusters = [{"name": None, "of_port": OF_PORT, "rest_port": REST_PORT, "nodes": data.get("nodes", []),
+                     "controller": data.get("controller") or {}}]
+    return dict({k: v for k, v in data.items() if k not in ("nodes", "controller")}, clusters=clusters)
 
 
 def _private_dir(path: str) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from pyroute2 import IPRoute
 
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.sandbox import domains, netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
@@ -155,6 +156,20 @@ def test_a_pod_on_an_edge_gets_unicast_and_broadcast_from_the_other_cluster(cli)
         assert ping(cli, "v", "10.20.0.1").returncode == 0  # its own cluster too
     finally:
         cli("pod", "delete", "v")
+
+
+def test_the_provider_keeps_a_tag_while_a_cluster_uses_it(cli):
+    """Each cluster of an inter-domain network is a member of it at the provider (as with the Kubernetes operator),
+    so the tag is freed only once every cluster let go of it: deleting the network releases it everywhere."""
+    status = json.loads(cli("sandbox", "status", "--json").stdout)
+    with open(cli.sandbox.layout.token_file, encoding="utf-8") as f:
+        provider = ControllerClient(status["provider"]["url"], f.read().strip())
+    assert sorted(p["switch"] for p in provider.get_network("span")["ports"]) == ["c1", "c2"]
+    cli("network", "create", "brief", "--cidr", "10.40.0.0/24", "--clusters", "c1,c2")
+    assert sorted(p["switch"] for p in provider.get_network("brief")["ports"]) == ["c1", "c2"]
+    cli("network", "delete", "brief")
+    assert "brief" not in [n["name"] for n in provider.list_networks()]
+    assert "span" in [n["name"] for n in provider.list_networks()]
 
 
 def test_teardown_leaves_nothing(cli):
