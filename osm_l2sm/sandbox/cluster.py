@@ -16,7 +16,7 @@ from . import netns
 from .build import PROVIDER_LABEL, Builder, plan, preflight, wait_switches
 from .layout import Layout, check_item_name, node_name
 from .pod import Pod
-from .state import PodRecord, SandboxState, StateStore
+from .state import ClusterRecord, PodRecord, SandboxState, StateStore
 
 __all__ = ["Sandbox", "preflight", "temporary_sandbox"]
 
@@ -174,8 +174,14 @@ class Sandbox:
                 tag = next(iter({self._provider(state, c.name).acquire(name, cidr) for c in targets}))
             except L2smError as err:
                 raise L2smError(f"cannot create inter-domain network {name}: provider controller: {err}") from err
-        views = [self._client(c.controller.url).create_network(name, cidr=cidr, interdomain_tag=tag)
-                 for c in targets]
+        views, made = [], []
+        try:
+            for cluster in targets:
+                views.append(self._client(cluster.controller.url).create_network(name, cidr=cidr, interdomain_tag=tag))
+                made.append(cluster)
+        except BaseException:  # leave nothing behind: the clusters' networks made here, then the tag
+            self._forget(state, name, made, targets if tag else [])
+            raise
         named = {"clusters": list(clusters)} if clusters else {}
         return dict(views[0], **named, interdomain={"tag": tag} if tag else None)
 
@@ -193,9 +199,17 @@ class Sandbox:
                     self.store.save(state)
             for cluster in found:
                 self._client(cluster.controller.url).delete_network(name)
-            for cluster in found if len(found) > 1 else []:  # an inter-domain network: let go of its tag
-                with contextlib.suppress(L2smError):  # a stopped provider keeps a stale tag, harmless
-                    self._provider(state, cluster.name).release(name)
+            self._forget(state, name, [], found if len(found) > 1 else [])
+
+    def _forget(self, state: SandboxState, name: str, networks: list[ClusterRecord],
+                members: list[ClusterRecord]) -> None:
+        """Delete ``name`` from the controllers of ``networks`` and release its tag for ``members``."""
+        for cluster in networks:
+            with contextlib.suppress(L2smError):
+                self._client(cluster.controller.url).delete_network(name)
+        for cluster in members:  # the last member frees the tag
+            with contextlib.suppress(L2smError):  # a stopped provider keeps a stale tag, harmless
+                self._provider(state, cluster.name).release(name)
 
     def networks(self) -> list[dict]:
         """Every network; with several clusters, each once with the ``clusters`` it lives in."""
