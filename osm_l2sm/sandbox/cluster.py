@@ -168,19 +168,21 @@ class Sandbox:
         if unknown:
             raise L2smError(f"unknown cluster {', '.join(unknown)} (clusters: {', '.join(known)})")
         targets = [state.cluster(c) for c in dict.fromkeys(clusters)] if clusters else state.clusters
-        tag = None
-        if len(targets) > 1:
-            try:  # every cluster a member of the provider's network: the tag is freed when the last one leaves
-                tag = next(iter({self._provider(state, c.name).acquire(name, cidr) for c in targets}))
-            except L2smError as err:
-                raise L2smError(f"cannot create inter-domain network {name}: provider controller: {err}") from err
+        tag, members = None, []
+        try:  # every cluster a member of the provider's network: the tag is freed when the last one leaves
+            for cluster in targets if len(targets) > 1 else []:
+                tag = self._provider(state, cluster.name).acquire(name, cidr)
+                members.append(cluster)
+        except L2smError as err:
+            self._forget(state, name, [], members)
+            raise L2smError(f"cannot create inter-domain network {name}: provider controller: {err}") from err
         views, made = [], []
         try:
             for cluster in targets:
                 views.append(self._client(cluster.controller.url).create_network(name, cidr=cidr, interdomain_tag=tag))
                 made.append(cluster)
         except BaseException:  # leave nothing behind: the clusters' networks made here, then the tag
-            self._forget(state, name, made, targets if tag else [])
+            self._forget(state, name, made, members)
             raise
         named = {"clusters": list(clusters)} if clusters else {}
         return dict(views[0], **named, interdomain={"tag": tag} if tag else None)
