@@ -43,12 +43,17 @@ def interdomain_bridge(layout: Layout) -> str:
     return f"{layout.name}-id"
 
 
-def ensure_interdomain_bridge(layout: Layout, subnet: str) -> None:
+def linux_bridge(name: str, address: str | None = None) -> None:
+    """A Linux bridge in the root namespace at the underlay MTU, up, with ``address``/24 when given; the sandbox's
+    underlay and the edges' inter-domain underlay are both such bridges. Left alone when it exists."""
     with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=interdomain_bridge(layout)):
+        if ipr.link_lookup(ifname=name):
             return
-        ipr.link("add", ifname=interdomain_bridge(layout), kind="bridge", mtu=UNDERLAY_MTU)
-        ipr.link("set", index=ipr.link_lookup(ifname=interdomain_bridge(layout))[0], state="up")
+        ipr.link("add", ifname=name, kind="bridge", mtu=UNDERLAY_MTU)
+        index = ipr.link_lookup(ifname=name)[0]
+        if address:
+            ipr.addr("add", index=index, address=address, prefixlen=24)
+        ipr.link("set", index=index, state="up")
 
 
 def edge_address(subnet: str, cluster: str) -> str:
@@ -58,8 +63,9 @@ def edge_address(subnet: str, cluster: str) -> str:
 def connect_edges(layout: Layout, subnet: str, edges: dict[str, Node], delay_ms: float | None = None,
                   loss_pct: float | None = None) -> dict[str, DomainLinks]:
     """Link every edge to the inter-domain bridge (with ``delay_ms``/``loss_pct`` of netem on it); returns each
-    cluster's domain links, one per peer cluster, for its edge's switch agent to make."""
-    ensure_interdomain_bridge(layout, subnet)
+    cluster's domain links, one per peer cluster, for its edge's switch agent to make (none without edges)."""
+    if edges:
+        linux_bridge(interdomain_bridge(layout))
     for cluster, edge in edges.items():
         k = int(cluster[1:])
         bridge_link(edge.netns, interdomain_bridge(layout), f"{layout.name}-d{k}", f"{layout.name}-q{k}",

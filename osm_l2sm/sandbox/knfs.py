@@ -123,17 +123,9 @@ class KnfRunner:
                             f"{prefix}_CIDR": str(iface.network)})
         return env
 
-    def node(self, knf: Knf, status: dict) -> str:
-        """The profile's node (default node1), in the KDU's cluster on a sandbox of several clusters; node1 of that
-        cluster when the sandbox has no such node (a profile written for two nodes still runs on one)."""
-        clusters = status.get("clusters") or {}
-        if clusters:
-            cluster = knf.cluster if knf.cluster in clusters else sorted(clusters)[0]
-            names, prefix = clusters[cluster]["nodes"], f"{cluster}-"
-        else:
-            names, prefix = [n["name"] for n in status["nodes"]], ""
-        wanted = prefix + (knf.profile.node or "node1")
-        return wanted if wanted in names else prefix + "node1"
+    def node(self, knf: Knf) -> str:
+        """The profile's node (default node1) in the KDU's cluster (see :meth:`Sandbox.place`)."""
+        return self.sandbox.place(knf.cluster, knf.profile.node or "node1")
 
     def exec_ok(self, knf: Knf, command: str, timeout: float = 30.0) -> bool:
         """Run a shell command in the KNF's pod with its profile's variables; True when it succeeds."""
@@ -147,7 +139,6 @@ class KnfRunner:
     def start(self, knfs: list[Knf] | None = None) -> list[dict]:
         """Start ``knfs`` (default: all), then wait until each is ready; on failure remove the ones started here."""
         knfs = self.knfs if knfs is None else knfs
-        status = self.sandbox.status()
         started: list[Knf] = []
         try:
             for knf in knfs:
@@ -155,7 +146,7 @@ class KnfRunner:
                 files.mkdir(parents=True, exist_ok=True)
                 (files / READY_MARK).unlink(missing_ok=True)
                 nets = [(i["name"], (i.get("ips") or [None])[0]) for i in knf.interfaces]
-                self.sandbox.run_pod(knf.pod, self.node(knf, status), nets, command=["sh", "-c", script(knf)],
+                self.sandbox.run_pod(knf.pod, self.node(knf), nets, command=["sh", "-c", script(knf)],
                                      env=self.pod_env(knf))
                 started.append(knf)
             for knf in knfs:

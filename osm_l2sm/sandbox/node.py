@@ -16,7 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import stop_process
-from osm_l2sm.switch import DomainLinks, OvsInstance, add_tunnel, dpid_for, switch_up
+from osm_l2sm.switch import DomainLinks, OvsInstance, dpid_for, switch_up
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
@@ -96,11 +96,6 @@ class Node:
     def _underlay_link(self) -> None:
         bridge_link(self.netns, self.layout.underlay_bridge, self.layout.underlay_host_if(self.index),
                     f"{self.layout.name}-p{self.index}", UNDERLAY_IF, self.address)
-
-    def connect(self, peer: "Node") -> str:
-        """The tunnel towards ``peer``; returns its interface name."""
-        return add_tunnel(self.ovs, self.name, peer.name, self.address, peer.address, UNDERLAY_IF, BRIDGE,
-                          netns=self.netns)
 
     def down(self) -> None:
         """Stop the CNI daemon and OVS, then drop the namespace (its links go with it) and the root end of the

@@ -8,6 +8,7 @@ import time
 
 from . import cni_runtime, netns
 from .layout import POD_MTU, Layout
+from .state import PodRecord
 
 
 def cni_config(network: str, address: str | None) -> dict:
@@ -19,9 +20,9 @@ def cni_config(network: str, address: str | None) -> dict:
 
 
 class Pod:
-    """One pod as recorded in the sandbox state: ``record`` is its JSON-able dict, updated in place."""
+    """One pod as recorded in the sandbox state: ``record``, updated in place."""
 
-    def __init__(self, layout: Layout, name: str, record: dict):
+    def __init__(self, layout: Layout, name: str, record: PodRecord):
         self.layout = layout
         self.name = name
         self.record = record
@@ -29,10 +30,10 @@ class Pod:
 
     @property
     def node(self) -> str:
-        return self.record["node"]
+        return self.record.node
 
     def next_ifname(self) -> str:
-        used = {att["interface"] for att in self.record["networks"].values()}
+        used = {att["interface"] for att in self.record.networks.values()}
         n = 1
         while f"net{n}" in used:
             n += 1
@@ -45,13 +46,13 @@ class Pod:
     def attach(self, network: str, address: str | None) -> str:
         ifname = self.next_ifname()
         self._cni("ADD", network, ifname, address)
-        self.record["networks"][network] = {"interface": ifname, "address": address}
+        self.record.networks[network] = {"interface": ifname, "address": address}
         return ifname
 
     def detach(self, network: str) -> None:
-        att = self.record["networks"][network]
+        att = self.record.networks[network]
         self._cni("DEL", network, att["interface"], att["address"])
-        del self.record["networks"][network]
+        del self.record.networks[network]
 
     def start(self, command: list[str], env: dict | None = None) -> int:
         log = self.layout.pod_log(self.name)
@@ -61,21 +62,21 @@ class Pod:
             # Own session: the program outlives this command and is stopped as a group.
             proc = subprocess.Popen(netns.argv(self.netns, command), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-        self.record["pid"] = proc.pid
+        self.record.pid = proc.pid
         # `ip netns exec` starts in this namespace and enters the pod's a moment later. Until then the pid is not
         # in the pod, and running() and stop() tell "ours" by that: return only once it is inside (or has ended).
         while proc.poll() is None and not netns.holds(self.netns, proc.pid):
             time.sleep(0.01)
-        self.record["command"] = command
+        self.record.command = command
         return proc.pid
 
     def running(self) -> bool:
-        pid = self.record.get("pid")
+        pid = self.record.pid
         return bool(pid) and netns.holds(self.netns, pid)
 
     def stop(self) -> None:
         """The recorded program's group first, then anything else left inside the pod's namespace."""
-        pid = self.record.get("pid")
+        pid = self.record.pid
         if pid and netns.holds(self.netns, pid):  # the pid is still ours: it lives in the pod's netns
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -85,4 +86,4 @@ class Pod:
             while time.monotonic() < deadline and netns.holds(self.netns, pid):
                 time.sleep(0.05)
         netns.kill_all(self.netns)
-        self.record["pid"] = None
+        self.record.pid = None

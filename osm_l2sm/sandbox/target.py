@@ -16,9 +16,9 @@ class SandboxTarget:
     def ensure_network(self, network: Network) -> bool:
         if network.name in self.list_networks():
             return False
-        # A planned network names the clusters it spans; on a single-cluster sandbox it lives in the one cluster.
-        clusters = list(network.clusters) if network.clusters and self.sandbox.status().get("clusters") else None
-        self.sandbox.create_network(network.name, cidr=network.cidr, clusters=clusters)
+        # A planned network names the clusters it spans; a sandbox of one cluster (it has no names) holds them all.
+        clusters = list(network.clusters or []) if self.sandbox.cluster_names() else None
+        self.sandbox.create_network(network.name, cidr=network.cidr, clusters=clusters or None)
         return True
 
     def delete_network(self, name: str) -> bool:

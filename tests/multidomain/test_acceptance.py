@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from pyroute2 import IPRoute
 
+from osm_l2sm.controller import ControllerClient
 from osm_l2sm.sandbox import domains, netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
@@ -155,6 +156,35 @@ def test_a_pod_on_an_edge_gets_unicast_and_broadcast_from_the_other_cluster(cli)
         assert ping(cli, "v", "10.20.0.1").returncode == 0  # its own cluster too
     finally:
         cli("pod", "delete", "v")
+
+
+def provider_client(cli) -> ControllerClient:
+    status = json.loads(cli("sandbox", "status", "--json").stdout)
+    with open(cli.sandbox.layout.token_file, encoding="utf-8") as f:
+        return ControllerClient(status["provider"]["url"], f.read().strip())
+
+
+def test_the_provider_keeps_a_tag_while_a_cluster_uses_it(cli):
+    """Each cluster of an inter-domain network is a member of it at the provider (as with the Kubernetes operator),
+    so the tag is freed only once every cluster let go of it: deleting the network releases it everywhere."""
+    provider = provider_client(cli)
+    assert sorted(p["switch"] for p in provider.get_network("span")["ports"]) == ["c1", "c2"]
+    cli("network", "create", "brief", "--cidr", "10.40.0.0/24", "--clusters", "c1,c2")
+    assert sorted(p["switch"] for p in provider.get_network("brief")["ports"]) == ["c1", "c2"]
+    cli("network", "delete", "brief")
+    assert "brief" not in [n["name"] for n in provider.list_networks()]
+    assert "span" in [n["name"] for n in provider.list_networks()]
+
+
+def test_a_failed_inter_domain_create_leaves_no_network_and_no_tag(cli):
+    cli("network", "create", "dup", "--cidr", "10.41.0.0/24", "--clusters", "c2")
+    failed = cli("network", "create", "dup", "--cidr", "10.41.0.0/24", "--clusters", "c1,c2", check=False)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    networks = {n["name"]: n for n in json.loads(cli("network", "list", "--json").stdout)}
+    assert networks["dup"]["clusters"] == ["c2"], "c1's copy made by the failed create is gone"
+    provider = provider_client(cli)
+    assert "dup" not in [n["name"] for n in provider.list_networks()], "its tag is released"
+    cli("network", "delete", "dup")
 
 
 def test_teardown_leaves_nothing(cli):
