@@ -82,13 +82,13 @@ def test_tls_controller_refuses_a_certificate_of_another_ca(tls_controller, tmp_
     assert not connected(proc)
 
 
-def test_tls_first_connection_of_a_dpid_stays_and_a_second_is_refused(tls_controller):
-    proc, pki = tls_controller
-    first = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=pki["node1"])
+def first_connection_stays(proc, tls=None) -> None:
+    """node1 connects, then a second connection claims node1's dpid: refused, and the first stays connected."""
+    first = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=tls)
     first.hold_in_background()
     try:
-        wait_for(lambda: connected(proc), "node1 connected with its own certificate")
-        second = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=pki["node1"])
+        wait_for(lambda: connected(proc), "node1 connected")
+        second = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"), tls=tls)
         try:
             assert not second.handshake_and_hold(), "a second connection for a live dpid was kept"
         finally:
@@ -96,23 +96,17 @@ def test_tls_first_connection_of_a_dpid_stays_and_a_second_is_refused(tls_contro
         assert connected(proc), "the second connection's end disconnected the first"
     finally:
         first.close()
+
+
+def test_tls_first_connection_of_a_dpid_stays_and_a_second_is_refused(tls_controller):
+    proc, pki = tls_controller
+    first_connection_stays(proc, tls=pki["node1"])
     wait_for(lambda: not connected(proc), "node1 disconnected when its own connection closed")
 
 
 def test_without_tls_a_second_connection_never_takes_over_the_first(tmp_path):
     with controller(tmp_path) as proc:
-        first = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"))
-        first.hold_in_background()
-        try:
-            wait_for(lambda: connected(proc), "node1 connected")
-            second = Impostor("127.0.0.1", of_port(proc), dpid_for("node1"))
-            try:
-                assert not second.handshake_and_hold(), "a second connection for a live dpid was kept"
-            finally:
-                second.close()
-            assert connected(proc), "the second connection's end disconnected the first"
-        finally:
-            first.close()
+        first_connection_stays(proc)
 
 
 @pytest.mark.parametrize("given", [["--of-tls-key", "k"], ["--of-tls-key", "k", "--of-tls-cert", "c",

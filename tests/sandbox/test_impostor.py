@@ -48,35 +48,22 @@ def _gateway(sb) -> str:
     return underlay_addresses(sb.status()["underlay"], 0)[0]
 
 
-def test_plain_tcp_impostor_is_refused_and_node1_keeps_serving(pods):
+@pytest.mark.parametrize("certificate, pod, address, refused", [
+    (None, "n1a", "10.30.0.11/24", "a plain-TCP switch was accepted"),
+    ("node2", "n1b", "10.30.0.12/24", "node2's certificate was accepted for node1's dpid"),
+    ("node1", "n1c", "10.30.0.13/24", "a second connection for a live dpid was kept"),
+], ids=["plain-tcp", "another-nodes-certificate", "second-connection-with-node1s-own"])
+def test_an_impostor_claiming_node1_is_refused_and_node1_keeps_serving(pods, certificate, pod, address, refused):
     drops = controller_drops(pods, "node1")
-    impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"))
+    tls = pods.layout.tls_files(certificate) if certificate else None
+    impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"), tls=tls)
     try:
-        assert not impostor.handshake_and_hold(), "a plain-TCP switch was accepted"
-        assert not impostor.features_requested
+        assert not impostor.handshake_and_hold(), refused
+        if certificate is None:
+            assert not impostor.features_requested
     finally:
         impostor.close()
-    node1_still_serves(pods, "n1a", "10.30.0.11/24", drops)
-
-
-def test_another_nodes_certificate_cannot_claim_node1(pods):
-    drops = controller_drops(pods, "node1")
-    impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"), tls=pods.layout.tls_files("node2"))
-    try:
-        assert not impostor.handshake_and_hold(), "node2's certificate was accepted for node1's dpid"
-    finally:
-        impostor.close()
-    node1_still_serves(pods, "n1b", "10.30.0.12/24", drops)
-
-
-def test_a_second_connection_with_node1s_own_certificate_does_not_take_over(pods):
-    drops = controller_drops(pods, "node1")
-    impostor = Impostor(_gateway(pods), OF_PORT, _dpid("node1"), tls=pods.layout.tls_files("node1"))
-    try:
-        assert not impostor.handshake_and_hold(), "a second connection for a live dpid was kept"
-    finally:
-        impostor.close()
-    node1_still_serves(pods, "n1c", "10.30.0.13/24", drops)
+    node1_still_serves(pods, pod, address, drops)
 
 
 def test_keys_are_private_to_root(pods):
