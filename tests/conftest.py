@@ -73,7 +73,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     leaks = getattr(terminalreporter.config, "_l2sm_leaks", None)
     if leaks is not None:
         terminalreporter.section("left behind by the tests")
-        for line in leaks or ["nothing (network namespaces, host links, test processes: as before the run)"]:
+        for line in leaks or ["nothing (network namespaces and their mounts, host links, test processes: as before the run)"]:
             terminalreporter.write_line(line)
     _tier_summary(terminalreporter)
 

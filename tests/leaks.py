@@ -1,5 +1,6 @@
-"""What the test suite must leave as it found it: network namespaces, links in the host's namespace, and the
-processes the tests start (OVS daemons, controllers, node daemons, the Kubernetes and OSM tiers' servers).
+"""What the test suite must leave as it found it: network namespaces (and their mounts, wherever they are), links
+in the host's namespace, and the processes the tests start (OVS daemons, controllers, node daemons, the Kubernetes
+and OSM tiers' servers).
 
 The root conftest takes a snapshot when the session starts and compares at its end: anything new that is still there
 is a leak. Per-test checks (the sandbox's and the CNI tests' before/after counts) say which test; this one says that
@@ -21,11 +22,14 @@ MODULES = ("osm_l2sm", "osm_nbi")
 @dataclass(frozen=True)
 class Snapshot:
     namespaces: frozenset
+    mounts: frozenset  # every namespace mount point (nsfs), wherever it is: a bad name can put one outside /run
     links: frozenset
     processes: frozenset  # (pid, description)
 
     def new_since(self, before: "Snapshot") -> list[str]:
         found = [f"network namespace {n}" for n in sorted(self.namespaces - before.namespaces)]
+        found += [f"namespace mount {m}" for m in sorted(self.mounts - before.mounts)
+                  if not m.startswith("/run/netns/") or m[len("/run/netns/"):] not in self.namespaces]
         found += [f"link {n}" for n in sorted(self.links - before.links)]
         found += [f"process {pid} ({what})" for pid, what in sorted(self.processes - before.processes)]
         return found
@@ -53,13 +57,15 @@ def snapshot() -> Snapshot:
     netns = Path("/run/netns")
     namespaces = frozenset(p.name for p in netns.iterdir()) if netns.is_dir() else frozenset()
     links = frozenset(p.name for p in Path("/sys/class/net").iterdir())
+    mounts = frozenset(line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                       if line.split()[2] == "nsfs")
     processes = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             what = _process(entry.name)
             if what:
                 processes.add((int(entry.name), what))
-    return Snapshot(namespaces, links, frozenset(processes))
+    return Snapshot(namespaces, mounts, links, frozenset(processes))
 
 
 def leaks_since(before: Snapshot, settle: float = 10.0) -> list[str]:

@@ -8,10 +8,15 @@ import time
 
 from pyroute2 import netns as pyroute2_netns
 
+from osm_l2sm.errors import L2smError
+
 NETNS_DIR = "/var/run/netns"
 
 
 def path(name: str) -> str:
+    if not name or "/" in name or name in (".", ".."):
+        # pyroute2 would take a name with a slash for a path and mount the namespace there, outside NETNS_DIR
+        raise L2smError(f"network namespace name {name!r} must be a plain name, without '/'")
     return os.path.join(NETNS_DIR, name)
 
 
@@ -28,7 +33,7 @@ def create(name: str) -> None:
     nodes and pods speak IPv4 only, and a kernel's IPv6 chatter (router solicitations, MLD reports, sent for ever
     with back-off) on OVS ports, tunnels and pod links would be frames nobody asked for (docs/multidomain.md)."""
     if not exists(name):
-        pyroute2_netns.create(name)
+        pyroute2_netns.create(name)  # a plain name (path() checked it): pyroute2 makes it under NETNS_DIR
     run(name, ["ip", "link", "set", "lo", "up"], check=True)
     run(name, ["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])  # no IPv6 on this host: nothing to do
 

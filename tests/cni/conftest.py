@@ -3,6 +3,7 @@ daemon, OVS and the controller are real."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -32,8 +33,8 @@ def sb(require_root_ovs, plugin_binary):
 
 @pytest.fixture
 def pod_ns(sb, request):
-    name = sb.layout.pod_netns(request.node.name[-20:].replace("_", "-").replace("[", "").replace("]", "")
-                               .strip("-").lower())
+    # a plain name from the test's (its parameters may hold addresses with a '/')
+    name = sb.layout.pod_netns(re.sub(r"[^a-z0-9]+", "-", request.node.name[-20:].lower()).strip("-"))
     netns.create(name)
     yield name
     netns.remove(name)

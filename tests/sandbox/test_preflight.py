@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from osm_l2sm.cli import main
+from osm_l2sm.errors import L2smError
+from osm_l2sm.sandbox import netns
 
 
 def test_not_root_is_one_clear_line(monkeypatch, capsys, tmp_path):
@@ -24,3 +28,11 @@ def test_ovs_missing_is_one_clear_line(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ovs-vswitchd is missing" in err[0] and "openvswitch-switch" in err[0]
     assert list(tmp_path.iterdir()) == [], "nothing was made"
+
+
+def test_a_namespace_name_with_a_slash_is_refused_and_nothing_is_mounted(monkeypatch, tmp_path):
+    """pyroute2 takes such a name for a path: the namespace would be mounted in the working folder, and leak."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(L2smError, match="without '/'"):
+        netns.create("s1-pod-10.30.0.9/24")
+    assert list(tmp_path.iterdir()) == []
