@@ -75,7 +75,12 @@ def controller(tmp_path):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The validate-vs-NBI table, when its tests ran."""
+    """The OSM-mode admission latency and the validate-vs-NBI table, when their tests ran."""
+    operator = sys.modules.get("test_osm_real_operator")
+    if operator and operator.SUMMARY:
+        terminalreporter.section("OSM-mode admission latency (real NBI)")
+        for line in operator.SUMMARY:
+            terminalreporter.write_line(line)
     module = sys.modules.get("test_osm_real_validate")
     lines = module.table_lines() if module else []
     if lines:

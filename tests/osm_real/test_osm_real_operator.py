@@ -147,6 +147,9 @@ def test_stock_ns_pods_are_wired_from_osm_records_and_networks_go_with_the_ns(os
     report_latencies(nbi, kube)
 
 
+SUMMARY: list[str] = []  # the admission latency lines, printed again at the end of the run (conftest)
+
+
 def report_latencies(nbi, kube) -> None:
     """More NS instances, their first pod (NBI read) and second pod (cached), to print the admission latency."""
     cold, warm = [LATENCIES[0], LATENCIES[3]], LATENCIES[1:3]  # NS a's first pod and NS b's; NS a's next two
@@ -166,7 +169,8 @@ def report_latencies(nbi, kube) -> None:
 
     for what, values in (("first pod of an NS (NBI read)", cold), ("later pods (cached)", warm),
                          ("all", cold + warm)):
-        print(f"OSM-mode admission, {what}: n={len(values)} p50={p(values, 0.5):.0f} ms p95={p(values, 0.95):.0f} ms")
+        SUMMARY.append(f"{what}: n={len(values)} p50={p(values, 0.5):.0f} ms p95={p(values, 0.95):.0f} ms")
+        print(f"OSM-mode admission, {SUMMARY[-1]}")
 
 
 def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator):
