@@ -41,6 +41,7 @@ class Impostor:
             raw = ctx.wrap_socket(raw)
         self.sock = raw
         self.features_requested = False
+        self.thread: threading.Thread | None = None
 
     def _read(self) -> tuple[int, int, bytes] | None:
         header = b""
@@ -68,6 +69,7 @@ class Impostor:
         """Serve the connection in a thread until the controller or :meth:`close` ends it."""
         thread = threading.Thread(target=self._serve, args=(float("inf"),), daemon=True)
         thread.start()
+        self.thread = thread
         return thread
 
     def _serve(self, deadline: float) -> bool:
@@ -102,4 +104,6 @@ class Impostor:
             self.sock.shutdown(socket.SHUT_RDWR)  # also wakes a background reader
         except OSError:
             pass
+        if self.thread is not None:  # its reader must be out before the descriptor is freed: a socket opened next
+            self.thread.join(timeout=30)  # would get the same number, and the reader would take its bytes
         self.sock.close()

@@ -297,12 +297,16 @@ def test_the_token_goes_to_the_nodes_controller_only(sb, pod_ns, tmp_path):
             assert daemon.poll() is None and catcher.poll() is None
             time.sleep(0.1)
         evil = config(address="10.30.0.8/24", controller="http://127.0.0.1:18999", version="1.1.0")
-        status, result = cni(sb, "ADD", evil, pod_ns, socket=socket_path)
+        # a container id of its own: this second daemon shares the node's attachment file, and the node's daemon
+        # may still owe the release of an earlier test's port of the same name (ctr1/net1), which it would retry
+        container = "ctr-token"
+        status, result = cni(sb, "ADD", evil, pod_ns, container=container, socket=socket_path)
         assert status == 0, result
         assert any(p["interface"] == result["interfaces"][0]["name"] for p in sb.controller_client().list_ports())
-        assert cni(sb, "CHECK", {**evil, "prevResult": result}, pod_ns, socket=socket_path)[0] == 0
+        checked = cni(sb, "CHECK", {**evil, "prevResult": result}, pod_ns, container=container, socket=socket_path)
+        assert checked[0] == 0, checked
         assert cni(sb, "STATUS", evil, None, socket=socket_path) == (0, {})
-        assert cni(sb, "DEL", evil, pod_ns, socket=socket_path) == (0, {})
+        assert cni(sb, "DEL", evil, pod_ns, container=container, socket=socket_path) == (0, {})
         assert caught.read_text() == "GET /up None\n", "only our own probe may reach the catcher"
     finally:
         for proc in (daemon, catcher):
