@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 
 import yaml
@@ -13,44 +11,11 @@ from osm_l2sm.errors import L2smError
 
 from osm_l2sm.osm import nsconfig
 
+from . import osm_k8scluster
 from .descriptors import parse_config, read_config
+from .osm_common import DEFAULT_WAIT, add_global_options, nbi_from_args, osm_options, yaml_option
 
-DEFAULT_WAIT = 600.0  # seconds --wait waits when no --timeout is given
-
-
-# osmclient's global options (before the command, as `osm --hostname H ns-create ...`), each with its environment
-# variable; given after the command they win. Stored under their own names: a sub-command's defaults would
-# overwrite the same names.
-GLOBAL_OSM = (("--hostname", "osm_host", "OSM_HOSTNAME", None), ("--user", "user", "OSM_USER", "admin"),
-              ("--password", "password", "OSM_PASSWORD", "admin"), ("--project", "project", "OSM_PROJECT", "admin"))
-
-
-def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """osmclient's ``--hostname/--user/--password/--project`` before the command."""
-    for flag, dest, env, _ in GLOBAL_OSM:
-        parser.add_argument(flag, dest=f"global_{dest}", default=None,
-                            help=f"OSM NBI {flag[2:]} for the OSM commands, as in osmclient (env {env})")
-
-
-def _resolve_osm_options(args) -> None:
-    """Each OSM option: after the command, else before it, else its environment variable, else its default."""
-    for _, dest, env, default in GLOBAL_OSM:
-        value = getattr(args, dest, None) or getattr(args, f"global_{dest}", None) or os.environ.get(env) or default
-        setattr(args, dest, value)
-
-
-def _osm_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("OSM NBI")
-    group.add_argument("--osm-host", "--hostname", dest="osm_host", default=None,
-                       help="OSM NBI host, host:port or URL (env OSM_HOSTNAME; https unless the URL says http://; "
-                       "default port 9999, path /osm); osmclient's --hostname before the command works too")
-    group.add_argument("--user", default=None, help="env OSM_USER (default admin)")
-    group.add_argument("--password", default=None, help="env OSM_PASSWORD (default admin)")
-    group.add_argument("--project", default=None, help="env OSM_PROJECT (default admin)")
-    group.add_argument("--insecure", action="store_true", help="do not verify the NBI's TLS certificate")
-    group.add_argument("--nbi-timeout", type=float, default=30.0, help="seconds per NBI request")
-    return parent
+__all__ = ["register", "add_global_options"]  # add_global_options: osmclient's options before the command
 
 
 def _target_options() -> argparse.ArgumentParser:
@@ -84,7 +49,7 @@ def _target_options() -> argparse.ArgumentParser:
 
 def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
-    osm_opts, target_opts = _osm_options(), _target_options()
+    osm_opts, target_opts = osm_options(), _target_options()
 
     p = sub.add_parser("ns-create", parents=[osm_opts, target_opts],
                        help="create an NS's networks, then instantiate it (OSM NBI, Helm, or on the sandbox its "
@@ -119,35 +84,7 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_WAIT, help="seconds to wait with --wait")
     p.set_defaults(func=run_ns_delete)
 
-    p = sub.add_parser("k8scluster-add", parents=[osm_opts],
-                       help="register a K8s cluster in OSM with --k8s-nets computed from the KNF descriptors")
-    p.add_argument("name", help="name of the K8s cluster in OSM")
-    p.add_argument("--creds", required=True, help="kubeconfig file of the cluster")
-    p.add_argument("--version", required=True, help="Kubernetes version, e.g. 1.29")
-    p.add_argument("--vim", required=True, help="VIM account the cluster belongs to")
-    p.add_argument("--k8s-nets", dest="k8s_nets", metavar="YAML",
-                   help="{k8s_net: vim_net|null, ...} as in osmclient; required unless --package computes it "
-                   "(given nets override computed ones)")
-    p.add_argument("--package", nargs="+", action="extend", default=[], metavar="PKG",
-                   help="the NSD and VNFD packages whose KNFs will run on the cluster: --k8s-nets from their "
-                   "k8s-cluster nets and virtual links")
-    p.add_argument("--ns-name", help="map each K8s net to the network planned for this NS instance")
-    p.add_argument("--namespace", default="kube-system", help="namespace OSM uses on the cluster")
-    p.add_argument("--cni", metavar="YAML", help="CNI list as YAML or JSON, e.g. '[multus]' (default with --package: "
-                   "the KNFs' k8s-cluster cni, which NBI matches when it places them)")
-    p.add_argument("--description", help="free text (left out of the request when not given)")
-    for what, key in (("helm2", "Helm v2"), ("helm3", "Helm v3"), ("jujubundle", "juju bundles")):
-        p.add_argument(f"--init-{what}", dest=f"init_{what}", action="store_true", default=True,
-                       help=f"let OSM initialise {key} on the cluster (the default)")
-        p.add_argument(f"--skip-{what}", dest=f"init_{what}", action="store_false",
-                       help="do not: sent as deployment_methods, as osmclient does" if what != "helm2" else
-                       "accepted as in osmclient; OSM 19 has no Helm v2, so nothing is sent")
-    p.add_argument("--wait", action="store_true", help="wait until OSM has set the cluster up (ENABLED)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_WAIT, help="seconds to wait with --wait")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the request body instead of sending it (with --osm-host the VIM name is resolved "
-                   "to the id that would be sent)")
-    p.set_defaults(func=run_k8scluster_add)
+    osm_k8scluster.register(sub, osm_opts)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -171,16 +108,6 @@ def _cluster_map(args, nbi) -> dict[str, str]:
     if args.cluster_map or not args.clusters or nbi is None:
         return parse_cluster_map(args.cluster_map)
     return {c["vim_account"]: c["name"] for c in nbi.list_k8sclusters() if c.get("vim_account") and c.get("name")}
-
-
-def _nbi(args):
-    _resolve_osm_options(args)
-    if not args.osm_host:
-        return None
-    from osm_l2sm.osm.nbi import connect_nbi
-
-    return connect_nbi(args.osm_host, args.user, args.password, args.project, insecure=args.insecure,
-                       timeout=args.nbi_timeout)
 
 
 def _user_config(args) -> dict:
@@ -290,7 +217,7 @@ def run_ns_create(args) -> int:
     from osm_l2sm.osm.targets import target_kind
 
     _split_kubeconfigs(args)
-    nbi = _nbi(args)
+    nbi = nbi_from_args(args)
     if nbi and not args.vim_account:
         raise L2smError("--vim_account is required to instantiate through OSM")
     config = nsconfig.osmclient_form(_user_config(args))
@@ -356,8 +283,8 @@ def run_ns_delete(args) -> int:
     if not args.ns_name:
         raise L2smError("which NS? give its NAME (or --ns_name)")
     _split_kubeconfigs(args)
-    nbi = _nbi(args)
-    delete_config = _yaml_option(args.config, "--config") if args.config else None
+    nbi = nbi_from_args(args)
+    delete_config = yaml_option(args.config, "--config") if args.config else None
     if delete_config is not None and not isinstance(delete_config, dict):
         raise L2smError("--config: expected a mapping of termination parameters, e.g. '{autoremove: False}'")
     name, config, op_id = args.ns_name, {}, None
@@ -398,72 +325,4 @@ def run_ns_delete(args) -> int:
             continue
         removed = target.delete_network(net.name)
         print(f"network {net.name}: {'removed' if removed else 'already gone'}")
-    return 0
-
-
-def _yaml_option(text: str, option: str):
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise L2smError(f"{option}: not valid YAML: {str(err).splitlines()[0]}") from None
-
-
-def _k8s_nets(args) -> tuple[dict, list[str]]:
-    """``nets`` and the KNFs' ``cni`` (computed from --package, empty without)."""
-    from osm_l2sm.osm import lifecycle
-
-    if not args.k8s_nets and not args.package:
-        raise L2smError("--k8s-nets is required (or --package to compute it from the KNF descriptors)")
-    nets, cni = {}, []
-    if args.package:
-        from osm_l2sm.descriptors import resolve
-
-        packages = lifecycle.load_local_packages(args.package)
-        topology = resolve(packages)
-        plan = lifecycle.plan_for(topology, args.ns_name) if args.ns_name else None
-        nets, cni = lifecycle.k8s_nets(topology, plan), lifecycle.k8s_cni(packages)
-    if args.k8s_nets:
-        given = _yaml_option(args.k8s_nets, "--k8s-nets")
-        if not isinstance(given, dict) or not given:
-            raise L2smError("--k8s-nets: expected a mapping {k8s_net: vim_net or null, ...}")
-        nets.update(given)
-    return nets, cni
-
-
-def run_k8scluster_add(args) -> int:
-    nets, cni = _k8s_nets(args)
-    try:
-        with open(args.creds, encoding="utf-8") as f:
-            credentials = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as err:
-        raise L2smError(f"cannot read kubeconfig {args.creds}: {err}") from err
-    if not isinstance(credentials, dict):
-        raise L2smError(f"kubeconfig {args.creds} is not a kubeconfig: expected a YAML mapping")
-    body = {"name": args.name, "credentials": credentials, "k8s_version": args.version,
-            "vim_account": args.vim, "nets": nets, "namespace": args.namespace}
-    # osmclient's --skip-* as deployment_methods; NBI v19 knows no Helm v2 (its schema refuses "helm-chart"),
-    # so --skip-helm2 changes nothing there
-    if not (args.init_helm3 and args.init_jujubundle):
-        body["deployment_methods"] = {"juju-bundle": args.init_jujubundle, "helm-chart-v3": args.init_helm3}
-    if args.description:  # NBI refuses "" ('^[^'\"]+$'); osmclient leaves the key out too
-        body["description"] = args.description
-    if args.cni:
-        cni = _yaml_option(args.cni, "--cni")
-        if not isinstance(cni, list) or not all(isinstance(c, str) for c in cni):
-            raise L2smError(f"--cni: expected a list of CNI names such as [multus], got {args.cni!r}")
-    if cni:
-        body["cni"] = cni
-    nbi = _nbi(args)
-    if args.dry_run:
-        if nbi is None:
-            print("vim_account is sent as the VIM's id; pass --osm-host to resolve it", file=sys.stderr)
-        print(json.dumps(nbi.k8scluster_body(body) if nbi else body, indent=2))
-        return 0
-    if nbi is None:
-        raise L2smError("k8scluster-add needs --osm-host (or --dry-run to print the request)")
-    cluster_id = nbi.k8scluster_add(body)
-    print(f"K8s cluster {args.name}: {cluster_id} (k8s-nets {json.dumps(body['nets'])})")
-    if args.wait:
-        nbi.wait_k8scluster(cluster_id, timeout=args.timeout)
-        print(f"K8s cluster {args.name}: ENABLED")
     return 0

@@ -84,7 +84,9 @@ def find_by_name_or_id(items: list[dict], key: str, what: str) -> dict:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}", status=409)
+            ids = ", ".join(str(i.get("_id") or i.get("id")) for i in found)
+            raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}; give the id ({ids})",
+                            status=409)
     raise L2smError(f"{what} {key!r} not found in OSM", status=404)
 
 
