@@ -297,7 +297,8 @@ def run_ns_delete(args) -> int:
         if ns_namespace and not args.namespace_given:  # the networks are where ns-create put them
             args.namespace = ns_namespace
         if args.package or args.nsd_name or not isinstance(ns.get("nsd"), dict):
-            nsd_name = args.nsd_name or ns.get("nsd-id") or params.get("nsdId") or ns.get("nsd-ref")
+            nsd_name = (args.nsd_name or ns.get("nsd-id") or ns.get("nsdId") or params.get("nsdId")
+                        or ns.get("nsd-ref"))
             packages = _packages(args, nbi, nsd_name)
         else:  # the NSD as the NS was made from it, even if its package changed or went since
             packages = records.ns_packages(nbi, ns)
