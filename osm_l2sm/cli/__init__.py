@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"osm-l2sm {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    osm.add_global_options(parser)  # osmclient's `osm --hostname H <command>` form
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for area in AREAS:

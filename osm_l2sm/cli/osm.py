@@ -2,31 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 
 import yaml
 
 from osm_l2sm.errors import L2smError
 
+from osm_l2sm.osm import nsconfig
+
+from . import osm_k8scluster
 from .descriptors import parse_config, read_config
+from .osm_common import DEFAULT_WAIT, add_global_options, nbi_from_args, osm_options, yaml_option
 
-DEFAULT_WAIT = 600.0  # seconds --wait waits when no --timeout is given
-
-
-def _osm_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("OSM NBI")
-    group.add_argument("--osm-host", "--hostname", dest="osm_host", default=os.environ.get("OSM_HOSTNAME"),
-                       help="OSM NBI host, host:port or URL (env OSM_HOSTNAME; default port 9999, path /osm)")
-    group.add_argument("--user", default=os.environ.get("OSM_USER", "admin"), help="env OSM_USER")
-    group.add_argument("--password", default=os.environ.get("OSM_PASSWORD", "admin"), help="env OSM_PASSWORD")
-    group.add_argument("--project", default=os.environ.get("OSM_PROJECT", "admin"), help="env OSM_PROJECT")
-    group.add_argument("--insecure", action="store_true", help="do not verify the NBI's TLS certificate")
-    group.add_argument("--nbi-timeout", type=float, default=30.0, help="seconds per NBI request")
-    return parent
+__all__ = ["register", "add_global_options"]  # add_global_options: osmclient's options before the command
 
 
 def _target_options() -> argparse.ArgumentParser:
@@ -60,7 +49,7 @@ def _target_options() -> argparse.ArgumentParser:
 
 def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
-    osm_opts, target_opts = _osm_options(), _target_options()
+    osm_opts, target_opts = osm_options(), _target_options()
 
     p = sub.add_parser("ns-create", parents=[osm_opts, target_opts],
                        help="create an NS's networks, then instantiate it (OSM NBI, Helm, or on the sandbox its "
@@ -68,6 +57,10 @@ def register(sub) -> None:
     p.add_argument("--ns_name", required=True, help="name of the NS instance")
     p.add_argument("--nsd_name", help="NSD name or id (default: the NSD of --package)")
     p.add_argument("--vim_account", help="VIM account of the NS (required with --osm-host)")
+    p.add_argument("--admin_status", default="ENABLED",
+                   help="accepted as osmclient accepts it; osmclient sends nothing for it, and neither does this")
+    p.add_argument("--ssh_keys", metavar="FILE,...",
+                   help="comma-separated public key files; their texts are sent as ssh_keys (as osmclient does)")
     cfg = p.add_mutually_exclusive_group()
     cfg.add_argument("--config", help="instantiation parameters as YAML")
     cfg.add_argument("--config_file", help="instantiation parameters from a YAML file")
@@ -85,31 +78,13 @@ def register(sub) -> None:
     p.add_argument("--ns_name", help="the same as NAME")
     p.add_argument("--nsd_name", help="NSD name or id (default: from OSM's NS record or --package)")
     p.add_argument("--force", action="store_true", help="forced deletion in OSM")
+    p.add_argument("--config", metavar="YAML", help="termination parameters sent in the query string, as in "
+                   "osmclient, e.g. '{autoremove: False, timeout_ns_terminate: 600, skip_terminate_primitives: True}'")
     p.add_argument("--wait", action="store_true", help="wait until OSM finishes the deletion")
     p.add_argument("--timeout", type=float, default=DEFAULT_WAIT, help="seconds to wait with --wait")
     p.set_defaults(func=run_ns_delete)
 
-    p = sub.add_parser("k8scluster-add", parents=[osm_opts],
-                       help="register a K8s cluster in OSM with --k8s-nets computed from the KNF descriptors")
-    p.add_argument("name", help="name of the K8s cluster in OSM")
-    p.add_argument("--creds", required=True, help="kubeconfig file of the cluster")
-    p.add_argument("--version", required=True, help="Kubernetes version, e.g. 1.29")
-    p.add_argument("--vim", required=True, help="VIM account the cluster belongs to")
-    p.add_argument("--k8s-nets", dest="k8s_nets", metavar="YAML",
-                   help="{k8s_net: vim_net|null, ...} as in osmclient; required unless --package computes it "
-                   "(given nets override computed ones)")
-    p.add_argument("--package", nargs="+", action="extend", default=[], metavar="PKG",
-                   help="the NSD and VNFD packages whose KNFs will run on the cluster: --k8s-nets from their "
-                   "k8s-cluster nets and virtual links")
-    p.add_argument("--ns-name", help="map each K8s net to the network planned for this NS instance")
-    p.add_argument("--namespace", default="kube-system", help="namespace OSM uses on the cluster")
-    p.add_argument("--cni", metavar="YAML", help="CNI list as YAML or JSON, e.g. '[multus]' (default with --package: "
-                   "the KNFs' k8s-cluster cni, which NBI matches when it places them)")
-    p.add_argument("--description", help="free text (left out of the request when not given)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the request body instead of sending it (with --osm-host the VIM name is resolved "
-                   "to the id that would be sent)")
-    p.set_defaults(func=run_k8scluster_add)
+    osm_k8scluster.register(sub, osm_opts)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -133,15 +108,6 @@ def _cluster_map(args, nbi) -> dict[str, str]:
     if args.cluster_map or not args.clusters or nbi is None:
         return parse_cluster_map(args.cluster_map)
     return {c["vim_account"]: c["name"] for c in nbi.list_k8sclusters() if c.get("vim_account") and c.get("name")}
-
-
-def _nbi(args):
-    if not args.osm_host:
-        return None
-    from osm_l2sm.osm.nbi import connect_nbi
-
-    return connect_nbi(args.osm_host, args.user, args.password, args.project, insecure=args.insecure,
-                       timeout=args.nbi_timeout)
 
 
 def _user_config(args) -> dict:
@@ -186,11 +152,49 @@ def _target(args, nbi):
     return target_from_args(args)
 
 
-def _print_plan(plan, created: list[str]) -> None:
+def _spans_domains(target, kind: str) -> bool:
+    """Whether the target makes a network over several clusters an inter-domain one (else one ordinary network)."""
+    if kind == "clusters":
+        return True
+    sandbox = getattr(target, "sandbox", None)
+    return kind == "local" and sandbox is not None and bool(sandbox.cluster_names())
+
+
+def _print_plan(plan, created: list[str], inter_domain: bool, named: dict[str, str]) -> None:
     for net in plan.networks:
         state = "created" if net.name in created else "existing"
-        where = f", inter-domain over {', '.join(net.clusters)}" if len(net.clusters) > 1 else ""
+        where = ""
+        if len(net.clusters) > 1:
+            where = (f", inter-domain over {', '.join(net.clusters)}" if inter_domain else
+                     f", KNFs placed on {', '.join(net.clusters)}; this target is one domain: an ordinary network")
+        if named.get(net.vld) == net.name:
+            where += ", named by the config's vim-network-name"
         print(f"network {net.name} ({net.cidr or 'L2 only'}, virtual link {net.vld}{where}): {state}")
+
+
+def _ssh_keys(option: str | None) -> list[str] | None:
+    """osmclient's ``--ssh_keys a.pub,b.pub``: the files' texts."""
+    if option is None:
+        return None
+    keys = []
+    for path in option.split(","):
+        try:
+            with open(path, encoding="utf-8") as f:
+                keys.append(f.read())
+        except OSError as err:
+            raise L2smError(f"--ssh_keys: cannot read {path}: {err.strerror or err}") from None
+    return keys
+
+
+def _refuse_taken_name(nbi, ns_name: str) -> None:
+    """An NS name OSM already has is refused before anything is made: the networks are named after the NS name
+    (they go into the instantiation request, before OSM gives the NS its id), so a second NS of that name would
+    share the first one's networks and addresses."""
+    taken = [ns.get("_id") for ns in nbi.list_ns() if ns.get("name") == ns_name]
+    if taken:
+        raise L2smError(f"NS name {ns_name!r} is already used in OSM (NS {', '.join(map(str, taken))}): osm-l2sm "
+                        "names an NS's networks after its name, so choose another name (or ns-delete that NS)",
+                        status=409)
 
 
 # -- commands -----------------------------------------------------------------------------------------------------
@@ -213,10 +217,13 @@ def run_ns_create(args) -> int:
     from osm_l2sm.osm.targets import target_kind
 
     _split_kubeconfigs(args)
-    nbi = _nbi(args)
+    nbi = nbi_from_args(args)
     if nbi and not args.vim_account:
         raise L2smError("--vim_account is required to instantiate through OSM")
-    config = _user_config(args)
+    config = nsconfig.osmclient_form(_user_config(args))
+    ssh_keys = _ssh_keys(args.ssh_keys)
+    if nbi is not None:
+        _refuse_taken_name(nbi, args.ns_name)
     packages = _packages(args, nbi, args.nsd_name)
     plan = lifecycle.plan_for(packages, args.ns_name, config, args.vim_account, _cluster_map(args, nbi))
     _kubeconfig_from_osm(args, nbi)
@@ -233,7 +240,7 @@ def run_ns_create(args) -> int:
             body = lifecycle.instantiation_config(plan, config)
             if args.timeout is not None:
                 body["timeout_ns_deploy"] = args.timeout
-            ns_id, op_id = nbi.ns_create(args.ns_name, nsd_name, args.vim_account, body)
+            ns_id, op_id = nbi.ns_create(args.ns_name, nsd_name, args.vim_account, body, ssh_keys)
             if args.wait and op_id:
                 try:
                     nbi.wait_op(op_id, timeout=args.timeout or DEFAULT_WAIT)
@@ -259,7 +266,8 @@ def run_ns_create(args) -> int:
 
     before = set(target.list_networks())
     lifecycle.deploy_with_networks(plan, target, deploy)
-    _print_plan(plan, [n.name for n in plan.networks if n.name not in before])
+    _print_plan(plan, [n.name for n in plan.networks if n.name not in before], _spans_domains(target, kind),
+                nsconfig.user_network_names(config))
     print(*outcome, sep="\n")
     if late:
         raise L2smError(late[0], status=504)
@@ -267,7 +275,7 @@ def run_ns_create(args) -> int:
 
 
 def run_ns_delete(args) -> int:
-    from osm_l2sm.osm import lifecycle
+    from osm_l2sm.osm import lifecycle, records
 
     if args.name and args.ns_name and args.name != args.ns_name:
         raise L2smError(f"NAME {args.name!r} and --ns_name {args.ns_name!r} differ: give one")
@@ -275,25 +283,35 @@ def run_ns_delete(args) -> int:
     if not args.ns_name:
         raise L2smError("which NS? give its NAME (or --ns_name)")
     _split_kubeconfigs(args)
-    nbi = _nbi(args)
-    nsd_name, op_id = args.nsd_name, None
+    nbi = nbi_from_args(args)
+    delete_config = yaml_option(args.config, "--config") if args.config else None
+    if delete_config is not None and not isinstance(delete_config, dict):
+        raise L2smError("--config: expected a mapping of termination parameters, e.g. '{autoremove: False}'")
+    name, config, op_id = args.ns_name, {}, None
     if nbi is not None:
+        # by name or id: OSM's record gives the name the networks were made under and the config they were made with
         ns = nbi.get_ns(args.ns_name)
-        params = ns.get("instantiate_params") or {}
-        if not args.package and not nsd_name:
-            nsd_name = ns.get("nsd-id") or ns.get("nsdId") or params.get("nsdId") or ns.get("nsd-ref")
-        # the networks are where ns-create put them: the namespace it sent to OSM
+        name, params = ns.get("name") or args.ns_name, ns.get("instantiate_params") or {}
+        config = {"vld": params["vld"]} if params.get("vld") else {}
         ns_namespace = lifecycle.config_namespace(params)
-        if ns_namespace and not args.namespace_given:
+        if ns_namespace and not args.namespace_given:  # the networks are where ns-create put them
             args.namespace = ns_namespace
-    packages = _packages(args, nbi, nsd_name)
-    plan = lifecycle.plan_for(packages, args.ns_name)
+        if args.package or args.nsd_name or not isinstance(ns.get("nsd"), dict):
+            nsd_name = (args.nsd_name or ns.get("nsd-id") or ns.get("nsdId") or params.get("nsdId")
+                        or ns.get("nsd-ref"))
+            packages = _packages(args, nbi, nsd_name)
+        else:  # the NSD as the NS was made from it, even if its package changed or went since
+            packages = records.ns_packages(nbi, ns)
+    else:
+        packages = _packages(args, nbi, args.nsd_name)
+    plan = lifecycle.plan_for(packages, name, config)
+    named = set(nsconfig.user_network_names(config).values())
     target = _target(args, nbi)
     if nbi is not None:
-        op_id = nbi.ns_delete(args.ns_name, force=args.force)
+        op_id = nbi.ns_delete(ns["_id"], force=args.force, config=delete_config)
         if args.wait and op_id:
             nbi.wait_op(op_id, timeout=args.timeout, gone_is_done=True)
-        print(f"NS {args.ns_name}: " + ("deleted" if args.wait or not op_id else f"deleting, operation {op_id}"))
+        print(f"NS {name} ({ns['_id']}): " + ("deleted" if args.wait or not op_id else f"deleting, operation {op_id}"))
     elif args.kubeconfig:
         from osm_l2sm.osm.targets import uninstall_knfs
 
@@ -303,66 +321,9 @@ def run_ns_delete(args) -> int:
         for kdu in plan.kdus:
             print(f"KNF {kdu.kdu}: {'removed' if kdu.kdu in removed else 'not running'}")
     for net in plan.networks:
+        if net.name in named:  # as OSM treats a vim-network-name: the user's network, it outlives the NS
+            print(f"network {net.name}: kept (named by the NS's vim-network-name; remove it yourself when unused)")
+            continue
         removed = target.delete_network(net.name)
         print(f"network {net.name}: {'removed' if removed else 'already gone'}")
-    return 0
-
-
-def _yaml_option(text: str, option: str):
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise L2smError(f"{option}: not valid YAML: {str(err).splitlines()[0]}") from None
-
-
-def _k8s_nets(args) -> tuple[dict, list[str]]:
-    """``nets`` and the KNFs' ``cni`` (computed from --package, empty without)."""
-    from osm_l2sm.osm import lifecycle
-
-    if not args.k8s_nets and not args.package:
-        raise L2smError("--k8s-nets is required (or --package to compute it from the KNF descriptors)")
-    nets, cni = {}, []
-    if args.package:
-        from osm_l2sm.descriptors import resolve
-
-        packages = lifecycle.load_local_packages(args.package)
-        topology = resolve(packages)
-        plan = lifecycle.plan_for(topology, args.ns_name) if args.ns_name else None
-        nets, cni = lifecycle.k8s_nets(topology, plan), lifecycle.k8s_cni(packages)
-    if args.k8s_nets:
-        given = _yaml_option(args.k8s_nets, "--k8s-nets")
-        if not isinstance(given, dict) or not given:
-            raise L2smError("--k8s-nets: expected a mapping {k8s_net: vim_net or null, ...}")
-        nets.update(given)
-    return nets, cni
-
-
-def run_k8scluster_add(args) -> int:
-    nets, cni = _k8s_nets(args)
-    try:
-        with open(args.creds, encoding="utf-8") as f:
-            credentials = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as err:
-        raise L2smError(f"cannot read kubeconfig {args.creds}: {err}") from err
-    if not isinstance(credentials, dict):
-        raise L2smError(f"kubeconfig {args.creds} is not a kubeconfig: expected a YAML mapping")
-    body = {"name": args.name, "credentials": credentials, "k8s_version": args.version,
-            "vim_account": args.vim, "nets": nets, "namespace": args.namespace}
-    if args.description:  # NBI refuses "" ('^[^'\"]+$'); osmclient leaves the key out too
-        body["description"] = args.description
-    if args.cni:
-        cni = _yaml_option(args.cni, "--cni")
-        if not isinstance(cni, list) or not all(isinstance(c, str) for c in cni):
-            raise L2smError(f"--cni: expected a list of CNI names such as [multus], got {args.cni!r}")
-    if cni:
-        body["cni"] = cni
-    nbi = _nbi(args)
-    if args.dry_run:
-        if nbi is None:
-            print("vim_account is sent as the VIM's id; pass --osm-host to resolve it", file=sys.stderr)
-        print(json.dumps(nbi.k8scluster_body(body) if nbi else body, indent=2))
-        return 0
-    if nbi is None:
-        raise L2smError("k8scluster-add needs --osm-host (or --dry-run to print the request)")
-    print(f"K8s cluster {args.name}: {nbi.k8scluster_add(body)} (k8s-nets {json.dumps(body['nets'])})")
     return 0

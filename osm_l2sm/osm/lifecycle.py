@@ -15,6 +15,8 @@ from osm_l2sm.descriptors import decode_params, deep_merge, encode_params
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, NetworkTarget, Plan
 
+from . import nsconfig
+
 log = logging.getLogger(__name__)
 
 def _entry(items: list, key: str, value: str) -> dict:
@@ -123,8 +125,11 @@ def nsd_package(packages: list):
 def plan_for(packages, ns_name: str, config: dict | None = None, vim_account: str | None = None,
              cluster_of_vim: dict[str, str] | None = None) -> Plan:
     """The plan of the packages (or their resolved topology); KNFs placed on several VIM accounts (clusters per
-    ``cluster_of_vim``) give networks clusters."""
-    return descriptors.plan_ns(packages, ns_name, config, vim_account, cluster_of_vim)
+    ``cluster_of_vim``) give networks clusters. The config is read as osmclient reads it (an old top-level
+    ``vim-network-name`` list is ``vld``), and a virtual link with a ``vim-network-name`` is on that network."""
+    config = nsconfig.osmclient_form(config)
+    plan = descriptors.plan_ns(packages, ns_name, config, vim_account, cluster_of_vim)
+    return nsconfig.with_user_networks(plan, nsconfig.user_network_names(config))
 
 
 # -- networks with rollback ---------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ the documented SOL005 REST API itself. Both raise :class:`~osm_l2sm.errors.L2smE
 """
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import warnings
@@ -18,9 +17,12 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from osm_l2sm.errors import L2smError
 
+from .nsconfig import osmclient_form
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9999
+NS_DESCRIPTION = "default description"  # what osmclient sends as nsDescription (it has no option for it)
 FINAL_OP_STATES = ("COMPLETED", "FAILED", "PARTIALLY_COMPLETED", "FAILED_TEMP", "ROLLED_BACK")
 
 _STATUS_HINTS = {
@@ -53,6 +55,25 @@ def _error_detail(resp: requests.Response) -> str:
     return ""
 
 
+# what OpenSSL says when the other end answers a TLS hello with something that is not TLS (plain HTTP, mostly)
+_NOT_TLS = ("wrong version number", "record layer failure", "unknown protocol", "packet length too long",
+            "http request")
+
+
+def tls_error_message(base: str, err: Exception, verify: bool) -> str:
+    """One line naming the likely cause of a TLS failure: a plain-HTTP server, else the certificate check."""
+    text = str(err).lower()
+    if any(marker in text for marker in _NOT_TLS):
+        parts = urlsplit(base)
+        return (f"OSM NBI at {parts.netloc} does not speak TLS (it answered the TLS handshake with something else, "
+                f"likely plain HTTP): use --osm-host http://{parts.netloc}{parts.path} if it serves HTTP")
+    if "certificate" in text and verify:
+        return (f"TLS error talking to OSM NBI at {base}: its certificate is not trusted here (give --insecure to "
+                f"skip certificate checks, or REQUESTS_CA_BUNDLE=<CA file>)")
+    reason = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+    return f"TLS error talking to OSM NBI at {base}: {reason[-200:]}"
+
+
 class OperationTimeout(L2smError):
     """An LCM operation still running when the client stopped waiting (the operation itself goes on in OSM)."""
 
@@ -63,7 +84,9 @@ def find_by_name_or_id(items: list[dict], key: str, what: str) -> dict:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}", status=409)
+            ids = ", ".join(str(i.get("_id") or i.get("id")) for i in found)
+            raise L2smError(f"{what} {key!r} is ambiguous: {len(found)} match by {field_}; give the id ({ids})",
+                            status=409)
     raise L2smError(f"{what} {key!r} not found in OSM", status=404)
 
 
@@ -71,10 +94,11 @@ def osmclient_config(config: dict | None, vim_id, wim_id) -> dict:
     """An ns-create config turned into NBI's ``ns_instantiate`` keys the way osmclient does it.
 
     NBI's schema has ``additionalProperties: false`` and wants ids: ``vnf[].vim_account`` becomes ``vimAccountId``,
-    the VIM names keying ``vld[].vim-network-name`` become VIM ids, ``wim_account`` (NS or vld) becomes
+    an old top-level ``vim-network-name`` list becomes ``vld``, the VIM names keying ``vld[].vim-network-name``
+    become VIM ids, ``wim_account`` (NS or vld) becomes
     ``wimAccountId`` (``false`` and ``null`` pass as they are). ``vim_id``/``wim_id`` map a name or id to the id.
     """
-    body = copy.deepcopy(config or {})
+    body = osmclient_form(config)
     for vnf in body.get("vnf") or []:
         if isinstance(vnf, dict) and vnf.get("vim_account"):
             vnf["vimAccountId"] = vim_id(vnf.pop("vim_account"))
@@ -131,8 +155,7 @@ class RestNbi:
                 resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             verify=self.verify, **kwargs)
         except requests.exceptions.SSLError as err:
-            raise L2smError(f"TLS error talking to OSM NBI at {self.base} (use --insecure to skip "
-                            f"certificate checks): {err.__class__.__name__}", status=502) from err
+            raise L2smError(tls_error_message(self.base, err, self.verify), status=502) from err
         except requests.exceptions.Timeout as err:
             raise L2smError(f"OSM NBI at {self.base} did not answer within {self.timeout:g}s", status=504) from err
         except requests.exceptions.RequestException as err:
@@ -223,24 +246,34 @@ class RestNbi:
         """The VNF records of the NS instance ``ns_id`` (``member-vnf-index-ref``, ``vnfd-ref``, ``kdur``, ...)."""
         return self._json("GET", "/nslcm/v1/vnf_instances", params={"nsr-id-ref": ns_id})
 
-    def ns_create_body(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> dict:
-        """The body of ``POST ns_instances_content`` as osmclient builds it: names of VIM/WIM accounts become ids."""
-        body = osmclient_config(config, self.vim_account_id, self.wim_account_id)
-        body.update({"nsName": ns_name, "nsdId": self.get_nsd(nsd_name)["_id"],
-                     "vimAccountId": self.vim_account_id(vim_account)})
+    def ns_create_body(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None,
+                       ssh_keys: list[str] | None = None) -> dict:
+        """The body of ``POST ns_instances_content`` as osmclient builds it: names of VIM/WIM accounts become ids,
+        ``nsDescription`` is osmclient's default, ``ssh_keys`` (the public keys' texts) only when given, then the
+        config's keys."""
+        body = {"nsdId": self.get_nsd(nsd_name)["_id"], "nsName": ns_name, "nsDescription": NS_DESCRIPTION,
+                "vimAccountId": self.vim_account_id(vim_account)}
+        if ssh_keys is not None:
+            body["ssh_keys"] = list(ssh_keys)
+        body.update(osmclient_config(config, self.vim_account_id, self.wim_account_id))
         return body
 
-    def ns_create(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None) -> tuple[str, str]:
+    def ns_create(self, ns_name: str, nsd_name: str, vim_account: str, config: dict | None = None,
+                  ssh_keys: list[str] | None = None) -> tuple[str, str]:
         """Instantiate an NS; return ``(ns id, LCM operation id)``."""
-        body = self.ns_create_body(ns_name, nsd_name, vim_account, config)
+        body = self.ns_create_body(ns_name, nsd_name, vim_account, config, ssh_keys)
         answer = self._json("POST", "/nslcm/v1/ns_instances_content", json=body)
         return answer["id"], answer.get("nslcmop_id", "")
 
-    def ns_delete(self, name_or_id: str, force: bool = False) -> str | None:
-        """Terminate and delete an NS; return the LCM operation id (None when deleted at once)."""
+    def ns_delete(self, name_or_id: str, force: bool = False, config: dict | None = None) -> str | None:
+        """Terminate and delete an NS; return the LCM operation id (None when deleted at once). ``config``
+        (``autoremove``, ``timeout_ns_terminate``, ``skip_terminate_primitives``, ...) goes in the query string and
+        force as ``FORCE=True``, as osmclient sends them."""
         ns = self.get_ns(name_or_id)
-        params = {"FORCE": "true"} if force else None
-        resp = self._send("DELETE", f"/nslcm/v1/ns_instances_content/{ns['_id']}", params=params)
+        params = {str(k): str(v) for k, v in (config or {}).items()}
+        if force:
+            params["FORCE"] = "True"
+        resp = self._send("DELETE", f"/nslcm/v1/ns_instances_content/{ns['_id']}", params=params or None)
         if resp.status_code == 202 and resp.content:
             answer = resp.json()
             return answer.get("_id") or answer.get("id") or answer.get("nslcmop_id")
@@ -289,6 +322,25 @@ class RestNbi:
         """Register a K8s cluster (``body`` as NBI expects, ``vim_account`` may be a name); return its id."""
         return self._json("POST", "/admin/v1/k8sclusters", json=self.k8scluster_body(body))["id"]
 
+    def wait_k8scluster(self, cluster_id: str, timeout: float = 600.0, interval: float = 2.0) -> dict:
+        """Poll the K8s cluster until OSM's LCM has set it up (``_admin.operationalState`` ENABLED, as osmclient's
+        ``--wait``); raise on ERROR or when still pending after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cluster = self._json("GET", f"/admin/v1/k8sclusters/{cluster_id}")
+            admin = cluster.get("_admin") or {}
+            state = admin.get("operationalState") or "unknown"
+            if state == "ENABLED":
+                return cluster
+            if state == "ERROR":
+                detail = admin.get("detailed-status") or ""
+                raise L2smError(f"OSM could not set up K8s cluster {cluster.get('name')} ({cluster_id}): ERROR"
+                                + (f": {str(detail).splitlines()[0]}" if detail else ""), status=500)
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(f"K8s cluster {cluster.get('name')} ({cluster_id}) still {state} after "
+                                       f"{timeout:g}s (OSM's LCM sets it up; it stays registered)", status=504)
+            time.sleep(interval)
+
 
 class OsmclientNbi(RestNbi):
     """osmclient for the lifecycle calls it offers, so its defaults (ports, auth, waiting) apply.
@@ -312,9 +364,10 @@ class OsmclientNbi(RestNbi):
             raise L2smError(f"osmclient {what}: {str(err).splitlines()[0] if str(err) else err.__class__.__name__}",
                             status=getattr(err, "http_code", 500)) from err
 
-    def ns_create(self, ns_name, nsd_name, vim_account, config=None):
+    def ns_create(self, ns_name, nsd_name, vim_account, config=None, ssh_keys=None):
+        config = dict(config or {}, **({"ssh_keys": list(ssh_keys)} if ssh_keys is not None else {}))
         ns_id = self._call("ns-create", self.osm.ns.create, nsd_name, ns_name, vim_account,
-                           config=yaml.safe_dump(config or {}), wait=False)
+                           config=yaml.safe_dump(config), wait=False)
         ops = self._json("GET", "/nslcm/v1/ns_lcm_op_occs", params={"nsInstanceId": ns_id})
         return ns_id, (ops[-1]["_id"] if ops else "")
 

@@ -32,6 +32,23 @@ def ns_network_prefix(nsr: dict) -> str:
     return f"{nsr.get('name') or 'ns'}-{nsr['_id'][:8]}"
 
 
+def ns_packages(nbi, nsr: dict, vnfrs: list[dict] | None = None) -> list:
+    """The descriptors a running NS was made from: the NSD its record holds, the VNFDs of its VNF records
+    (``vnfrs`` when already read)."""
+    ns_id = nsr["_id"]
+    if not isinstance(nsr.get("nsd"), dict):
+        raise L2smError(f"OSM's record of NS {ns_id} holds no NSD", status=502)
+    nsd = {k: v for k, v in nsr["nsd"].items() if not k.startswith("_")}  # NBI's own _id, _admin
+    packages = [load_descriptor_text(yaml.safe_dump(nsd), f"osm:nsr/{ns_id}/nsd")]
+    seen = set()
+    for vnfr in nbi.vnf_records(ns_id) if vnfrs is None else vnfrs:
+        vnfd_id = vnfr.get("vnfd-ref")
+        if vnfd_id and vnfd_id not in seen:
+            seen.add(vnfd_id)
+            packages.append(load_descriptor_text(nbi.vnfd_text(vnfd_id), f"osm:vnfd/{vnfd_id}"))
+    return packages
+
+
 @dataclass
 class KduNetworks:
     """What one KDU's pods need: the NS's networks they join and the ``l2sm/networks`` annotation value."""
@@ -61,17 +78,9 @@ class NsPlans:
 
     def _read(self, ns_id: str) -> _Entry:
         nsr = self.nbi.ns_record(ns_id)
-        if not isinstance(nsr.get("nsd"), dict):
-            raise L2smError(f"OSM's record of NS {ns_id} holds no NSD", status=502)
-        nsd = {k: v for k, v in nsr["nsd"].items() if not k.startswith("_")}  # NBI's own _id, _admin
-        packages = [load_descriptor_text(yaml.safe_dump(nsd), f"osm:nsr/{ns_id}/nsd")]
-        members, seen = {}, set()
-        for vnfr in self.nbi.vnf_records(ns_id):
-            members[vnfr["_id"]] = str(vnfr.get("member-vnf-index-ref"))
-            vnfd_id = vnfr.get("vnfd-ref")
-            if vnfd_id and vnfd_id not in seen:
-                seen.add(vnfd_id)
-                packages.append(load_descriptor_text(self.nbi.vnfd_text(vnfd_id), f"osm:vnfd/{vnfd_id}"))
+        vnfrs = self.nbi.vnf_records(ns_id)
+        members = {vnfr["_id"]: str(vnfr.get("member-vnf-index-ref")) for vnfr in vnfrs}
+        packages = ns_packages(self.nbi, nsr, vnfrs)
         # the instantiation's own vld settings (ip-profile, cp addresses) override the descriptors, as at ns-create
         params = nsr.get("instantiate_params") or {}
         config = {"vld": params["vld"]} if params.get("vld") else {}

@@ -112,3 +112,14 @@ def test_local_ns_create_with_a_broken_profile_leaves_nothing(sandbox, tmp_path,
     assert err.count("\n") == 1
     assert sandbox.pods() == [] and sandbox.networks() == []
     assert _namespaces(f"{sandbox.name}-pod-") == []
+
+
+def test_a_knf_on_another_vim_in_a_one_cluster_sandbox_is_said_to_be_on_an_ordinary_network(sandbox, capsys):
+    local = ["--package", *PACKAGES, "--local", "--sandbox", sandbox.name]
+    config = "{vnf: [{member-vnf-index: cache, vimAccountId: edge-vim}]}"
+    assert main(["ns-create", "--ns_name", "vod", "--vim_account", "k8s-vim", "--config", config, *local]) == 0
+    out = capsys.readouterr().out
+    assert "inter-domain" not in out
+    assert ("network vod-cache-vl (10.0.1.0/24, virtual link cache-vl, KNFs placed on edge-vim, k8s-vim; this "
+            "target is one domain: an ordinary network): created") in out
+    assert main(["ns-delete", "--ns_name", "vod", *local]) == 0

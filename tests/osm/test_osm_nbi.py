@@ -74,7 +74,8 @@ def test_ns_create_body_keeps_config_and_resolves_names(nbi):
     config = {"additionalParamsForNs": {"a": 1}, "vld": [{"name": "vl1", "vim-network-name": "x"}]}
     ns_id, op_id = client(nbi).ns_create("ns1", "demo_ns", "k8s-vim", config)
     (body,) = nbi.state.bodies("POST", "/nslcm/v1/ns_instances_content")
-    assert body == {"nsName": "ns1", "nsdId": nsd_uuid, "vimAccountId": "vim-0001", **config}
+    assert body == {"nsName": "ns1", "nsdId": nsd_uuid, "vimAccountId": "vim-0001",
+                    "nsDescription": "default description", **config}  # osmclient's description
     assert op_id and ns_id == nbi.state.ns[0]["_id"]
     assert client(nbi).wait_op(op_id, interval=0.01)["operationState"] == "COMPLETED"
 
@@ -151,7 +152,7 @@ def tls_nbi():
 def test_tls_self_signed_needs_insecure(tls_nbi):
     url, state = tls_nbi
     add_descriptor(state, NSD)
-    with pytest.raises(L2smError, match=r"TLS error .*\(use --insecure"):
+    with pytest.raises(L2smError, match=r"TLS error .*certificate is not trusted here \(give --insecure"):
         connect_nbi(url, password=state.password).list_nsds()
     assert [n["id"] for n in connect_nbi(url, password=state.password, insecure=True).list_nsds()] == ["demo_ns"]
 

@@ -11,8 +11,10 @@ from tests.descriptors.cdn_package_copies import PackageCopy
 
 from osm_l2sm.cli import main
 from osm_l2sm.errors import L2smError
-from osm_l2sm.osm.lifecycle import kdu_namespace
+from osm_l2sm.descriptors import load_package
+from osm_l2sm.osm.lifecycle import kdu_namespace, plan_for
 from osm_l2sm.osm.nbi import osmclient_config
+from osm_l2sm.osm.nsconfig import osmclient_form, user_network_names
 
 IDS = {"k8s-vim": "vim-0001", "edge-vim": "vim-0002", "l2-wim": "wim-0001"}
 
@@ -119,3 +121,42 @@ def test_ns_delete_takes_the_name_positionally_or_as_option(capsys):
     assert "NAME 'vod' and --ns_name 'other' differ: give one" in capsys.readouterr().err
     assert main(["ns-delete", "--controller", "http://127.0.0.1:9"]) == 1
     assert "which NS? give its NAME (or --ns_name)" in capsys.readouterr().err
+
+
+def test_the_old_top_level_vim_network_name_list_becomes_vld_as_osmclient_does():
+    entries = [{"name": "cache-vl", "vim-network-name": "cdn-cache"}]
+    config = {"vim-network-name": entries, "vld": [{"name": "content-vl"}], "additionalParamsForNs": {"a": 1}}
+    assert osmclient_form(config) == {"vld": entries, "additionalParamsForNs": {"a": 1}}  # osmclient replaces vld
+    body = osmclient_config({"vim-network-name": entries}, IDS.__getitem__, IDS.__getitem__)
+    assert body == {"vld": entries}
+    with pytest.raises(L2smError, match="vld \\(or the old top-level vim-network-name\\) must be a list of mappings"):
+        osmclient_form({"vim-network-name": "cdn-cache"})
+
+
+@pytest.mark.parametrize("vld, message", [
+    ({"name": "cache-vl", "vim-network-name": {"k8s-vim": "a", "edge-vim": "b"}}, "names 2 networks (a, b)"),
+    ({"name": "cache-vl", "vim-network-name": "Cache_Net"}, "'Cache_Net' is not a network name"),
+])
+def test_a_vim_network_name_osm_l2sm_cannot_make_is_refused_with_the_field(vld, message):
+    with pytest.raises(L2smError) as err:
+        user_network_names({"vld": [vld]})
+    assert str(err.value).startswith("--config: vld[0] (virtual link 'cache-vl') vim-network-name")
+    assert message in str(err.value)
+
+
+def test_two_virtual_links_on_one_named_network_are_refused():
+    config = {"vld": [{"name": "cache-vl", "vim-network-name": "shared"},
+                      {"name": "content-vl", "vim-network-name": {"k8s-vim": "shared"}}]}
+    with pytest.raises(L2smError, match="'shared' is already the network of virtual link 'cache-vl'"):
+        user_network_names(config)
+
+
+def test_a_named_network_replaces_the_planned_one_in_networks_attachments_and_values():
+    packages = [load_package(p) for p in PACKAGES]
+    config = {"vld": [{"name": "cache-vl", "vim-network-name": {"k8s-vim": "cdn-cache"}}]}
+    plan = plan_for(packages, "vod", config)
+    assert {n.vld: n.name for n in plan.networks} == {"cache-vl": "cdn-cache", "content-vl": "vod-content-vl"}
+    assert "vod-cache-vl" not in {a.network for a in plan.attachments}
+    cache = next(k for k in plan.kdus if k.member_vnf_index == "cache")
+    assert [n["name"] for n in cache.values["l2sm"]["networks"]] == ["cdn-cache"]
+    assert [n["name"] for n in json.loads(cache.values["podAnnotations"]["l2sm/networks"])] == ["cdn-cache"]

@@ -88,7 +88,9 @@ def test_ns_create_with_vim_and_wim_names_is_stored_with_ids(osm, controller, ca
               "additionalParamsForNs": {"owner": "cdn-team"}}
     assert main(["ns-create", "--ns_name", name, "--nsd_name", "cdn_ns", "--vim_account", "k8s-vim",
                  "--config", yaml.safe_dump(config), "--timeout", "900", *osm_args(osm, controller)]) == 0
-    assert controller_networks(controller) == {f"{name}-{vl}": cidr for vl, cidr in NETWORKS.items()}
+    # the virtual link with a vim-network-name is on that network, the other on <ns>-<vl>
+    assert controller_networks(controller) == {"cache-net": NETWORKS["cache-vl"],
+                                               f"{name}-content-vl": NETWORKS["content-vl"]}
     record = ns_record(osm, name)
     params = record["instantiate_params"]
     assert params["vimAccountId"] == osm["vim"]
@@ -102,14 +104,20 @@ def test_ns_create_with_vim_and_wim_names_is_stored_with_ids(osm, controller, ca
     assert set(vnfrs) == {"cache", "router", "content"}
     cache_kdu = vnfrs["cache"]["kdur"][0]
     values = decode_params(json.loads(cache_kdu["additionalParams"]))
-    assert values["l2sm"]["networks"] == [{"name": f"{name}-cache-vl", "interface": "net1",
+    assert values["l2sm"]["networks"] == [{"name": "cache-net", "interface": "net1",
                                            "ips": ["10.0.1.10/24"], "vld": "cache-vl"}]
+    assert json.loads(values["podAnnotations"]["l2sm/networks"]) == [{"name": "cache-net", "ips": ["10.0.1.10/24"]}]
     assert vnfrs["cache"]["vim-account-id"] == osm["vim"]
     out = capsys.readouterr().out
     assert f"NS {name} ({record['_id']}): instantiating" in out
+    assert "network cache-net (10.0.1.0/24, virtual link cache-vl, named by the config's vim-network-name): " \
+           "created" in out
     assert main(["ns-delete", name, "--force", *osm_args(osm, controller)]) == 0
     assert [n for n in osm["nbi"].list_ns() if n["name"] == name] == []
-    assert controller_networks(controller) == {}
+    # as OSM treats a vim-network-name: the user's network outlives the NS, and ns-delete says so
+    assert controller_networks(controller) == {"cache-net": NETWORKS["cache-vl"]}
+    assert "network cache-net: kept (named by the NS's vim-network-name" in capsys.readouterr().out
+    controller.client().delete_network("cache-net")
 
 
 def test_the_namespace_sent_is_where_real_nbi_puts_every_kdu(osm):
