@@ -103,7 +103,8 @@ def run_plan(args) -> int:
                  + [[n.name, n.vld or "-", n.cidr or "-", n.gateway or "-"]
                     + ([",".join(n.clusters) or "-", "inter-domain" if len(n.clusters) > 1 else "cluster"]
                        if placed else [])
-                    for n in plan.networks]))
+                    for n in plan.networks]) if plan.networks else
+          "no L2S-M network: osm-l2sm leaves every virtual link as OSM deploys it")
     if plan.not_wired:
         print()
         print(_table([["NOT WIRED", "WHY"]] + [[u.vld, u.reason] for u in plan.not_wired]))

@@ -168,3 +168,12 @@ def test_plan_cli_says_which_vl_is_not_wired_and_why(pkg_copy):
     plan = json.loads(wired.stdout)
     assert [n["vld"] for n in plan["networks"]] == ["cache-vl", "content-vl", "mgmtnet"]
     assert plan["not_wired"] == []
+
+
+def test_plan_cli_says_when_nothing_is_wired(pkg_copy):
+    pkg_copy.edit("cdn_ns", lambda d: [vl.update({"mgmt-network": True}) for vl in nsd(d)["virtual-link-desc"]])
+    table = subprocess.run([sys.executable, "-m", "osm_l2sm", "plan", *[pkg_copy.root / name for name in PACKAGES],
+                            "--ns-name", "vod"], capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr
+    assert "no L2S-M network: osm-l2sm leaves every virtual link as OSM deploys it" in table.stdout
+    assert "cache-vl    management network" in table.stdout and "content-vl  management network" in table.stdout
