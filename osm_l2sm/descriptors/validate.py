@@ -54,9 +54,13 @@ def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
             errors.append(DescriptorError(src, ["vnfd", "ext-cpd", i, "k8s-cluster-net"],
                                           stricter(f"unknown k8s-cluster net {cpd.get('k8s-cluster-net')!r}",
                                                    KNF), plannable=True))
+    # NBI requires a VNF with VDUs to name its management ext-cpd (validate_mgmt_interface_connection_point)
+    if vnfd.get("vdu") and not vnfd.get("mgmt-cp"):
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], "required for a VNFD with VDUs but missing"))
     if "mgmt-cp" in vnfd and vnfd["mgmt-cp"] not in cpd_ids:
-        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], stricter(f"unknown ext-cpd {vnfd['mgmt-cp']!r}",
-                                                                         DANGLING), plannable=True))
+        problem = f"unknown ext-cpd {vnfd['mgmt-cp']!r}"
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], problem) if vnfd.get("vdu") else
+                      DescriptorError(src, ["vnfd", "mgmt-cp"], stricter(problem, DANGLING), plannable=True))
     for k, kdu in enumerate(kdus):
         for s, service in enumerate(as_list(kdu.get("service"))):
             ref = service.get("external-connection-point-ref") if isinstance(service, dict) else None

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from broken_cases import df, nsd
-from cdn_package_copies import PACKAGES
+from cdn_package_copies import PACKAGES, VM_VNFD, mixed_ns
 
 from osm_l2sm.descriptors import DescriptorError, load_descriptor_text, load_package, plan_ns, validate_all
 from osm_l2sm.descriptors.errors import STRICTER
@@ -18,17 +18,6 @@ from osm_l2sm.descriptors.errors import STRICTER
 KNFS = {"cdn_cache_knf": "cache", "router_firewall_knf": "router", "content_server_knf": "content"}
 MGMT_REASON = "management network: KDUs reach it on the cluster's pod network"
 
-VM_VNFD = {"vnfd": {
-    "id": "vm_vnf", "product-name": "vm_vnf", "df": [{"id": "default-df"}],
-    "ext-cpd": [{"id": "eth0-ext", "int-cpd": {"vdu-id": "vm", "cpd": "eth0"}},
-                {"id": "eth1-ext", "int-cpd": {"vdu-id": "vm", "cpd": "eth1"}}],
-    "vdu": [{"id": "vm", "name": "vm", "int-cpd": [{"id": "eth0"}, {"id": "eth1"}], "sw-image-desc": "ubuntu",
-             "virtual-compute-desc": "vm-compute", "virtual-storage-desc": ["vm-storage"]}],
-    "sw-image-desc": [{"id": "ubuntu", "name": "ubuntu", "image": "ubuntu"}],
-    "virtual-compute-desc": [{"id": "vm-compute", "virtual-memory": {"size": 1.0},
-                              "virtual-cpu": {"num-virtual-cpu": 1}}],
-    "virtual-storage-desc": [{"id": "vm-storage", "size-of-storage": 10}],
-}}
 
 
 def add_mgmt_vl(pkg_copy, mgmt_network=True):
@@ -108,23 +97,6 @@ def test_numbers_and_single_values_are_read_as_osm_reads_them(pkg_copy):
     assert load_package(pkg_copy.root / "cdn_ns").body["version"] == "1.0"
 
 
-def mixed_ns(pkg_copy):
-    """The CDN plus a VM VNF on the content VL and on a VL of its own."""
-    (pkg_copy.root / "vm_vnf").mkdir()
-    (pkg_copy.root / "vm_vnf" / "vm_vnfd.yaml").write_text(yaml.safe_dump(VM_VNFD))
-
-    def ns(d):
-        nsd(d)["vnfd-id"].append("vm_vnf")
-        nsd(d)["virtual-link-desc"].append({"id": "vm-vl"})
-        df(d)["vnf-profile"].append({"id": "vm", "vnfd-id": "vm_vnf", "virtual-link-connectivity": [
-            {"virtual-link-profile-id": "content-vl",
-             "constituent-cpd-id": [{"constituent-base-element-id": "vm", "constituent-cpd-id": "eth0-ext"}]},
-            {"virtual-link-profile-id": "vm-vl",
-             "constituent-cpd-id": [{"constituent-base-element-id": "vm", "constituent-cpd-id": "eth1-ext"}]}]})
-    pkg_copy.edit("cdn_ns", ns)
-    return pkg_copy.load() + [load_package(pkg_copy.root / "vm_vnf")]
-
-
 def test_a_mixed_ns_is_planned_for_its_knf_members(pkg_copy):
     packages = mixed_ns(pkg_copy)
     assert validate_all(packages) == []
@@ -142,6 +114,18 @@ def test_a_mixed_ns_is_planned_for_its_knf_members(pkg_copy):
 def test_a_vm_vnfd_alone_validates():
     vm = load_descriptor_text(yaml.safe_dump(VM_VNFD), "vm_vnfd.yaml")
     assert validate_all([vm]) == []
+
+
+@pytest.mark.parametrize("mgmt_cp, problem", [(None, "required for a VNFD with VDUs but missing"),
+                                               ("eth9-ext", "unknown ext-cpd 'eth9-ext'")])
+def test_a_vm_vnfd_needs_its_management_cpd_as_osm_says(mgmt_cp, problem):
+    """OSM's NBI refuses a VNFD with VDUs whose mgmt-cp is missing or names no ext-cpd: no stricter note."""
+    vnfd = yaml.safe_load(yaml.safe_dump(VM_VNFD))
+    vnfd["vnfd"].pop("mgmt-cp")
+    if mgmt_cp:
+        vnfd["vnfd"]["mgmt-cp"] = mgmt_cp
+    vm = load_descriptor_text(yaml.safe_dump(vnfd), "vm_vnfd.yaml")
+    assert [str(e) for e in validate_all([vm])] == [f"vm_vnfd.yaml: vnfd.mgmt-cp: {problem}"]
 
 
 def test_the_operator_plans_what_validate_refuses_only_as_stricter(pkg_copy):

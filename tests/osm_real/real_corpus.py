@@ -48,10 +48,11 @@ def members(entry: Entry, entries: list[Entry]) -> list[Entry]:
 
 def as_nbi_serves(entries: list[Entry]) -> list[Package]:
     """The descriptors alone, as the operator's OSM mode reads them from NBI (no package folder, no charts)."""
-    out = []
-    for e in entries:
-        out.append(load_descriptor_text(yaml.safe_dump(e.package.descriptor), f"osm:{e.package.kind}/{e.package.id}"))
-    return out
+    return as_nbi_serves_packages([e.package for e in entries])
+
+
+def as_nbi_serves_packages(packages: list[Package]) -> list[Package]:
+    return [load_descriptor_text(yaml.safe_dump(p.descriptor), f"osm:{p.kind}/{p.id}") for p in packages]
 
 
 def table(rows: list[tuple], head: tuple, width: int = 70) -> list[str]:

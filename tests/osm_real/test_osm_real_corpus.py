@@ -14,7 +14,8 @@ import pytest
 from osm_l2sm.descriptors import DescriptorError, plan_ns, validate_all
 from osm_l2sm.descriptors.errors import STRICTER
 
-from real_corpus import as_nbi_serves, corpus_dir, members, read_corpus, table
+from real_corpus import as_nbi_serves, as_nbi_serves_packages, corpus_dir, members, read_corpus, table
+from tests.descriptors.cdn_package_copies import PACKAGES, PackageCopy, mixed_ns
 
 pytestmark = pytest.mark.osm_real
 
@@ -96,6 +97,20 @@ def test_real_packages_validate_and_plan_as_osm_onboards_them(osm_tier, corpus, 
         plan = planned(entry, group, wrong) if accepted and entry.package.kind == "nsd" else "-"
         TABLE.append((entry.dest.removeprefix("pkgs/"), entry.cls, im.get(entry.dest, "?"), nbi, verdict, plan))
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_mixed_ns_nbi_onboards_is_planned_for_its_knfs(catalogue_nbi, tmp_path):
+    """The CDN with a VM member on its content VL: NBI onboards it, osm-l2sm validates it and plans the KNFs on the
+    cache VL, leaving the content VL (the VM side is RO's) and the VM's own VL alone."""
+    copy = PackageCopy(tmp_path / "pkgs")
+    packages = mixed_ns(copy)
+    done = catalogue_nbi.onboard(copy.root / "vm_vnf", *(copy.root / name for name in PACKAGES), clean=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert validate_all(packages) == []
+    plan = plan_ns(as_nbi_serves_packages(packages), "mixed")
+    assert [n.vld for n in plan.networks] == ["cache-vl"]
+    assert [(u.vld, u.reason) for u in plan.not_wired] == [
+        ("content-vl", "not wired by osm-l2sm (the VM side is RO's)"), ("vm-vl", "joins VM members only (RO's)")]
 
 
 def table_lines() -> list[str]:
