@@ -103,8 +103,8 @@ STRICTER_RULES = {
 }
 # What OSM's IM allows where our enum allows less: a value outside these OSM refuses too (no "stricter" note)
 # (by parent and field: SOL006's l3-protocol-data and OSM's ip-profile type ip-version differently)
-OSM_ENUMS = {("kdu", "helm-version"): {"v2", "v3"}, ("l3-protocol-data", "ip-version"): {"ipv4", "ipv6"},
-             ("ip-profile", "ip-version"): {"unknown", "ipv4", "ipv6"}}
+OSM_ENUMS = {("kdu", "helm-version"): ("v2", "v3"), ("l3-protocol-data", "ip-version"): ("ipv4", "ipv6"),
+             ("ip-profile", "ip-version"): ("unknown", "ipv4", "ipv6")}
 # Stricter rules about what the planner does not read: the NS is planned all the same (see DescriptorError)
 PLANNABLE_RULES = {("required", "product-name"), ("required", "k8s-cluster"), ("required", "nets"),
                    ("minItems", "nets"), ("required", "k8s-cluster-net")}
@@ -116,7 +116,7 @@ def _problem(err: jsonschema.ValidationError) -> tuple[list, str, bool]:
     path, problem = _plain_problem(err)
     parent, field = ([""] + [p for p in path if isinstance(p, str)])[-2:]
     why = STRICTER_RULES.get((err.validator, field))
-    if err.validator == "enum" and err.instance not in OSM_ENUMS.get((parent, field), {err.instance}):
+    if err.validator == "enum" and err.instance not in OSM_ENUMS.get((parent, field), (err.instance,)):
         why = None
     return path, stricter(problem, why) if why else problem, (err.validator, field) in PLANNABLE_RULES
 
