@@ -68,3 +68,9 @@ def test_yaml_syntax_error_names_the_file_and_line(pkg_copy):
     from osm_l2sm.descriptors import load_package
     with pytest.raises(DescriptorError, match=r"^cdn_cache_knf/cdn_cache_vnfd.yaml: line \d+: not valid YAML"):
         load_package(path.parent)
+
+
+def test_an_enum_given_a_list_is_refused_plainly(pkg_copy):
+    pkg_copy.edit("router_firewall_knf", lambda d: d["vnfd"]["kdu"][0].update({"helm-version": ["v3"]}))
+    assert [str(e) for e in validate_all(pkg_copy.load())] == [
+        "router_firewall_knf/router_firewall_vnfd.yaml: vnfd.kdu[0].helm-version: ['v3'] is not one of 'v3'"]
