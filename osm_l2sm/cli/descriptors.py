@@ -25,6 +25,9 @@ def register(sub) -> None:
                    help="the NS's VIM account (members without a config vnf[].vimAccountId run there)")
     p.add_argument("--cluster-map", metavar="VIM=CLUSTER,...",
                    help="the cluster of each VIM account, e.g. vim1=c1,vim2=c2 (default: a VIM is its cluster)")
+    p.add_argument("--wire-mgmt", action="store_true", default=None,
+                   help="wire management VLs (mgmt-network: true) as L2S-M networks too; by default the KDUs reach "
+                        "them on the cluster's pod network (ns-create: additionalParamsForNs.l2sm-wire-mgmt)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run_plan)
 
@@ -90,7 +93,7 @@ def _table(rows: list[list[str]]) -> str:
 def run_plan(args) -> int:
     from osm_l2sm.descriptors import parse_cluster_map, plan_ns
     plan = plan_ns(_load(args.packages), args.ns_name, read_config(args.config), args.vim_account,
-                   parse_cluster_map(args.cluster_map))
+                   parse_cluster_map(args.cluster_map), wire_mgmt=args.wire_mgmt)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
         return 0
@@ -100,7 +103,11 @@ def run_plan(args) -> int:
                  + [[n.name, n.vld or "-", n.cidr or "-", n.gateway or "-"]
                     + ([",".join(n.clusters) or "-", "inter-domain" if len(n.clusters) > 1 else "cluster"]
                        if placed else [])
-                    for n in plan.networks]))
+                    for n in plan.networks]) if plan.networks else
+          "no L2S-M network: osm-l2sm leaves every virtual link as OSM deploys it")
+    if plan.not_wired:
+        print()
+        print(_table([["NOT WIRED", "WHY"]] + [[u.vld, u.reason] for u in plan.not_wired]))
     print()
     print(_table([["MEMBER", "KDU", "CPD", "INTERFACE", "NETWORK", "ADDRESS"] + (["CLUSTER"] if placed else [])]
                  + [[a.member_vnf_index, a.kdu, a.cpd, a.interface, a.network, a.address or "-"]

@@ -4,7 +4,8 @@ Only the descriptor and the bundled KDU charts matter here; any other file (char
 is ignored. OSM's LCM (release 19) looks for a bundled chart only at ``helm-chart-v3s/<chart>`` and otherwise hands the
 name to Helm as a repository chart, so that is where charts belong; the older ``helm-charts/`` folder is still read,
 with a warning, because LCM would not find a chart there. Descriptors are normalised to their SOL006 file form
-(``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that YAML paths in messages read the same whatever the input looked like.
+(``vnfd: {...}`` or ``nsd: {nsd: [...]}``) so that YAML paths in messages read the same whatever the input looked like,
+and their values are read as OSM's IM reads them (:mod:`.lexical`: ``mgmt-network: 'true'`` is true).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from pathlib import Path
 import yaml
 
 from .errors import DescriptorError
+from .lexical import as_osm_reads
+from .schema import SCHEMAS
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,7 @@ def _descriptor_id(kind: str, descriptor: dict, source: str) -> str:
 def load_descriptor_text(text: str, source: str, root: Path | None = None) -> Package:
     """Parse one descriptor given as text (e.g. fetched from OSM's NBI); ``source`` names it in messages."""
     kind, descriptor = _normalise(_parse_yaml(text, source), source)
+    descriptor = as_osm_reads(SCHEMAS[kind], descriptor)
     return Package(kind=kind, id=_descriptor_id(kind, descriptor, source), descriptor=descriptor,
                    source=source, root=root)
 

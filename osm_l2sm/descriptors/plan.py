@@ -1,8 +1,9 @@
 """Turn validated packages plus the ns-create config into a :class:`~osm_l2sm.model.Plan`.
 
-Networks: one per virtual link of the NSD's first deployment flavour. Attachments: one per (member-vnf-index, KDU,
-connected ext-cpd), interfaces ``net1``.. in the VNFD's ext-cpd order. KDU values: the label and annotation L2S-M
-reads, our ``l2sm`` block the CDN charts read, deep-merged with the user's ``additionalParams`` (user wins).
+Networks: one per virtual link of the NSD's first deployment flavour that osm-l2sm wires; the others (the management
+network, links of VM members) are listed in ``not_wired`` with why. Attachments: one per (member-vnf-index, KDU,
+ext-cpd on a wired link), interfaces ``net1``.. in the VNFD's ext-cpd order. KDU values: the label and annotation
+L2S-M reads, our ``l2sm`` block the CDN charts read, deep-merged with the user's ``additionalParams`` (user wins).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import ipaddress
 import json
 from typing import Iterable
 
-from osm_l2sm.model import Attachment, KduDeployment, Network, Plan
+from osm_l2sm.model import Attachment, KduDeployment, Network, Plan, UnwiredLink
 
 from .errors import DescriptorError
 from .names import network_name
@@ -20,9 +21,14 @@ from .package import Package
 from .placement import member_clusters, spanned_clusters
 from .params import decode_params
 from .topology import Topology, as_list, check_host, parse_ip, parse_subnet
-from .validate import resolve
+from .validate import is_knf, resolve
 
 CONFIG = "--config"  # the source named in messages about the instantiation config
+# ns-create config key (under additionalParamsForNs, which OSM keeps and ignores) that wires management VLs too
+WIRE_MGMT_KEY = "l2sm-wire-mgmt"
+MGMT = f"management network: KDUs reach it on the cluster's pod network (--wire-mgmt or {WIRE_MGMT_KEY} wires it)"
+MIXED = "not wired by osm-l2sm (the VM side is RO's)"
+VM_ONLY = "joins VM members only (RO's)"
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -88,7 +94,7 @@ def _kdu_params(config: dict, members: dict[str, Package]) -> dict[tuple[str, st
         if member not in members:
             raise DescriptorError(CONFIG, ["additionalParamsForVnf", i, "member-vnf-index"],
                                   f"unknown member-vnf-index {member!r}")
-        kdus = {k["name"] for k in members[member].body["kdu"]}
+        kdus = {k["name"] for k in as_list(members[member].body.get("kdu"))}
         for j, kdu in enumerate(_config_list(vnf, "additionalParamsForKdu", ["additionalParamsForVnf", i])):
             if kdu.get("kdu_name") not in kdus:
                 raise DescriptorError(CONFIG, ["additionalParamsForVnf", i, "additionalParamsForKdu", j, "kdu_name"],
@@ -97,18 +103,52 @@ def _kdu_params(config: dict, members: dict[str, Package]) -> dict[tuple[str, st
     return out
 
 
-def _networks(ns_name: str, topo: Topology, settings: dict) -> list[Network]:
+def wires_mgmt(config: dict, wire_mgmt: bool | None = None) -> bool:
+    """Whether management VLs get a network: ``wire_mgmt`` when given, else the config's
+    ``additionalParamsForNs.l2sm-wire-mgmt``, else no (the cluster's pod network serves them)."""
+    if wire_mgmt is not None:
+        return bool(wire_mgmt)
+    ns_params = config.get("additionalParamsForNs") or {}
+    value = ns_params.get(WIRE_MGMT_KEY, False) if isinstance(ns_params, dict) else False
+    if not isinstance(value, bool):
+        raise DescriptorError(CONFIG, ["additionalParamsForNs", WIRE_MGMT_KEY],
+                              f"expected true or false, got {value!r}")
+    return value
+
+
+def unwired_links(topo: Topology, wire_mgmt: bool) -> list[UnwiredLink]:
+    """The virtual links osm-l2sm leaves alone, and why: the management network (unless asked to wire it), links
+    that join VM members (whose side OSM's RO deploys on the VIM)."""
+    kinds: dict[str, set[bool]] = {vl: set() for vl in topo.links}
+    for conn in topo.connections:
+        if conn.vl in kinds:
+            kinds[conn.vl].add(is_knf(topo.vnfds[conn.vnfd_id]))
+    out = []
+    for vl, link in topo.links.items():
+        if kinds[vl] == {False}:
+            out.append(UnwiredLink(vl, VM_ONLY))
+        elif link.mgmt and not wire_mgmt:
+            out.append(UnwiredLink(vl, MGMT))
+        elif kinds[vl] == {True, False}:
+            out.append(UnwiredLink(vl, MIXED))
+    return out
+
+
+def _networks(ns_name: str, settings: dict, wired: set[str]) -> list[Network]:
     return [Network(name=network_name(ns_name, vl), cidr=str(subnet) if subnet else None, gateway=gateway, vld=vl)
-            for vl, (subnet, gateway, _, _) in settings.items()]
+            for vl, (subnet, gateway, _, _) in settings.items() if vl in wired]
 
 
-def _addresses(topo: Topology, settings: dict, config_addresses: dict) -> dict[tuple[str, str], tuple]:
-    """(vl, "IP/PREFIX" or None) per (member, cpd): the config's address first, then the descriptor's."""
+def _addresses(topo: Topology, settings: dict, config_addresses: dict, wired: set[str]) -> dict[tuple[str, str], tuple]:
+    """(vl, "IP/PREFIX" or None) per (member, cpd) on a wired link: the config's address first, then the
+    descriptor's."""
     links: dict[tuple[str, str], tuple[str, str | None]] = {}
     taken: dict[tuple, tuple] = {}
     for conn in topo.connections:
-        subnet = settings[conn.vl][0]
         given = config_addresses.pop((conn.vl, conn.member_vnf_index, conn.cpd), None)
+        if conn.vl not in wired:  # left to the cluster or to RO, addresses included
+            continue
+        subnet = settings[conn.vl][0]
         ip, source, path = conn.ip, topo.nsd.source, conn.path + ["ip-address"]
         if given is not None:
             source, path = CONFIG, given[1]
@@ -132,9 +172,10 @@ def _addresses(topo: Topology, settings: dict, config_addresses: dict) -> dict[t
 
 
 def plan_ns(packages: Iterable[Package] | Topology, ns_name: str, config: dict | None = None, vim_account: str | None = None,
-            cluster_of_vim: dict[str, str] | None = None) -> Plan:
+            cluster_of_vim: dict[str, str] | None = None, wire_mgmt: bool | None = None) -> Plan:
     """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages (or the topology :func:`resolve` gives)
-    and the ns-create config.
+    and the ns-create config. Management VLs are left to the cluster's pod network unless ``wire_mgmt`` (or the
+    config's ``additionalParamsForNs.l2sm-wire-mgmt``) says to wire them; VM members are left to OSM's RO.
 
     With KNFs placed on several VIM accounts (config ``vnf[].vimAccountId``; ``vim_account`` is the NS's own) and
     ``cluster_of_vim``, attachments and KDUs get their cluster and each network the clusters it spans: a network
@@ -149,26 +190,30 @@ def plan_ns(packages: Iterable[Package] | Topology, ns_name: str, config: dict |
     nsd_pkg, members = topo.nsd, topo.members
     profiles = as_list(nsd_pkg.body["df"][0]["vnf-profile"])
 
+    not_wired = unwired_links(topo, wires_mgmt(config, wire_mgmt))
+    wired = set(topo.links) - {u.vld for u in not_wired}
     settings, config_addresses = _vl_settings(topo, config)
-    networks = _networks(ns_name, topo, settings)
+    networks = _networks(ns_name, settings, wired)
     net_of = {n.vld: n for n in networks}
 
-    links = _addresses(topo, settings, config_addresses)
+    links = _addresses(topo, settings, config_addresses, wired)
 
     user_params = _kdu_params(config, members)
     cluster_of = member_clusters(config, members, vim_account, cluster_of_vim)
-    plan = Plan(ns_name=ns_name, nsd_id=nsd_pkg.id, networks=networks)
+    plan = Plan(ns_name=ns_name, nsd_id=nsd_pkg.id, networks=networks, not_wired=not_wired)
     for profile in profiles:
         member = str(profile["id"])
         vnfd = members[member]
+        if not is_knf(vnfd):
+            continue
         cluster = cluster_of[member]
-        wired = [(cpd["id"], *links[(member, cpd["id"])]) for cpd in vnfd.body["ext-cpd"]
-                 if (member, cpd["id"]) in links]
+        connected = [(cpd["id"], *links[(member, cpd["id"])]) for cpd in as_list(vnfd.body.get("ext-cpd"))
+                     if (member, cpd["id"]) in links]
         for kdu in vnfd.body["kdu"]:
             attachments = [Attachment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"], cpd=cpd,
                                       network=net_of[vl].name, interface=f"net{i}", address=address,
                                       cluster=cluster)
-                           for i, (cpd, vl, address) in enumerate(wired, start=1)]
+                           for i, (cpd, vl, address) in enumerate(connected, start=1)]
             plan.attachments += attachments
             user = user_params.get((member, kdu["name"]), {})
             values = deep_merge(_kdu_values(attachments, networks),
@@ -212,9 +257,10 @@ def _kdu_values(attachments: list[Attachment], networks: list[Network]) -> dict:
     vld_of = {n.name: n.vld for n in networks}
     annotation = [{"name": a.network, "ips": [a.address]} if a.address else {"name": a.network}
                   for a in attachments]
+    # a KDU on no L2S-M network keeps its pods as the chart makes them: no l2sm label, no networks annotation
+    pod = {"podLabels": {"l2sm": "true"}, "podAnnotations": {"l2sm/networks": json.dumps(annotation)}}
     return {
-        "podLabels": {"l2sm": "true"},
-        "podAnnotations": {"l2sm/networks": json.dumps(annotation)},
+        **(pod if attachments else {}),
         "l2sm": {
             "networks": [{"name": a.network, "interface": a.interface, "ips": [a.address] if a.address else [],
                           "vld": vld_of[a.network]} for a in attachments],

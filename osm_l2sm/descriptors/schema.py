@@ -27,30 +27,37 @@ def _obj(required: list[str], **props) -> dict:
     return {"type": "object", "required": required, "properties": props}
 
 
-def _list(item: dict, min_items: int = 0) -> dict:
-    return {"type": "array", "items": item, "minItems": min_items}
+def _list(item: dict, min_items: int = 0, leaf_list: bool = False) -> dict:
+    """A YANG list (of mappings) or, with ``leaf_list``, a leaf-list: one value is read as a list of one (lexical)."""
+    return {"type": "array", "items": item, "minItems": min_items, **({"leafList": True} if leaf_list else {})}
 
 
 L3_PROTOCOL_DATA = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "cidr": TEXT, "gateway-ip": TEXT,
                                 "dhcp-enabled": {"type": "boolean"}})
 IP_PROFILE = _obj([], **{"ip-version": {"enum": ["ipv4"]}, "subnet-address": TEXT, "gateway-address": TEXT})
 
-VNFD = _obj(["vnfd"], vnfd=_obj(
-    ["id", "product-name", "df", "k8s-cluster", "ext-cpd", "kdu"],
+# A VNFD with KDUs is a KNF, the only kind osm-l2sm wires; a VNFD of VDUs (a VM VNF, RO's) is read for its ids and
+# connection points only.
+KNF_SHAPE = {"if": {"required": ["kdu"]},
+             "then": {"required": ["k8s-cluster", "ext-cpd"], "properties": {
+                 "ext-cpd": {"minItems": 1, "items": {"required": ["k8s-cluster-net"]}}}}}
+
+VNFD = _obj(["vnfd"], vnfd=dict(_obj(
+    ["id", "product-name", "df"],
     id=ID, **{
         "product-name": TEXT, "provider": TEXT, "version": {"type": ["string", "number"]}, "description": TEXT,
         "mgmt-cp": ID,
         "df": _list(_obj(["id"], id=ID)),
-        "k8s-cluster": _obj(["nets"], version=_list({"type": ["string", "number"]}),
-                            cni=_list({"enum": ["calico", "flannel", "multus"]}),
+        "k8s-cluster": _obj(["nets"], version=_list({"type": ["string", "number"]}, leaf_list=True),
+                            cni=_list({"enum": ["calico", "flannel", "multus"]}, leaf_list=True),
                             nets=_list(_obj(["id"], id=ID), 1)),
-        "ext-cpd": _list(_obj(["id", "k8s-cluster-net"], id=ID, **{"k8s-cluster-net": ID}), 1),
+        "ext-cpd": _list(_obj(["id"], id=ID, **{"k8s-cluster-net": ID})),
         "kdu": _list(_obj(["name", "helm-chart"], name=DNS_LABEL, **{
             "helm-chart": HELM_CHART,
             "helm-version": {"enum": ["v3"]},
             "service": _list(_obj(["name"], name=TEXT, **{"external-connection-point-ref": ID})),
         }), 1),
-    }))
+    }), **KNF_SHAPE))
 
 CONSTITUENT_CPD = _obj(["constituent-base-element-id", "constituent-cpd-id"], **{
     "constituent-base-element-id": ID, "constituent-cpd-id": ID, "ip-address": IP_ADDRESS})
@@ -58,7 +65,7 @@ CONSTITUENT_CPD = _obj(["constituent-base-element-id", "constituent-cpd-id"], **
 NSD = _obj(["nsd"], nsd=_obj(["nsd"], nsd=_list(_obj(
     ["id", "vnfd-id", "virtual-link-desc", "df"],
     id=ID, name=TEXT, designer=TEXT, version={"type": ["string", "number"]}, description=TEXT, **{
-        "vnfd-id": _list(ID, 1),
+        "vnfd-id": _list(ID, 1, leaf_list=True),
         "virtual-link-desc": _list(_obj(["id"], id=ID, **{
             "mgmt-network": {"type": "boolean"}, "vim-network-name": TEXT, "description": TEXT,
             "ip-profile": IP_PROFILE}), 1),
@@ -75,7 +82,8 @@ NSD = _obj(["nsd"], nsd=_obj(["nsd"], nsd=_list(_obj(
         }), 1),
     }), 1, )))
 
-_VALIDATORS = {"vnfd": jsonschema.Draft7Validator(VNFD), "nsd": jsonschema.Draft7Validator(NSD)}
+SCHEMAS = {"vnfd": VNFD, "nsd": NSD}
+_VALIDATORS = {kind: jsonschema.Draft7Validator(schema) for kind, schema in SCHEMAS.items()}
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "boolean": "true or false",
                "number": "a number"}
 
@@ -87,19 +95,30 @@ STRICTER_RULES = {
     **{("required", name): KNF for name in ("k8s-cluster", "nets", "ext-cpd", "k8s-cluster-net", "kdu",
                                             "helm-chart")},
     **{("minItems", name): KNF for name in ("nets", "ext-cpd", "kdu")},
+    ("required", "virtual-link-desc-id"): "osm-l2sm finds a profile's virtual link by its virtual-link-desc-id",
     ("enum", "helm-version"): KNF,
     ("enum", "ip-version"): "osm-l2sm plans IPv4 links",
     ("pattern", "id"): "osm-l2sm names networks and Kubernetes objects after ids",
     ("pattern", "name"): "a KDU's name becomes its Helm release and pod names",
 }
+# What OSM's IM allows where our enum allows less: a value outside these OSM refuses too (no "stricter" note)
+# (by parent and field: SOL006's l3-protocol-data and OSM's ip-profile type ip-version differently)
+OSM_ENUMS = {("kdu", "helm-version"): ("v2", "v3"), ("l3-protocol-data", "ip-version"): ("ipv4", "ipv6"),
+             ("ip-profile", "ip-version"): ("unknown", "ipv4", "ipv6")}
+# Stricter rules about what the planner does not read: the NS is planned all the same (see DescriptorError)
+PLANNABLE_RULES = {("required", "product-name"), ("required", "k8s-cluster"), ("required", "nets"),
+                   ("minItems", "nets"), ("required", "k8s-cluster-net")}
 
 
-def _problem(err: jsonschema.ValidationError) -> tuple[list, str]:
-    """Turn a jsonschema error into (path, readable problem), saying so where we are stricter than OSM."""
+def _problem(err: jsonschema.ValidationError) -> tuple[list, str, bool]:
+    """Turn a jsonschema error into (path, readable problem, plannable), saying so where we are stricter than
+    OSM."""
     path, problem = _plain_problem(err)
-    field = next((p for p in reversed(path) if isinstance(p, str)), "")
+    parent, field = ([""] + [p for p in path if isinstance(p, str)])[-2:]
     why = STRICTER_RULES.get((err.validator, field))
-    return path, stricter(problem, why) if why else problem
+    if err.validator == "enum" and err.instance not in OSM_ENUMS.get((parent, field), (err.instance,)):
+        why = None
+    return path, stricter(problem, why) if why else problem, (err.validator, field) in PLANNABLE_RULES
 
 
 def _plain_problem(err: jsonschema.ValidationError) -> tuple[list, str]:
@@ -133,4 +152,5 @@ def _plain_problem(err: jsonschema.ValidationError) -> tuple[list, str]:
 def schema_errors(kind: str, descriptor: dict, source: str) -> list[DescriptorError]:
     """All schema problems, in document order."""
     errors = sorted(_VALIDATORS[kind].iter_errors(descriptor), key=lambda e: [str(p) for p in e.absolute_path])
-    return [DescriptorError(source, *_problem(err)) for err in errors] + unknown_keys(kind, descriptor, source)
+    return unknown_keys(kind, descriptor, source) + [DescriptorError(source, path, problem, plannable=plannable)
+                                                     for path, problem, plannable in map(_problem, errors)]

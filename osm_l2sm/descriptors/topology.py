@@ -45,6 +45,7 @@ class Link:
     gateway_path: list | None = None
     subnet: ipaddress.IPv4Network | None = None  # cidr parsed (None when absent or broken)
     gateway_ip: ipaddress.IPv4Address | None = None  # gateway parsed
+    mgmt: bool = False  # mgmt-network: the network OSM reaches the VNFs on (for KDUs, the cluster's pod network)
 
 
 @dataclass
@@ -73,7 +74,8 @@ def _links(nsd: dict, df: dict, df_index: int) -> dict[str, Link]:
         out[vl.get("id")] = Link(vl.get("id"), vl.get("vim-network-name"), profile.get("subnet-address"),
                                  profile.get("gateway-address"),
                                  base + ["subnet-address"] if "subnet-address" in profile else None,
-                                 base + ["gateway-address"] if "gateway-address" in profile else None)
+                                 base + ["gateway-address"] if "gateway-address" in profile else None,
+                                 mgmt=vl.get("mgmt-network") is True)
     for j, profile in enumerate(as_list(df.get("virtual-link-profile"))):
         if not isinstance(profile, dict):
             continue
@@ -134,7 +136,9 @@ def parse_link_subnets(topo: Topology, source: str) -> list[DescriptorError]:
                 errors.append(DescriptorError(source, link.gateway_path, "gateway without a subnet address"))
             continue
         try:
-            link.subnet = parse_subnet(link.cidr, source, link.cidr_path)
+            # SOL006 types the df's cidr as a plain string (NBI takes any), OSM's ip-profile as an ip-prefix
+            from_df = "l3-protocol-data" in link.cidr_path
+            link.subnet = parse_subnet(link.cidr, source, link.cidr_path, ADDRESSES if from_df else None)
             if link.gateway is not None:
                 link.gateway_ip = check_host(parse_ip(link.gateway, source, link.gateway_path, "gateway"),
                                              link.subnet, source, link.gateway_path, "gateway")
@@ -152,7 +156,8 @@ def one_address(value):
     return value
 
 
-def parse_subnet(cidr, source: str, path) -> ipaddress.IPv4Network:
+def parse_subnet(cidr, source: str, path, malformed_accepted: str | None = None) -> ipaddress.IPv4Network:
+    """An IPv4 subnet; ``malformed_accepted``: why osm-l2sm refuses a malformed one where OSM takes any text."""
     try:
         return _ipv4_subnet(ipaddress.ip_network(str(cidr)), cidr, source, path)
     except ValueError:
@@ -160,7 +165,8 @@ def parse_subnet(cidr, source: str, path) -> ipaddress.IPv4Network:
     try:  # host bits set, or not a subnet at all
         net = _ipv4_subnet(ipaddress.ip_network(str(cidr), strict=False), cidr, source, path)
     except ValueError:
-        raise DescriptorError(source, path, f"{cidr!r} is not a subnet address like 10.0.1.0/24") from None
+        raise DescriptorError(source, path, f"{cidr!r} is not a subnet address like 10.0.1.0/24",
+                              malformed_accepted) from None
     raise DescriptorError(source, path, f"{cidr!r} is not a subnet address like {net}", ADDRESSES)
 
 

@@ -4,18 +4,26 @@ Every problem is a :class:`DescriptorError` naming the file and the YAML path.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Iterable
 
-from .errors import DescriptorError, descriptor_strictness, stricter
+from .errors import DescriptorError, descriptor_strictness, is_stricter, stricter
 from .package import CHARTS_FOLDER, Package
 from .schema import schema_errors
 from .topology import (ADDRESSES, NSD_PATH, Topology, as_list, check_host, parse_ip, parse_link_subnets,
                        walk_links)
 
 
+log = logging.getLogger(__name__)
+
 KNF = "osm-l2sm wires KNFs: Helm v3 KDUs whose ext-cpds name a k8s-cluster net"
 DANGLING = "the reference points to nothing in the descriptor"
+
+
+def is_knf(vnfd: Package) -> bool:
+    """A VNFD with KDUs; one without (VDUs: a VM VNF) is deployed by OSM's RO, and osm-l2sm leaves it alone."""
+    return "kdu" in vnfd.body
 
 
 def _duplicates(items: list, source: str, path: list, key: str, what: str) -> list[DescriptorError]:
@@ -41,20 +49,24 @@ def _vnfd_errors(pkg: Package) -> list[DescriptorError]:
     errors += _duplicates(kdus, src, ["vnfd", "kdu"], "name", "KDU")
     net_ids = {n.get("id") for n in nets}
     cpd_ids = {c.get("id") for c in cpds}
-    for i, cpd in enumerate(cpds):
+    for i, cpd in enumerate(cpds if is_knf(pkg) else []):
         if cpd.get("k8s-cluster-net") not in net_ids:
             errors.append(DescriptorError(src, ["vnfd", "ext-cpd", i, "k8s-cluster-net"],
                                           stricter(f"unknown k8s-cluster net {cpd.get('k8s-cluster-net')!r}",
-                                                   KNF)))
+                                                   KNF), plannable=True))
+    # NBI requires a VNF with VDUs to name its management ext-cpd (validate_mgmt_interface_connection_point)
+    if vnfd.get("vdu") and not vnfd.get("mgmt-cp"):
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], "required for a VNFD with VDUs but missing"))
     if "mgmt-cp" in vnfd and vnfd["mgmt-cp"] not in cpd_ids:
-        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], stricter(f"unknown ext-cpd {vnfd['mgmt-cp']!r}",
-                                                                         DANGLING)))
+        problem = f"unknown ext-cpd {vnfd['mgmt-cp']!r}"
+        errors.append(DescriptorError(src, ["vnfd", "mgmt-cp"], problem) if vnfd.get("vdu") else
+                      DescriptorError(src, ["vnfd", "mgmt-cp"], stricter(problem, DANGLING), plannable=True))
     for k, kdu in enumerate(kdus):
         for s, service in enumerate(as_list(kdu.get("service"))):
             ref = service.get("external-connection-point-ref") if isinstance(service, dict) else None
             if ref is not None and ref not in cpd_ids:
                 errors.append(DescriptorError(src, ["vnfd", "kdu", k, "service", s, "external-connection-point-ref"],
-                                              stricter(f"unknown ext-cpd {ref!r}", DANGLING)))
+                                              stricter(f"unknown ext-cpd {ref!r}", DANGLING), plannable=True))
         chart = kdu.get("helm-chart")
         if "juju-bundle" in kdu:
             errors.append(DescriptorError(src, ["vnfd", "kdu", k, "juju-bundle"], stricter(
@@ -119,12 +131,14 @@ def _connection_errors(topo: Topology, src: str, vnfds: dict[str, Package]) -> l
         if conn.base_element != conn.member_vnf_index:
             errors.append(DescriptorError(src, base, stricter(
                 f"must name its vnf-profile {conn.member_vnf_index!r}, not {conn.base_element!r}",
-                "a vnf-profile connects its own VNF's connection points")))
+                "a vnf-profile connects its own VNF's connection points"), plannable=True))
         vnfd = vnfds.get(conn.vnfd_id)
         if vnfd is not None:
             cpd_ids = [c.get("id") for c in as_list(vnfd.body.get("ext-cpd"))]
             if conn.cpd not in cpd_ids:
                 errors.append(DescriptorError(src, cpd_path, f"VNFD {conn.vnfd_id!r} has no ext-cpd {conn.cpd!r}"))
+            if not is_knf(vnfd):  # a VM's addresses are RO's business
+                continue
         key = (conn.member_vnf_index, conn.cpd)
         if key in used and conn.vl is not None:
             errors.append(DescriptorError(src, cpd_path, stricter(
@@ -169,7 +183,7 @@ def _check(packages: list[Package]) -> tuple[list[DescriptorError], list[Topolog
     for pkg in packages:
         problems = schema_errors(pkg.kind, pkg.descriptor, pkg.source)
         errors += problems
-        if not problems:
+        if all(p.plannable for p in problems):
             sound.append(pkg)
     vnfds = {p.id: p for p in packages if p.kind == "vnfd"}
     topologies = []
@@ -185,8 +199,9 @@ def _check(packages: list[Package]) -> tuple[list[DescriptorError], list[Topolog
 
 
 def validate_all(packages: Iterable[Package]) -> list[DescriptorError]:
-    """Every problem found, schema problems of a package first (its cross-checks need a sound structure)."""
-    return _check(list(packages))[0]
+    """Every problem found: what OSM refuses too first, then where osm-l2sm is stricter; within each, schema
+    problems of a package first (its cross-checks need a sound structure)."""
+    return sorted(_check(list(packages))[0], key=is_stricter)
 
 
 def validate(packages: Iterable[Package]) -> None:
@@ -197,12 +212,16 @@ def validate(packages: Iterable[Package]) -> None:
 
 
 def resolve(packages: Iterable[Package]) -> Topology:
-    """Validate the packages (raise the first problem found) and return the resolved topology of their one NSD."""
+    """Validate the packages and return the resolved topology of their one NSD. Raises the first problem found,
+    except those the planner can live with (``plannable``: logged), so that what OSM deploys is planned."""
     if isinstance(packages, Topology):  # resolved already
         return packages
     errors, topologies = _check(list(packages))
-    if errors:
-        raise errors[0]
+    blocking = [e for e in errors if not e.plannable]
+    if blocking:
+        raise sorted(blocking, key=is_stricter)[0]
+    for err in errors:
+        log.warning("planned all the same: %s", err)
     if len(topologies) != 1:
         raise DescriptorError("(packages)", "(top)", f"expected exactly one NSD package, got {len(topologies)}")
     topo = topologies[0]

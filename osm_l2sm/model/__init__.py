@@ -61,6 +61,17 @@ class KduDeployment:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class UnwiredLink:
+    """A virtual link of the NS that osm-l2sm leaves as OSM and Kubernetes deploy it, and why (for users to see)."""
+
+    vld: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class Plan:
     """Everything needed to wire one NS instance: networks first, then attachments and per-KDU values."""
@@ -70,6 +81,7 @@ class Plan:
     networks: list[Network] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     kdus: list[KduDeployment] = field(default_factory=list)
+    not_wired: list[UnwiredLink] = field(default_factory=list)  # virtual links that get no network, with why
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +90,7 @@ class Plan:
             "networks": [n.to_dict() for n in self.networks],
             "attachments": [a.to_dict() for a in self.attachments],
             "kdus": [k.to_dict() for k in self.kdus],
+            "not_wired": [u.to_dict() for u in self.not_wired],
         }
 
 

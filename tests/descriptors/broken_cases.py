@@ -156,6 +156,25 @@ BROKEN = {
     "two addresses for one cpd": (
         "cdn_ns", lambda d: cpd(d, 0).update({"ip-address": ["10.0.1.10", "10.0.1.11"]}),
         f"cdn_ns/cdn_nsd.yaml: {VP}[0].{CPD}.ip-address: 2 addresses for one connection point"),
+    # SOL006 types the df's cidr as a string: NBI takes any text, so refusing a malformed one is stricter
+    "cidr not a subnet": (
+        "cdn_ns", lambda d: l3(d, 0).update({"cidr": "10.0.1.0/33"}),
+        f"cdn_ns/cdn_nsd.yaml: {L3.format(0)}.cidr: '10.0.1.0/33' is not a subnet address like 10.0.1.0/24"),
+    "virtual-link-profile without virtual-link-desc-id": (
+        "cdn_ns", lambda d: df(d)["virtual-link-profile"][0].pop("virtual-link-desc-id"),
+        "cdn_ns/cdn_nsd.yaml: nsd.nsd[0].df[0].virtual-link-profile[0].virtual-link-desc-id: required but missing"),
+    # what OSM refuses too, where a stricter rule of ours also applies: the message must not say NBI accepts it
+    "helm-version OSM does not know": (
+        "router_firewall_knf", lambda d: d["vnfd"]["kdu"][0].update({"helm-version": "v4"}),
+        "router_firewall_knf/router_firewall_vnfd.yaml: vnfd.kdu[0].helm-version: 'v4' is not one of 'v3'"),
+    "misspelt k8s-cluster-net": (
+        "cdn_cache_knf", lambda d: d["vnfd"]["ext-cpd"][0].update(
+            {"k8s-cluster-network": d["vnfd"]["ext-cpd"][0].pop("k8s-cluster-net")}),
+        "cdn_cache_knf/cdn_cache_vnfd.yaml: vnfd.ext-cpd[0].k8s-cluster-network: unknown key 'k8s-cluster-network': "
+        "not in OSM's information model (OSM NBI refuses it)"),
+    "boolean OSM does not read": (
+        "cdn_ns", lambda d: nsd(d)["virtual-link-desc"][0].update({"mgmt-network": "TRUE"}),
+        "cdn_ns/cdn_nsd.yaml: nsd.nsd[0].virtual-link-desc[0].mgmt-network: expected true or false, got 'TRUE'"),
 }
 
 # Edits of the CDN packages that OSM's NBI accepts and that mean something: osm-l2sm accepts them too.
@@ -168,4 +187,10 @@ GOOD = {
         "cdn_cache_knf", lambda d: d["vnfd"].update({"software-version": "1.0"})),
     "module-prefixed key": ("cdn_cache_knf", lambda d: d["vnfd"].update(
         {"etsi-nfv-vnfd:product-info-name": "cache"})),
+    # written forms OSM IM (pyangbind) reads as the value: a quoted boolean, a number for a string, one value for a
+    # leaf-list
+    "quoted boolean": ("cdn_ns", lambda d: nsd(d)["virtual-link-desc"][0].update({"mgmt-network": "false"})),
+    "quoted dhcp-enabled": ("cdn_ns", lambda d: l3(d, 0).update({"dhcp-enabled": "false"})),
+    "boolean as 0": ("cdn_ns", lambda d: nsd(d)["virtual-link-desc"][1].update({"mgmt-network": 0})),
+    "version as a number": ("cdn_cache_knf", lambda d: d["vnfd"].update({"version": 1.0})),
 }

@@ -8,6 +8,7 @@ runs on a free loopback port and is stopped by its pid. Without the kit the tier
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,14 +37,27 @@ def lcm_tier(osm_tier) -> dict:
     return prepare_lcm_tier(osm_tier)
 
 
-@pytest.fixture(scope="session")
-def real_nbi(osm_tier, tmp_path_factory) -> RealNbi:
-    """One real NBI for the session; the tests that use it pick unique names and clean up what they make."""
-    nbi = start_nbi(osm_tier, tmp_path_factory.mktemp("nbi"))
+@contextmanager
+def running_nbi(osm_tier, log_dir: Path):
+    nbi = start_nbi(osm_tier, log_dir)
     try:
         yield nbi
     finally:
         stop_nbi(nbi)
+
+
+@pytest.fixture(scope="session")
+def real_nbi(osm_tier, tmp_path_factory) -> RealNbi:
+    """One real NBI for the session; the tests that use it pick unique names and clean up what they make."""
+    with running_nbi(osm_tier, tmp_path_factory.mktemp("nbi")) as nbi:
+        yield nbi
+
+
+@pytest.fixture(scope="module")
+def catalogue_nbi(osm_tier, tmp_path_factory) -> RealNbi:
+    """An NBI of the module's own, for tests that empty its catalogue (``nbi-onboard --clean``) for every case."""
+    with running_nbi(osm_tier, tmp_path_factory.mktemp("nbi-catalogue")) as nbi:
+        yield nbi
 
 
 @pytest.fixture(scope="session")
@@ -74,16 +88,21 @@ def controller(tmp_path):
         yield proc
 
 
+TABLES = (("test_osm_real_validate", "osm-l2sm validate vs OSM NBI v19 onboarding"),
+          ("test_osm_real_corpus", "real OSM packages: OSM IM, NBI v19, osm-l2sm validate and plan"))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The OSM-mode admission latency and the validate-vs-NBI table, when their tests ran."""
+    """The OSM-mode admission latency and the tables of the validation tests, when their tests ran."""
     operator = sys.modules.get("test_osm_real_operator")
     if operator and operator.SUMMARY:
         terminalreporter.section("OSM-mode admission latency (real NBI)")
         for line in operator.SUMMARY:
             terminalreporter.write_line(line)
-    module = sys.modules.get("test_osm_real_validate")
-    lines = module.table_lines() if module else []
-    if lines:
-        terminalreporter.section("osm-l2sm validate vs OSM NBI v19 onboarding")
-        for line in lines:
-            terminalreporter.write_line(line)
+    for name, title in TABLES:
+        module = sys.modules.get(name)
+        lines = module.table_lines() if module else []
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
