@@ -8,7 +8,10 @@ barrier replies back (:meth:`Controller.acknowledged`). So a REST call never wai
 
 A switch that (re)connects gets a full resync instead: every desired flow is written with the next cookie
 generation (cookie bit 0), then the flows of the other generation are deleted, twice, which clears whatever an
-earlier controller left whatever its generation.
+earlier controller left whatever its generation. That sweep needs every port of the switch: a controller started
+without them (an empty state: they are rebuilt from their owners, docs/controller-api.md "Rebuilding") writes the
+flows it has and removes nothing until the switch's node has announced its ports again (:meth:`sweep_switch`) or
+SWEEP_GRACE has passed, so the flows of live pods stay while it learns them.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from osm_l2sm.errors import L2smError
+
 from .flows import DEFAULT_FLOWS, network_flows, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
@@ -26,6 +31,7 @@ from .state import State
 
 LOG = logging.getLogger(__name__)
 SETTLE_EVERY = 1000  # batches between two settles of the garbage collector (see Controller._settle)
+SWEEP_GRACE = 60.0  # seconds a switch registered anew waits for its node's announcement before it is swept anyway
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class Controller:
         return seq
 
     def _resync(self, name: str, passes: int) -> None:
+        """Write every desired flow of switch ``name``; with ``passes`` (2) also delete every other flow."""
         ctx = switch_context(self.state, name)
         if ctx is None:
             return
@@ -80,12 +87,17 @@ class Controller:
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
+        self.runtime.generation.setdefault(name, 0)  # without passes: what the flows written now carry
         rt = self.runtime
         rt.network_batch[name] = {}
         rt.resynced[name] = self._queue(name, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
                                         passes=passes)
         self.metrics.flow_syncs.inc()
-        LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+        if passes:
+            LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+        else:
+            LOG.info("resync %s: %d flows written, none removed until its node has announced its ports", name,
+                     len(flows))
 
     def _update(self, names, networks=None) -> None:
         """Recompute ``networks`` (default: every network) on the named connected switches; queue the changes."""
@@ -158,6 +170,7 @@ class Controller:
         rt = self.runtime
         return {name: {"connected": name in rt.datapaths, "queued": rt.queued.get(name, 0),
                        "acknowledged": rt.acked.get(name, 0), "generation": rt.generation.get(name),
+                       "settled": name in rt.settled,
                        "flows": len(DEFAULT_FLOWS) + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
                        if name in rt.datapaths else 0}
                 for name in sorted(dict(self.state.switches))}
@@ -200,7 +213,7 @@ class Controller:
                 self.state.detach_port(port.switch, port.interface)
             self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
-            self._resync(name, passes=2)
+            self._resync(name, passes=2 if name in self.runtime.settled else 0)
             self._update(holding, networks)  # the other switches forget the MACs behind the released ports
         self._send()
 
@@ -241,9 +254,9 @@ class Controller:
         self._send()
 
     # -- state changes from the REST API ------------------------------------------------------------------------
-    def create_network(self, name, cidr=None, description=None, interdomain=None):
+    def create_network(self, name, cidr=None, description=None, interdomain=None, network_id=None):
         with self.state.lock:
-            view, created = self.state.create_network(name, cidr, description, interdomain)
+            view, created = self.state.create_network(name, cidr, description, interdomain, network_id)
             if created:  # flows only where the network has ports (none yet), or on the edges when inter-domain
                 self._update(self.state.switches_of_network(name), [name])
         self._send()
@@ -280,6 +293,8 @@ class Controller:
     def register_switch(self, name, dpid, tunnels, domain_links=None):
         with self.state.lock:
             view, changed = self.state.register_switch(name, dpid, tunnels, domain_links)
+            if name not in self.runtime.settled:  # its ports come next, from its node
+                self.runtime.unsettled.setdefault(name, time.monotonic() + SWEEP_GRACE)
             waiting = self.runtime.unknown.get(view["dpid"])
             if waiting:
                 self.switch_connected(view["dpid"], *waiting)
@@ -288,6 +303,32 @@ class Controller:
             view = self.state.switch_view(name)
         self._send()
         return view
+
+    def sweep_switch(self, name: str) -> bool:
+        """The node of switch ``name`` has announced all its ports: from now on the switch holds only the flows
+        this controller computes (a full resync removes the others). False when it was settled already."""
+        with self.state.lock:
+            if name not in self.state.switches:
+                raise L2smError(f"no switch named {name}", 404)
+            self.runtime.unsettled.pop(name, None)
+            if name in self.runtime.settled:
+                return False
+            self.runtime.settled.add(name)
+            if name in self.runtime.datapaths:
+                self._resync(name, passes=2)
+        self._send()
+        return True
+
+    def sweep_overdue(self, now: float | None = None) -> list[str]:
+        """Sweep the switches whose node has not announced its ports within SWEEP_GRACE (its daemon may be gone);
+        called every second by the OpenFlow app. Returns their names."""
+        now = time.monotonic() if now is None else now
+        overdue = sorted(n for n, due in list(self.runtime.unsettled.items()) if due <= now)
+        for name in overdue:
+            LOG.warning("switch %s: its node did not announce its ports within %.0f s; removing the flows of ports "
+                        "this controller does not know", name, SWEEP_GRACE)
+            self.sweep_switch(name)
+        return overdue
 
     def unregister_switch(self, name):
         with self.state.lock:
