@@ -21,6 +21,7 @@ def registration(run_dir: str) -> tuple[str, dict[str, str], dict[str, str]]:
 
 def register_again(run_dir: str, rest: str, token: str | None) -> dict:
     """Register the switch of ``run_dir`` with the controller at ``rest`` as its last ``up`` did (idempotent)."""
+    registration(run_dir)  # no switch here: fail before making the lock file
     with record_lock(run_dir):
         node, tunnels, links = registration(run_dir)
         return register(node, rest, token, tunnels, links)
