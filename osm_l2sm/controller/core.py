@@ -8,10 +8,11 @@ barrier replies back (:meth:`Controller.acknowledged`). So a REST call never wai
 
 A switch that (re)connects gets a full resync instead: every desired flow is written with the next cookie
 generation (cookie bit 0), then the flows of the other generation are deleted, twice, which clears whatever an
-earlier controller left whatever its generation. That sweep needs every port of the switch: a controller started
-without them (an empty state: they are rebuilt from their owners, docs/controller-api.md "Rebuilding") writes the
-flows it has and removes nothing until the switch's node has announced its ports again (:meth:`sweep_switch`) or
-SWEEP_GRACE has passed, so the flows of live pods stay while it learns them.
+earlier controller left whatever its generation. That sweep needs every port the switch's flows depend on: its own
+and those of its tunnel peers (flows to a remote MAC). A controller started without them (an empty state: they are
+rebuilt from their owners, docs/controller-api.md "Rebuilding") writes the flows it has and removes nothing until
+the nodes of the switch and of its peers have announced their ports again (:meth:`sweep_switch`), or SWEEP_GRACE
+has passed, so the flows of live pods stay while it learns them.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from .state import State
 
 LOG = logging.getLogger(__name__)
 SETTLE_EVERY = 1000  # batches between two settles of the garbage collector (see Controller._settle)
-SWEEP_GRACE = 60.0  # seconds a switch registered anew waits for its node's announcement before it is swept anyway
+SWEEP_GRACE = 60.0  # seconds a switch waits for its and its peers' announcements before it is swept anyway
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,11 @@ class Controller:
                 self.state.detach_port(port.switch, port.interface)
             self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
-            self._resync(name, passes=2 if name in self.runtime.settled else 0)
+            if self._sweepable(name):
+                self._resync(name, passes=2)
+            else:
+                self._resync(name, passes=0)
+                self.runtime.unswept.setdefault(name, time.monotonic() + SWEEP_GRACE)
             self._update(holding, networks)  # the other switches forget the MACs behind the released ports
         self._send()
 
@@ -225,6 +230,7 @@ class Controller:
                 return
             del self.runtime.datapaths[name]
             self.runtime.connected.discard(name)
+            self.runtime.unswept.pop(name, None)  # decided again when it connects
             self.runtime.flows.pop(name, None)
             self.state.changed(*self.state.networks_on(name))  # their views say so
         self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
@@ -304,9 +310,23 @@ class Controller:
         self._send()
         return view
 
+    def _sweepable(self, name: str) -> bool:
+        """The controller holds every port the flows of switch ``name`` depend on: its own and its peers'."""
+        rt, switch = self.runtime, self.state.switches[name]
+        return name in rt.settled and all(peer in rt.settled for peer in switch.tunnels)
+
+    def _sweep_ready(self, force=()) -> None:
+        """Sweep the connected switches not swept yet that can be now (or are in ``force``)."""
+        rt = self.runtime
+        for name in sorted(rt.unswept):
+            if name in rt.datapaths and (name in force or self._sweepable(name)):
+                del rt.unswept[name]
+                self._resync(name, passes=2)
+
     def sweep_switch(self, name: str) -> bool:
-        """The node of switch ``name`` has announced all its ports: from now on the switch holds only the flows
-        this controller computes (a full resync removes the others). False when it was settled already."""
+        """The node of switch ``name`` has announced all its ports: the controller holds them. Every switch whose
+        flows depend only on ports it holds now is swept (a full resync removes the flows it does not compute).
+        False when the switch was settled already."""
         with self.state.lock:
             if name not in self.state.switches:
                 raise L2smError(f"no switch named {name}", 404)
@@ -314,21 +334,30 @@ class Controller:
             if name in self.runtime.settled:
                 return False
             self.runtime.settled.add(name)
-            if name in self.runtime.datapaths:
-                self._resync(name, passes=2)
+            self._sweep_ready()
         self._send()
         return True
 
     def sweep_overdue(self, now: float | None = None) -> list[str]:
-        """Sweep the switches whose node has not announced its ports within SWEEP_GRACE (its daemon may be gone);
-        called every second by the OpenFlow app. Returns their names."""
+        """Count as settled the switches whose node has not announced its ports within SWEEP_GRACE (its daemon may
+        be gone), and sweep those waiting longer than that for their peers; called every second by the OpenFlow
+        app. Returns the switches swept."""
         now = time.monotonic() if now is None else now
-        overdue = sorted(n for n, due in list(self.runtime.unsettled.items()) if due <= now)
-        for name in overdue:
-            LOG.warning("switch %s: its node did not announce its ports within %.0f s; removing the flows of ports "
-                        "this controller does not know", name, SWEEP_GRACE)
-            self.sweep_switch(name)
-        return overdue
+        rt = self.runtime
+        with self.state.lock:
+            for name in sorted(n for n, due in list(rt.unsettled.items()) if due <= now):
+                LOG.warning("switch %s: its node did not announce its ports within %.0f s", name, SWEEP_GRACE)
+                del rt.unsettled[name]
+                rt.settled.add(name)
+            overdue = {n for n, due in rt.unswept.items() if due <= now}
+            for name in sorted(overdue):
+                LOG.warning("switch %s: sweeping the flows of ports this controller does not know after %.0f s",
+                            name, SWEEP_GRACE)
+            before = set(rt.unswept)
+            self._sweep_ready(force=overdue)
+            swept = sorted(before - set(rt.unswept))
+        self._send()
+        return swept
 
     def unregister_switch(self, name):
         with self.state.lock:

@@ -39,7 +39,8 @@ class Runtime:
     # switches whose ports this controller holds completely (from its journal, or their node announced them all):
     # only their flows that nothing here produces are swept (those an earlier controller left)
     settled: set = field(default_factory=set)
-    unsettled: dict = field(default_factory=dict)     # switch name -> monotonic time its sweep is due anyway
+    unsettled: dict = field(default_factory=dict)     # switch name -> when it counts as settled without its node
+    unswept: dict = field(default_factory=dict)       # connected switch not swept yet -> when it is swept anyway
 
 
 class State:
@@ -402,5 +403,6 @@ class State:
             self.runtime.connected.discard(name)
             self.runtime.settled.discard(name)
             self.runtime.unsettled.pop(name, None)
+            self.runtime.unswept.pop(name, None)
             self.runtime.ofports.pop(name, None)
             self.changed(*{p.network for p in self.ports.values() if p.switch == name})
