@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import threading
 import time
 
@@ -53,7 +52,8 @@ class ReadyClock:
         self._thread.join(5)
 
 
-def test_a_controller_killed_with_its_state_lost_is_rebuilt_by_sandbox_up_without_losing_a_ping(require_root_ovs):
+def test_a_controller_killed_with_its_state_lost_is_rebuilt_by_sandbox_up_without_losing_a_ping(require_root_ovs,
+                                                                                                capsys):
     with temporary_sandbox(prefix="r", nodes=2) as sb:
         sb.create_network("blue", cidr="10.40.0.0/24")
         sb.create_network("red", cidr="10.40.0.0/24")  # same range, other network: isolation must survive too
@@ -82,8 +82,9 @@ def test_a_controller_killed_with_its_state_lost_is_rebuilt_by_sandbox_up_withou
         finally:
             clock.close()
         answered, lost = pinger.stop()
-        print(f"\nsandbox: controller rebuilt {rebuilt - clock.at:.1f} s after it answered; pings every 10 ms: "
-              f"{answered} answered, {lost} lost", file=sys.stderr)
+        with capsys.disabled():  # the figures show in every run's output
+            print(f"\nsandbox: controller rebuilt {rebuilt - clock.at:.1f} s after it answered; pings every 10 ms: "
+                  f"{answered} answered, {lost} lost")
         assert lost == 0, "".join(pinger.lines[-20:])
         for node, held in flows.items():  # every flow of the live pods is still there (now with others' ids)
             assert held <= pod_flows(sb, node), node
