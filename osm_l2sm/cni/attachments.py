@@ -25,6 +25,9 @@ class Attachments:
     def items(self) -> list[tuple[str, dict]]:
         return list(self.data["attachments"].items())
 
+    def get(self, host_if: str) -> dict | None:
+        return self.data["attachments"].get(host_if)
+
     def add(self, host_if: str, record: dict) -> None:
         self.data["attachments"][host_if] = record
         self._save()

@@ -2,7 +2,9 @@
 
 One request per connection, one JSON line each way: the plugin sends ``{"command", "containerID", "netns",
 "ifName", "args", "path", "config"}`` and gets ``{"result": {...}}`` (ADD), ``{}`` or ``{"error": {"code", "msg",
-"details"}}``. A background loop releases controller ports that DEL could not release at the time.
+"details"}}``. A background loop releases controller ports that DEL could not release at the time; another one
+registers the switch and announces the attachments' ports again to a controller that may have lost them
+(:mod:`.rejoin`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .attachments import Attachments
 from .config import NodeConfig, parse_request
 from .errors import OTHER, CniError
 from .handler import Handler
+from .rejoin import rejoin_loop
 
 LOG = logging.getLogger(__name__)
 DEFAULT_SOCKET = "/run/l2sm/cni.sock"  # the plugin's default too (cni/main.go)
@@ -90,6 +93,7 @@ def serve(node: NodeConfig, socket_path: str = DEFAULT_SOCKET, ready=None) -> No
     server.cni = handler
     stop = threading.Event()
     threading.Thread(target=_release_loop, args=(handler, stop), daemon=True).start()
+    threading.Thread(target=rejoin_loop, args=(handler, stop), daemon=True).start()
     LOG.info("l2sm CNI daemon of switch %s listening on %s", node.switch, socket_path)
     if ready:
         ready()

@@ -23,10 +23,15 @@ from .errors import CONTAINER_UNKNOWN, INVALID_CONFIG, NOT_AVAILABLE, OTHER, TRY
 LOG = logging.getLogger(__name__)
 
 
+def _refused(err: L2smError) -> bool:
+    """The controller answered no (a bad or conflicting request, an unknown name): it changed nothing."""
+    return getattr(err, "status", None) in (400, 404, 409, 413)
+
+
 def _controller_error(err: L2smError, what: str) -> CniError:
     """A request the controller refuses (a bad or conflicting address, an unknown network) will fail the same way
     when retried: code 7 with the controller's message. Anything else (unreachable, busy) may pass later: 11."""
-    if getattr(err, "status", None) in (400, 404, 409, 413):
+    if _refused(err):
         return CniError(INVALID_CONFIG, f"{what}: {err}")
     return CniError(TRY_AGAIN_LATER, f"{what}: {err}")
 
@@ -36,6 +41,15 @@ def _same_ip(a: str, b: str) -> bool:
         return ipaddress.ip_interface(a) == ipaddress.ip_interface(b)
     except ValueError:
         return False
+
+
+def _pod_mac(record: dict) -> str | None:
+    """The MAC of an attachment recorded without it (by an earlier version), from the pod's interface."""
+    try:
+        found = link.pod_end_state(record.get("netns", ""), record.get("ifname", ""))
+    except CniError:
+        return None
+    return found[0] if found else None
 
 
 def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> dict:
@@ -105,14 +119,18 @@ class Handler:
             except L2smError as err:
                 raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
             # pushed before the call: a request that timed out may still have made the port
-            undo.append(lambda: self.attachments.owe_release(host_if) or self._release_now(host_if))
+            release = lambda: self.attachments.owe_release(host_if) or self._release_now(host_if)  # noqa: E731
+            undo.append(release)
+            ips = [str(ip) for ip in conf.ips]
             try:
-                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac,
-                                        ips=[str(ip) for ip in conf.ips])
+                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac, ips=ips)
             except L2smError as err:
+                if _refused(err):  # a definite no: nothing was made, and the port may be another attachment's
+                    undo.remove(release)
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
             self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
-                                           "containerID": req.container_id, "ifname": req.ifname})
+                                           "containerID": req.container_id, "ifname": req.ifname,
+                                           "mac": pod_link.pod_mac, "ips": ips})
             try:
                 link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
             except (OSError, CniError) as err:  # best effort: the attachment stands without it
@@ -161,6 +179,28 @@ class Handler:
         with self.lock:
             return sum(not self._release_now(h) for h in self.attachments.releases())
 
+    def announce(self, host_ifs=None) -> list[str]:
+        """Register again the ports of this node's attachments (``host_ifs``, default all) with the controller,
+        which may have started empty; returns those to try again later (their network is not there yet, or the
+        controller did not answer). One whose interface left the bridge is not announced: DEL or GC removes it."""
+        on_bridge = set(port_names(self.ovs, self.node.bridge))
+        later = []
+        for host_if, rec in self.attachments.items():
+            if (host_ifs is not None and host_if not in host_ifs) or host_if not in on_bridge:
+                continue
+            with self.lock:
+                if self.attachments.get(host_if) != rec:
+                    continue  # deleted or attached again meanwhile: that request told the controller
+                mac = rec.get("mac") or _pod_mac(rec)
+                try:
+                    self.client.attach_port(rec["network"], self.node.switch, host_if, mac=mac, ips=rec.get("ips"))
+                except L2smError as err:
+                    if err.status in (400, 409, 413):  # the controller holds something else for it: say so once
+                        LOG.warning("port %s of network %s not announced: %s", host_if, rec["network"], err)
+                    else:
+                        later.append(host_if)
+        return later
+
     def cmd_gc(self, req: Request, conf: NetConf) -> None:
         valid = {(a.get("containerID"), a.get("ifname")) for a in conf.valid_attachments}
         for host_if, rec in self.attachments.items():
@@ -207,6 +247,9 @@ class Handler:
                                         ips=port.get("ips"))
             except L2smError as err:
                 raise _controller_error(err, f"cannot update the MAC of {host_if}") from err
+            record = dict(self.attachments.get(host_if) or {})
+            if record:  # announced with this MAC to a controller that rebuilds
+                self.attachments.add(host_if, dict(record, mac=mac.lower()))
 
     def cmd_status(self, req: Request, conf: NetConf) -> None:
         try:

@@ -43,10 +43,13 @@ class ControllerClient:
         return self._call("GET", "/metrics")
 
     def create_network(self, name: str, cidr: str | None = None, description: str | None = None,
-                       interdomain_tag: int | None = None) -> dict:
+                       interdomain_tag: int | None = None, network_id: int | None = None) -> dict:
+        """``network_id``: the id the network had (kept when free), for a controller that rebuilds its networks."""
         body = {"name": name, "cidr": cidr, "description": description}
         if interdomain_tag is not None:
             body["interdomain"] = {"tag": interdomain_tag}
+        if network_id is not None:
+            body["id"] = network_id
         return self._call("POST", f"{API}/networks", body)
 
     def get_network(self, name: str) -> dict:
@@ -77,6 +80,10 @@ class ControllerClient:
         if domain_links:
             body["domain_links"] = domain_links
         return self._call("PUT", f"{API}/switches/{quote(name, safe='')}", body)
+
+    def sweep_switch(self, name: str) -> bool:
+        """Say that this switch's node has announced all its ports (the controller may remove the other flows)."""
+        return self._call("POST", f"{API}/switches/{quote(name, safe='')}/sweep")["swept"]
 
     def unregister_switch(self, name: str) -> None:
         self._call("DELETE", f"{API}/switches/{quote(name, safe='')}")

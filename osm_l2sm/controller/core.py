@@ -8,7 +8,11 @@ barrier replies back (:meth:`Controller.acknowledged`). So a REST call never wai
 
 A switch that (re)connects gets a full resync instead: every desired flow is written with the next cookie
 generation (cookie bit 0), then the flows of the other generation are deleted, twice, which clears whatever an
-earlier controller left whatever its generation.
+earlier controller left whatever its generation. That sweep needs every port the switch's flows depend on: its own
+and those of its tunnel peers (flows to a remote MAC). A controller started without them (an empty state: they are
+rebuilt from their owners, docs/controller-api.md "Rebuilding") writes the flows it has and removes nothing until
+the nodes of the switch and of its peers have announced their ports again (:meth:`sweep_switch`), or SWEEP_GRACE
+has passed, so the flows of live pods stay while it learns them.
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from osm_l2sm.errors import L2smError
+
 from .flows import DEFAULT_FLOWS, network_flows, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
@@ -26,6 +32,7 @@ from .state import State
 
 LOG = logging.getLogger(__name__)
 SETTLE_EVERY = 1000  # batches between two settles of the garbage collector (see Controller._settle)
+SWEEP_GRACE = 60.0  # seconds a switch waits for its and its peers' announcements before it is swept anyway
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class Controller:
         return seq
 
     def _resync(self, name: str, passes: int) -> None:
+        """Write every desired flow of switch ``name``; with ``passes`` (2) also delete every other flow."""
         ctx = switch_context(self.state, name)
         if ctx is None:
             return
@@ -80,12 +88,17 @@ class Controller:
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
+        self.runtime.generation.setdefault(name, 0)  # without passes: what the flows written now carry
         rt = self.runtime
         rt.network_batch[name] = {}
         rt.resynced[name] = self._queue(name, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
                                         passes=passes)
         self.metrics.flow_syncs.inc()
-        LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+        if passes:
+            LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+        else:
+            LOG.info("resync %s: %d flows written, none removed until its node has announced its ports", name,
+                     len(flows))
 
     def _update(self, names, networks=None) -> None:
         """Recompute ``networks`` (default: every network) on the named connected switches; queue the changes."""
@@ -158,6 +171,7 @@ class Controller:
         rt = self.runtime
         return {name: {"connected": name in rt.datapaths, "queued": rt.queued.get(name, 0),
                        "acknowledged": rt.acked.get(name, 0), "generation": rt.generation.get(name),
+                       "settled": name in rt.settled,
                        "flows": len(DEFAULT_FLOWS) + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
                        if name in rt.datapaths else 0}
                 for name in sorted(dict(self.state.switches))}
@@ -200,7 +214,11 @@ class Controller:
                 self.state.detach_port(port.switch, port.interface)
             self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
-            self._resync(name, passes=2)
+            if self._sweepable(name):
+                self._resync(name, passes=2)
+            else:
+                self._resync(name, passes=0)
+                self.runtime.unswept.setdefault(name, time.monotonic() + SWEEP_GRACE)
             self._update(holding, networks)  # the other switches forget the MACs behind the released ports
         self._send()
 
@@ -212,6 +230,7 @@ class Controller:
                 return
             del self.runtime.datapaths[name]
             self.runtime.connected.discard(name)
+            self.runtime.unswept.pop(name, None)  # decided again when it connects
             self.runtime.flows.pop(name, None)
             self.state.changed(*self.state.networks_on(name))  # their views say so
         self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
@@ -241,9 +260,9 @@ class Controller:
         self._send()
 
     # -- state changes from the REST API ------------------------------------------------------------------------
-    def create_network(self, name, cidr=None, description=None, interdomain=None):
+    def create_network(self, name, cidr=None, description=None, interdomain=None, network_id=None):
         with self.state.lock:
-            view, created = self.state.create_network(name, cidr, description, interdomain)
+            view, created = self.state.create_network(name, cidr, description, interdomain, network_id)
             if created:  # flows only where the network has ports (none yet), or on the edges when inter-domain
                 self._update(self.state.switches_of_network(name), [name])
         self._send()
@@ -280,6 +299,8 @@ class Controller:
     def register_switch(self, name, dpid, tunnels, domain_links=None):
         with self.state.lock:
             view, changed = self.state.register_switch(name, dpid, tunnels, domain_links)
+            if name not in self.runtime.settled:  # its ports come next, from its node
+                self.runtime.unsettled.setdefault(name, time.monotonic() + SWEEP_GRACE)
             waiting = self.runtime.unknown.get(view["dpid"])
             if waiting:
                 self.switch_connected(view["dpid"], *waiting)
@@ -288,6 +309,55 @@ class Controller:
             view = self.state.switch_view(name)
         self._send()
         return view
+
+    def _sweepable(self, name: str) -> bool:
+        """The controller holds every port the flows of switch ``name`` depend on: its own and its peers'."""
+        rt, switch = self.runtime, self.state.switches[name]
+        return name in rt.settled and all(peer in rt.settled for peer in switch.tunnels)
+
+    def _sweep_ready(self, force=()) -> None:
+        """Sweep the connected switches not swept yet that can be now (or are in ``force``)."""
+        rt = self.runtime
+        for name in sorted(rt.unswept):
+            if name in rt.datapaths and (name in force or self._sweepable(name)):
+                del rt.unswept[name]
+                self._resync(name, passes=2)
+
+    def sweep_switch(self, name: str) -> bool:
+        """The node of switch ``name`` has announced all its ports: the controller holds them. Every switch whose
+        flows depend only on ports it holds now is swept (a full resync removes the flows it does not compute).
+        False when the switch was settled already."""
+        with self.state.lock:
+            if name not in self.state.switches:
+                raise L2smError(f"no switch named {name}", 404)
+            self.runtime.unsettled.pop(name, None)
+            if name in self.runtime.settled:
+                return False
+            self.runtime.settled.add(name)
+            self._sweep_ready()
+        self._send()
+        return True
+
+    def sweep_overdue(self, now: float | None = None) -> list[str]:
+        """Count as settled the switches whose node has not announced its ports within SWEEP_GRACE (its daemon may
+        be gone), and sweep those waiting longer than that for their peers; called every second by the OpenFlow
+        app. Returns the switches swept."""
+        now = time.monotonic() if now is None else now
+        rt = self.runtime
+        with self.state.lock:
+            for name in sorted(n for n, due in list(rt.unsettled.items()) if due <= now):
+                LOG.warning("switch %s: its node did not announce its ports within %.0f s", name, SWEEP_GRACE)
+                del rt.unsettled[name]
+                rt.settled.add(name)
+            overdue = {n for n, due in rt.unswept.items() if due <= now}
+            for name in sorted(overdue):
+                LOG.warning("switch %s: sweeping the flows of ports this controller does not know after %.0f s",
+                            name, SWEEP_GRACE)
+            before = set(rt.unswept)
+            self._sweep_ready(force=overdue)
+            swept = sorted(before - set(rt.unswept))
+        self._send()
+        return swept
 
     def unregister_switch(self, name):
         with self.state.lock:

@@ -95,7 +95,7 @@ class L2smApp(app_manager.OSKenApp):
         return thread
 
     def _reap_forever(self) -> None:
-        """End the connections whose socket os-ken closed. With its native hub, a datapath whose peer went away
+        """End the connections whose socket os-ken closed, and sweep the switches whose node is overdue. With its native hub, a datapath whose peer went away
         waits for its sender thread, which sleeps until something is sent: until then it would neither be reported
         disconnected nor let its switch connect again (the first connection of a dpid stays)."""
         while True:
@@ -103,6 +103,10 @@ class L2smApp(app_manager.OSKenApp):
             for dp in list(self._accepted.values()):
                 if _closed(dp):
                     _wake_sender(dp)
+            try:
+                self.controller.sweep_overdue()
+            except Exception:  # never let this loop die: it also ends dead connections
+                LOG.exception("sweeping the switches whose node did not announce its ports")
 
     def _wake(self) -> None:
         try:

@@ -6,6 +6,7 @@ import json
 import os
 import logging
 import time
+import uuid
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -61,6 +62,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     app = Flask("osm_l2sm.controller")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # also when the app runs under another server
     state = controller.state
+    instance = uuid.uuid4().hex  # a node or operator seeing another one announces what it owns again
 
     @app.before_request
     def start_clock():
@@ -97,7 +99,8 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        return jsonify(status="ok", pid=os.getpid())  # lets a starter tell its own process from another
+        # pid: lets a starter tell its own process from another; instance: changes with every start
+        return jsonify(status="ok", pid=os.getpid(), instance=instance)
 
     @app.get("/metrics")
     def metrics():
@@ -111,7 +114,7 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
     def create_network():
         data = _body()
         view, created = controller.create_network(_field(data, "name"), data.get("cidr"), data.get("description"),
-                                                  data.get("interdomain"))
+                                                  data.get("interdomain"), data.get("id"))
         return jsonify(view), 201 if created else 200
 
     @app.get(f"{API}/networks/<name>")
@@ -153,6 +156,10 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
         data = _body()
         return jsonify(controller.register_switch(name, _field(data, "dpid"), data.get("tunnels", {}),
                                                      data.get("domain_links", {})))
+
+    @app.post(f"{API}/switches/<name>/sweep")
+    def sweep_switch(name):
+        return jsonify(swept=controller.sweep_switch(name))
 
     @app.delete(f"{API}/switches/<name>")
     def unregister_switch(name):

@@ -9,80 +9,18 @@ the dicts they walk (a copy of a dict is atomic in CPython), so a read sees each
 """
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import json
-import re
 import threading
 from dataclasses import dataclass, field, replace
 
 from osm_l2sm.errors import L2smError
 
 from .addresses import bare, check_ips, parse_ips
+from .checks import (MAX_NETWORK_ID, check_cidr, check_dpid, check_interdomain, check_interface, check_mac,
+                     check_name, check_network_id, check_optional_text)
 from .records import Network, Port, Switch, port_id
 from .store import Journal
-
-MAX_NETWORK_ID = 4094
-_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_DPID = re.compile(r"^[0-9a-f]{16}$")
-_IFNAME = re.compile(r"^[^/\s]{1,15}$")
-
-
-def check_name(value, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise L2smError(f"{what} must be 1-63 letters, digits, '-', '.' or '_' (got {value!r})", 400)
-    return value
-
-
-def check_interface(value, what: str = "interface") -> str:
-    if not isinstance(value, str) or not _IFNAME.match(value):
-        raise L2smError(f"{what} must be an interface name of 1-15 characters without '/' (got {value!r})", 400)
-    return value
-
-
-def check_mac(value) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _MAC.match(value.lower()):
-        raise L2smError(f"mac must look like 02:00:00:00:00:01 (got {value!r})", 400)
-    return value.lower()
-
-
-def check_dpid(value) -> str:
-    if not isinstance(value, str) or not _DPID.match(value.lower()):
-        raise L2smError(f"dpid must be 16 hex digits (got {value!r})", 400)
-    return value.lower()
-
-
-def check_optional_text(value, what: str) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > 256):
-        raise L2smError(f"{what} must be a string of at most 256 characters", 400)
-    return value
-
-
-def check_cidr(value) -> str | None:
-    """``None`` or an IP range such as 10.0.0.0/24 (host bits allowed); kept as given."""
-    if value is None:
-        return None
-    try:
-        if not isinstance(value, str):
-            raise TypeError(value)
-        ipaddress.ip_network(value, strict=False)
-    except (TypeError, ValueError):
-        raise L2smError(f"cidr must be an IP range such as 10.0.0.0/24 (got {value!r})", 400) from None
-    return value
-
-
-def check_interdomain(value) -> dict | None:
-    """``None`` or ``{"tag": N}``: the global tag (1..4094) a network carries on domain links."""
-    if value is None:
-        return None
-    tag = value.get("tag") if isinstance(value, dict) else None
-    if not isinstance(tag, int) or isinstance(tag, bool) or not 1 <= tag <= MAX_NETWORK_ID:
-        raise L2smError(f"interdomain must be {{\"tag\": 1..{MAX_NETWORK_ID}}} (got {value!r})", 400)
-    return {"tag": tag}
-
 
 @dataclass
 class Runtime:
@@ -98,6 +36,11 @@ class Runtime:
     resynced: dict = field(default_factory=dict)      # switch name -> batch of its last full resync
     network_batch: dict = field(default_factory=dict)  # switch name -> {network: last batch changing its flows}
     batch_networks: dict = field(default_factory=dict)  # switch name -> {batch not yet acknowledged: networks}
+    # switches whose ports this controller holds completely (from its journal, or their node announced them all):
+    # only their flows that nothing here produces are swept (those an earlier controller left)
+    settled: set = field(default_factory=set)
+    unsettled: dict = field(default_factory=dict)     # switch name -> when it counts as settled without its node
+    unswept: dict = field(default_factory=dict)       # connected switch not swept yet -> when it is swept anyway
 
 
 class State:
@@ -128,6 +71,7 @@ class State:
                 self.switches[name] = Switch.from_json(name, value)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise L2smError(f"cannot read controller state {path}: bad record ({err!r})") from err
+        self.runtime.settled = set(self.switches)  # their ports were journaled with them
 
     # runtime facts, under the names the flow computation and the tests use
     @property
@@ -344,12 +288,16 @@ class State:
             return True
 
     # -- mutations (each holds the lock, journals the change, and returns what changed) ------------------------
-    def create_network(self, name, cidr=None, description=None, interdomain=None) -> tuple[dict, bool]:
-        """Create (or find an equal) network; returns (view, created)."""
+    def create_network(self, name, cidr=None, description=None, interdomain=None,
+                       network_id=None) -> tuple[dict, bool]:
+        """Create (or find an equal) network; returns (view, created). ``network_id``: the id a new network gets
+        when no other network holds it (the one it had under an earlier controller, whose flows the switches
+        still hold); else, as without it, the lowest free id."""
         check_name(name, "network name")
         check_cidr(cidr)
         check_optional_text(description, "description")
         interdomain = check_interdomain(interdomain)
+        check_network_id(network_id)
         with self.lock:
             if name in self.networks:
                 net = self.networks[name]
@@ -357,7 +305,8 @@ class State:
                     raise L2smError(f"network {name} already exists with other fields", 409)
                 return self.network_view(name), False
             used = {n.id for n in self.networks.values()}
-            free = next((i for i in range(1, MAX_NETWORK_ID + 1) if i not in used), None)
+            free = network_id if network_id and network_id not in used else None
+            free = free or next((i for i in range(1, MAX_NETWORK_ID + 1) if i not in used), None)
             if free is None:
                 raise L2smError(f"no network id left (at most {MAX_NETWORK_ID} networks)", 409)
             tag = interdomain and interdomain["tag"]
@@ -452,5 +401,8 @@ class State:
             self._journal(delete=[("switches", name)])
             del self.switches[name]
             self.runtime.connected.discard(name)
+            self.runtime.settled.discard(name)
+            self.runtime.unsettled.pop(name, None)
+            self.runtime.unswept.pop(name, None)
             self.runtime.ofports.pop(name, None)
             self.changed(*{p.network for p in self.ports.values() if p.switch == name})

@@ -24,6 +24,7 @@ from osm_l2sm.errors import L2smError
 
 from . import cluster
 from .nad import ensure_nad, ensure_nad_crd
+from .network_resync import NetworkResync, recorded_id, resync_forever
 from .provider import ProviderClient, is_interdomain, provider_url
 from .reservations import Reservations
 from .resources import (ERROR_ANNOTATION, FINALIZER, GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, POD_LABEL,
@@ -97,6 +98,7 @@ class Operator:
         self._api = api_client
         self._lock = threading.Lock()
         self._namespace_locks: dict[str, threading.Lock] = {}
+        self._stop = threading.Event()
 
     def api(self):
         with self._lock:
@@ -129,6 +131,12 @@ class Operator:
         # kopf's indexes are live objects: the webhook (which kopf calls without them) reads them too
         self.pods, self.networks = l2sm_pods, l2sm_networks
         ensure_nad_crd(self.api())
+        if self.config.controller_url:  # a controller replaced while we run gets the networks again
+            threading.Thread(target=resync_forever, args=(NetworkResync(self), self._stop), name="network-resync",
+                             daemon=True).start()
+
+    def cleanup(self, **_) -> None:
+        self._stop.set()
 
     def login(self, **_) -> kopf.ConnectionInfo:
         """kopf connects exactly as the handlers' client does (the --kubeconfig file or the in-cluster account)."""
@@ -143,15 +151,17 @@ class Operator:
 
     # -------------------------------------------------------------------------------------------- L2Networks
 
-    def ensure_controller_network(self, name: str, cidr: str | None, tag: int | None = None) -> dict:
-        """The controller has network ``name`` with ``cidr`` (and inter-domain ``tag``).
+    def ensure_controller_network(self, name: str, cidr: str | None, tag: int | None = None,
+                                  network_id: int | None = None) -> dict:
+        """The controller has network ``name`` with ``cidr`` (and inter-domain ``tag``); one made now gets
+        ``network_id`` when free (the id it had, for a controller that rebuilds).
 
         The controller cannot change a network in place: one that differs is replaced only while no port is on it
         (a replaced network would silently detach its pods); otherwise :class:`NetworkDiffers` says what differs.
         """
         ctl = self.controller()
         try:
-            return ctl.create_network(name, cidr=cidr, interdomain_tag=tag)
+            return ctl.create_network(name, cidr=cidr, interdomain_tag=tag, network_id=network_id)
         except L2smError as err:
             if getattr(err, "status", None) != 409:
                 raise
@@ -217,13 +227,13 @@ class Operator:
             status["assignedIPs"] = stale
         return status
 
-    def network_ensure(self, name: str, namespace: str, spec, **_) -> None:
+    def network_ensure(self, name: str, namespace: str, spec, status=None, **_) -> None:
         cidr = spec.get("networkCIDR") or None
         # an ext-vnet exists on the controller only with its global tag: created without it, it would have to be
         # replaced later, detaching the pods already on it
         tag = self.interdomain_tag(namespace, name, spec) if is_interdomain(spec) else None
         try:
-            created = self.ensure_controller_network(name, cidr, tag)
+            created = self.ensure_controller_network(name, cidr, tag, recorded_id({"status": status}))
         except NetworkDiffers as err:  # the network works as it is; the change waits for its pods to go
             cluster.patch_network_status(self.api(), namespace, name, {
                 "conditions": [_condition("False", "ChangePending", str(err))]})
@@ -401,6 +411,7 @@ class Operator:
         kopf.index(*PODS, labels=POD_LABELS, id="l2sm_pods")(l2sm_pods_index)
         kopf.index(*L2NETWORKS, id="l2sm_networks")(l2sm_networks_index)
         kopf.on.startup(id="configure")(self.configure)
+        kopf.on.cleanup(id="cleanup")(self.cleanup)
         kopf.on.login(id="login")(self.login)
         for on in (kopf.on.create(*L2NETWORKS, id="network_ensure"),
                    kopf.on.update(*L2NETWORKS, field="spec", id="network_ensure"),

@@ -189,11 +189,21 @@ class Builder:
         for cluster in state.clusters:
             if not self.controller_alive(cluster.controller, cluster.label):
                 self.start_controller(state, cluster)
+                self.restore_networks(state, cluster)  # the nodes' daemons announce switches and ports meanwhile
                 wait_switches(self.client(cluster.controller.url), cluster.nodes)
             elif set(revived) & set(cluster.nodes):
                 wait_switches(self.client(cluster.controller.url), sorted(set(revived) & set(cluster.nodes)))
         if state.interdomain and not self.controller_alive(state.provider, PROVIDER_LABEL):
             self.start_provider(state)
+
+    def restore_networks(self, state: SandboxState, cluster: ClusterRecord) -> None:
+        """The sandbox's networks of ``cluster`` on its controller, with the ids they had (a controller started
+        without its state file has none; one that kept it has them already, and this changes nothing)."""
+        client = self.client(cluster.controller.url)
+        for name, net in sorted(state.networks.items(), key=lambda item: item[1].get("ids", {}).get(cluster.label, 0)):
+            if cluster.label in net.get("ids", {}):
+                client.create_network(name, cidr=net.get("cidr"), interdomain_tag=net.get("tag"),
+                                      network_id=net["ids"][cluster.label])
 
     # teardown ---------------------------------------------------------------------------------------------------
     def teardown(self) -> None:

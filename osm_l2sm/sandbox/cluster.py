@@ -84,13 +84,15 @@ class Sandbox:
             self.store.remove_dir()
 
     def restart_controller(self) -> int:
-        """Start the (first cluster's) controller again from its state file (after a crash or a kill); returns the
-        new pid. The switches keep forwarding meanwhile (fail_mode=secure) and are re-synced when they reconnect."""
+        """Start the (first cluster's) controller again from its state file (after a crash or a kill; without it,
+        it rebuilds: the networks from the sandbox's records, switches and ports from the nodes); returns the new
+        pid. The switches keep forwarding meanwhile (fail_mode=secure) and are re-synced when they reconnect."""
         with self.store.locked():
             state = self.store.running()
             cluster = state.clusters[0]
             self.builder.stop_controller(cluster.controller, cluster.label)
             self.builder.start_controller(state, cluster)
+            self.builder.restore_networks(state, cluster)
             wait_switches(self._client(cluster.controller.url), cluster.nodes)
             return cluster.controller.pid
 
@@ -184,6 +186,11 @@ class Sandbox:
         except BaseException:  # leave nothing behind: the clusters' networks made here, then the tag
             self._forget(state, name, made, members)
             raise
+        with self.store.locked():  # recorded: a controller started empty gets it again (Builder.restore_networks)
+            latest = self.store.running()
+            latest.networks[name] = {"cidr": cidr, "tag": tag,
+                                     "ids": {c.label: v["id"] for c, v in zip(targets, views)}}
+            self.store.save(latest)
         named = {"clusters": list(clusters)} if clusters else {}
         return dict(views[0], **named, interdomain={"tag": tag} if tag else None)
 
@@ -201,6 +208,8 @@ class Sandbox:
                     self.store.save(state)
             for cluster in found:
                 self._client(cluster.controller.url).delete_network(name)
+            state.networks.pop(name, None)
+            self.store.save(state)
             self._forget(state, name, [], found if len(found) > 1 else [])
 
     def _forget(self, state: SandboxState, name: str, networks: list[ClusterRecord],

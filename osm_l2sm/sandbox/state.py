@@ -63,6 +63,9 @@ class SandboxState:
     provider: ControllerRecord | None = None  # allocates the inter-domain tags; only with several clusters
     interdomain: str | None = None  # the edges' own /24
     ready: bool = False
+    # the networks made through the sandbox, which a controller started empty gets again: name -> {"cidr",
+    # "tag" (inter-domain), "ids": {cluster label: the id its controller gave}}
+    networks: dict[str, dict] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[str]:
@@ -92,7 +95,8 @@ class SandboxState:
         pods = {name: PodRecord(**rec) for name, rec in data.get("pods", {}).items()}
         provider = ControllerRecord(**data["provider"]) if data.get("provider") else None
         return cls(name=data["name"], underlay=data.get("underlay"), clusters=clusters, pods=pods,
-                   provider=provider, interdomain=data.get("interdomain"), ready=bool(data.get("ready")))
+                   provider=provider, interdomain=data.get("interdomain"), ready=bool(data.get("ready")),
+                   networks=dict(data.get("networks") or {}))
 
 
 def _from_earlier_format(data: dict) -> dict:

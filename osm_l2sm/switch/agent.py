@@ -7,6 +7,8 @@ without peers (a node whose daemons died) keeps the tunnels and domain links the
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -81,7 +83,18 @@ def _record_path(run_dir: str) -> str:
     return os.path.join(run_dir, "agent.json")
 
 
-def _read_record(run_dir: str) -> dict:
+@contextlib.contextmanager
+def record_lock(run_dir: str):
+    """Held while the record is written and registered, or read and registered again (by the node daemon): a
+    registration from a record read before an ``up`` changed it never lands after that ``up``'s own."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "agent.lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def read_record(run_dir: str) -> dict:
+    """What the last ``up`` in ``run_dir`` made (empty when none)."""
     path = _record_path(os.path.abspath(run_dir))
     if not os.path.exists(path):
         return {}
@@ -98,7 +111,7 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     knows already, which may not run yet). ``peers`` and ``domain`` None keep what the last ``up`` made.
 
     Returns the switch as the controller reports it (None when not registered)."""
-    record = _read_record(run_dir)
+    record = read_record(run_dir)
     if peers is None:
         peers = dict(record.get("peers", {}))
     if domain is None and record.get("domain"):
@@ -110,13 +123,14 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     start_switch(run_dir, netns)
     try:
         connect_controller(ovs, node, controller, tls, bridge)
-        with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
-            json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
-                       "domain": asdict(domain) if domain else None}, f)
-        tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
-                   for peer, ip in sorted(peers.items())}
-        links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None
-        return register(node, rest, token, tunnels, links) if register_switch else None
+        with record_lock(ovs.run_dir):
+            with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
+                json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
+                           "domain": asdict(domain) if domain else None}, f)
+            tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
+                       for peer, ip in sorted(peers.items())}
+            links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None
+            return register(node, rest, token, tunnels, links) if register_switch else None
     except BaseException:
         if fresh:  # a failed first start leaves no daemons, bridge or tunnels; a running switch is left as it was
             switch_down(node, run_dir, None, netns)
@@ -128,7 +142,7 @@ def switch_down(node: str, run_dir: str, rest: str | None, netns: str | None = N
     """Unregister, remove tunnels, domain links and bridge, stop OVS. Missing pieces are fine; an unreachable
     controller is reported after everything local is gone."""
     path = _record_path(os.path.abspath(run_dir))
-    record = _read_record(run_dir)
+    record = read_record(run_dir)
     netns = netns or record.get("netns")
     failure = None
     if rest:
@@ -146,7 +160,8 @@ def switch_down(node: str, run_dir: str, rest: str | None, netns: str | None = N
     if running:
         remove_bridge(ovs, bridge)
     ovs.stop()
-    if os.path.exists(path):
-        os.unlink(path)
+    for leftover in (path, os.path.join(os.path.dirname(path), "agent.lock")):
+        if os.path.exists(leftover):
+            os.unlink(leftover)
     if failure:
         raise L2smError(f"switch {node} is down locally but was not unregistered: {failure}", failure.status)

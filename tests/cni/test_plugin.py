@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from osm_l2sm.cni.link import host_ifname
 from osm_l2sm.sandbox import netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
@@ -135,6 +136,24 @@ def test_an_address_the_controller_refuses_is_a_cni_error_with_its_message_and_l
         assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
     finally:
         cni(sb, "DEL", holder, pod_ns, ifname="net2", container="holder")
+
+
+def test_an_add_the_controller_refuses_leaves_the_other_networks_port_registered(sb, pod_ns):
+    # the controller holds this container's interface on another network (registered by someone else, not by this
+    # node's daemon): its 409 means nothing was made, so the undo must not release that port
+    client = sb.controller_client()
+    client.create_network("undo-red", cidr="10.31.0.0/24")
+    host_if = host_ifname("ctr-undo", "net1")
+    client.attach_port("undo-red", "node1", host_if, mac="02:00:00:00:0a:01", ips=["10.31.0.1/24"])
+    try:
+        before = leftovers(sb)
+        status, error = cni(sb, "ADD", config(address="10.30.0.9/24"), pod_ns, container="ctr-undo")
+        assert status == 1 and error["code"] == 7 and "already attached to network undo-red" in error["msg"], error
+        assert [(p["network"], p.get("ips")) for p in client.list_ports() if p["interface"] == host_if] == [
+            ("undo-red", ["10.31.0.1/24"])]
+        assert leftovers(sb) == before
+    finally:
+        client.delete_network("undo-red")
 
 
 def test_a_check_that_follows_a_changed_mac_keeps_the_address_held(sb, pod_ns):

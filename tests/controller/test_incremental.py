@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import pytest
 
@@ -125,18 +126,65 @@ def test_incremental_flows_equal_the_full_computation_after_every_change(seed):
         check(state, controller, datapaths, step)
 
 
-def test_a_reconnected_switch_loses_the_flows_of_an_earlier_controller_of_either_generation():
+def _stale(dp, desired) -> set:
+    """Flows an earlier controller left on ``dp``, one of each cookie generation."""
+    flows = set()
+    for gen in (0, 1):
+        flow = type(desired[0]).make(0, 7, {"in_port": 900 + gen})
+        dp.table[(flow.table, flow.priority, flow.match)] = (flow, gen)
+        flows.add(flow)
+    return flows
+
+
+def test_a_switch_its_node_registered_keeps_earlier_flows_until_its_and_its_peers_ports_are_announced():
+    # a controller started empty learns switches and ports from the nodes: until the nodes of a switch and of its
+    # tunnel peers (flows to their MACs) have announced them all, a flow it does not know may be a live pod's, so
+    # nothing is removed; then all of either generation go
     state, controller, datapaths = build(random.Random(1))
     controller.create_network("blue")
     deliver(controller)
     dp = datapaths["s1"]
-    stale = desired_flows(state, "s1")[0]
-    for gen in (0, 1):
-        stale_flow = type(stale).make(0, 7, {"in_port": 900 + gen})
-        dp.table[(stale_flow.table, stale_flow.priority, stale_flow.match)] = (stale_flow, gen)
+    stale = _stale(dp, desired_flows(state, "s1"))
+    controller.switch_connected(f"{1:016x}", dp, dict(state.ofports["s1"]))
+    deliver(controller)
+    assert dp.flows() == set(desired_flows(state, "s1")) | stale
+    assert controller.progress()["s1"]["settled"] is False
+    assert controller.sweep_switch("s1") is True
+    for peer in SWITCHES[1:]:
+        deliver(controller)
+        assert stale <= dp.flows(), f"swept before {peer} announced its ports"
+        controller.sweep_switch(peer)
+    deliver(controller)
+    assert dp.flows() == set(desired_flows(state, "s1"))
+    assert controller.sweep_switch("s1") is False, "a second sweep changes nothing"
+    stale = _stale(dp, desired_flows(state, "s1"))  # a settled switch that connects again is swept at once
     controller.switch_connected(f"{1:016x}", dp, dict(state.ofports["s1"]))
     deliver(controller)
     assert dp.flows() == set(desired_flows(state, "s1"))
+
+
+def test_a_switch_whose_node_never_announces_is_swept_after_the_grace():
+    from osm_l2sm.controller.core import SWEEP_GRACE
+
+    state, controller, datapaths = build(random.Random(1))
+    deliver(controller)
+    stale = _stale(datapaths["s1"], desired_flows(state, "s1"))
+    controller.switch_connected(f"{1:016x}", datapaths["s1"], dict(state.ofports["s1"]))
+    deliver(controller)
+    assert controller.sweep_overdue() == [] and stale <= datapaths["s1"].flows()
+    assert controller.sweep_overdue(time.monotonic() + SWEEP_GRACE + 1) == sorted(controller.runtime.datapaths)
+    deliver(controller)
+    assert datapaths["s1"].flows() == set(desired_flows(state, "s1"))
+
+
+def test_a_network_made_again_keeps_its_id_when_free():
+    controller = Controller(State())
+    assert controller.create_network("red", network_id=7)[0]["id"] == 7
+    assert controller.create_network("blue", network_id=7)[0]["id"] == 1, "taken: the lowest free id"
+    assert controller.create_network("red", network_id=9)[0]["id"] == 7, "an existing network keeps its id"
+    for bad in (0, 4095, "7", True):
+        with pytest.raises(L2smError, match="id must be"):
+            controller.create_network("green", network_id=bad)
 
 
 def test_a_network_shows_each_switch_with_its_ports_pending_until_the_switch_acknowledges():

@@ -41,9 +41,12 @@ def status_of(call, *args, **kwargs) -> int:
 
 
 def test_healthz_needs_no_token_but_the_api_does(controller):
-    assert raw(controller, "GET", "/healthz", token=None).json() == {"status": "ok", "pid": controller.pid}
+    health = raw(controller, "GET", "/healthz", token=None).json()
+    assert health == {"status": "ok", "pid": controller.pid, "instance": health["instance"]}
+    assert len(health["instance"]) == 32 and raw(controller, "GET", "/healthz").json() == health
     for method, path in (("GET", "/api/v1/networks"), ("POST", "/api/v1/networks"), ("GET", "/api/v1/ports"),
-                         ("PUT", "/api/v1/switches/s1"), ("GET", "/api/v1/topology"), ("GET", "/metrics")):
+                         ("PUT", "/api/v1/switches/s1"), ("POST", "/api/v1/switches/s1/sweep"),
+                         ("GET", "/api/v1/topology"), ("GET", "/metrics")):
         for token in (None, "wrong"):
             resp = raw(controller, method, path, token=token, json={"name": "x"})
             assert resp.status_code == 401 and "token" in resp.json()["error"], (method, path)

@@ -29,7 +29,8 @@ def test_sync_lists_registered_switches_and_rejects_a_bad_wait(controller):
     client.create_network("blue")
     answer = sync(controller.url, "1").json()
     assert answer == {"synced": True, "switches": {"node1": {"connected": False, "queued": 0, "acknowledged": 0,
-                                                             "generation": None, "flows": 0}}}
+                                                             "generation": None, "settled": False,
+                                                             "flows": 0}}}
     for bad in ("x", "-1", "61", "nan"):
         resp = sync(controller.url, bad)
         assert resp.status_code == 400 and "wait" in resp.json()["error"], bad

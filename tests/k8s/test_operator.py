@@ -189,6 +189,7 @@ def test_nad_points_multus_at_the_l2sm_cni_plugin():
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -488,6 +489,39 @@ def test_operator_restart_loses_no_address(operator, cluster):
     status = wait_for(lambda: (s := cluster.status("net-r")).get("connectedPodCount") == 2 and s, "two pods left")
     assert status["assignedIPs"] == {r2[0].split("/")[0]: f"{cluster.ns}/r2", r3[0].split("/")[0]: f"{cluster.ns}/r3"}
     assert _addresses(cluster.multus("r2"), "net-r") == r2
+
+
+def _replace_with_an_empty_controller(controller) -> None:
+    """The controller pod deleted: a new one on the same address, its state (an emptyDir) lost."""
+    controller.stop()
+    os.remove(controller.state_file)
+    controller.start(timeout=60)
+
+
+def test_a_controller_replaced_empty_gets_every_l2network_again_with_its_id(operator, cluster, controller, capsys):
+    first = operator()
+    for name, cidr in (("net-0", "10.21.0.0/24"), ("net-x", "10.22.0.0/24"), ("net-y", "10.23.0.0/24")):
+        cluster.create_network(name, networkCIDR=cidr)
+        wait_for(lambda: _ready(cluster, name), f"L2Network {name} Ready")
+    cluster.delete_network("net-0")  # net-x and net-y keep ids 2 and 3: made again without them, they would move
+    wait_for(lambda: cluster.network("net-0") is None, "net-0 deleted")
+    ctl = controller.client()
+    held = {n["name"]: (n["id"], n["cidr"]) for n in ctl.list_networks()}
+    assert {k: v[0] for k, v in held.items()} == {"net-x": 2, "net-y": 3}
+
+    _replace_with_an_empty_controller(controller)  # while the operator runs: no L2Network event says so
+    started = time.monotonic()
+    wait_for(lambda: {n["name"]: (n["id"], n["cidr"]) for n in ctl.list_networks()} == held,
+             "the networks made again with their ids", timeout=30, interval=0.1)
+    with capsys.disabled():  # the figure shows in every run's output
+        print(f"\noperator: networks made again {time.monotonic() - started:.1f} s after the controller answered")
+
+    assert first.stop() == 0  # replaced again while no operator runs: the next one makes them at its start
+    _replace_with_an_empty_controller(controller)
+    assert ctl.list_networks() == []
+    operator()
+    wait_for(lambda: {n["name"]: (n["id"], n["cidr"]) for n in ctl.list_networks()} == held,
+             "the networks made again by a new operator", timeout=60)
 
 
 def test_unlabelled_pods_are_left_alone(operator, cluster):
