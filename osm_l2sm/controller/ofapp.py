@@ -23,7 +23,7 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_D
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from osm_l2sm.switch import dpid_for
+from osm_l2sm.protocol import dpid_for
 
 from . import wire
 from .tls import peer_common_name

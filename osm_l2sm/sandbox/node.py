@@ -13,10 +13,10 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import stop_process
-from osm_l2sm.switch import DomainLinks, OvsInstance, dpid_for, switch_up
+from osm_l2sm.protocol import TOKEN_ENV, dpid_for
+from osm_l2sm.switch import DomainLinks, OvsInstance, switch_up
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from osm_l2sm.constants import BRIDGE
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
+from osm_l2sm.protocol import dpid_for
 
 from .bridge import ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel, tunnel_name
-from .ovs import OvsInstance, dpid_for
+from .ovs import OvsInstance
 
 LOG = logging.getLogger(__name__)
 DEFAULT_BRIDGE = BRIDGE

@@ -10,7 +10,7 @@ import pytest
 
 from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.controller.tls import ensure_ca, issue
-from osm_l2sm.switch import dpid_for
+from osm_l2sm.protocol import dpid_for
 from tests.openflow_impostor import Impostor
 from tests.polling import wait_for
 from tests.ports import free_port
