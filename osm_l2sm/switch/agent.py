@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from osm_l2sm.constants import BRIDGE
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
+from osm_l2sm.files import write_json_atomic
 from osm_l2sm.protocol import dpid_for
 
 from .bridge import ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel, tunnel_name
@@ -111,9 +112,9 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     start_switch(run_dir, netns)
     try:
         connect_controller(ovs, node, controller, tls, bridge)
-        with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
-            json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
-                       "domain": asdict(domain) if domain else None}, f)
+        write_json_atomic(_record_path(ovs.run_dir), {  # written first: down must find it
+            "node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
+            "domain": asdict(domain) if domain else None})
         tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
                    for peer, ip in sorted(peers.items())}
         links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None
