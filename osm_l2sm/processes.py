@@ -1,11 +1,27 @@
-"""Stopping a process the way every box does it: SIGTERM, a grace period, then SIGKILL."""
+"""Waiting, the way every box does it: for a condition, with a deadline; and stopping a process (SIGTERM, grace,
+SIGKILL)."""
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
 import time
-from typing import Callable
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
+    """Call ``probe`` every ``interval`` seconds until it returns something true, which is returned, or until
+    ``timeout`` seconds have passed: then its last answer (false) is returned, from a call made at the deadline. An
+    exception of ``probe`` ends the wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        left = deadline - time.monotonic()
+        if result or left <= 0:
+            return result
+        time.sleep(min(interval, left))
 
 
 def pid_alive(pid: int) -> bool:
@@ -30,7 +46,5 @@ def stop_process(pid: int, alive: Callable[[], bool] | None = None, grace: float
             return True
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not alive(), wait, interval=0.05)
     return not alive()

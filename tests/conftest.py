@@ -53,9 +53,8 @@ def unavailable(reason: str) -> None:
 
 
 def pytest_sessionstart(session) -> None:
-    if os.geteuid() == 0:  # only root's tests make namespaces, links and daemons
-        from tests.leaks import snapshot
-        session.config._l2sm_before = snapshot()
+    from tests.leaks import snapshot
+    session.config._l2sm_before = snapshot(session.config.rootpath)
 
 
 def pytest_sessionfinish(session) -> None:
@@ -64,7 +63,7 @@ def pytest_sessionfinish(session) -> None:
     if before is None:
         return
     from tests.leaks import leaks_since
-    session.config._l2sm_leaks = leaks_since(before)
+    session.config._l2sm_leaks = leaks_since(before, session.config.rootpath)
     if session.config._l2sm_leaks and IN_CI:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -73,7 +72,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
     leaks = getattr(terminalreporter.config, "_l2sm_leaks", None)
     if leaks is not None:
         terminalreporter.section("left behind by the tests")
-        for line in leaks or ["nothing (network namespaces and their mounts, host links, test processes: as before the run)"]:
+        for line in leaks or ["nothing (network namespaces and their mounts, host links, test processes, the "
+                              "checkout: as before the run)"]:
             terminalreporter.write_line(line)
     _tier_summary(terminalreporter)
 

@@ -1,6 +1,6 @@
 """What the test suite must leave as it found it: network namespaces (and their mounts, wherever they are), links
-in the host's namespace, and the processes the tests start (OVS daemons, controllers, node daemons, the Kubernetes
-and OSM tiers' servers).
+in the host's namespace, the processes the tests start (OVS daemons, controllers, node daemons, the Kubernetes
+and OSM tiers' servers), and the checkout (no file added or changed in it, when the tests run from a git checkout).
 
 The root conftest takes a snapshot when the session starts and compares at its end: anything new that is still there
 is a leak. Per-test checks (the sandbox's and the CNI tests' before/after counts) say which test; this one says that
@@ -9,6 +9,7 @@ nothing slipped through between them.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class Snapshot:
     mounts: frozenset  # every namespace mount point (nsfs), wherever it is: a bad name can put one outside /run
     links: frozenset
     processes: frozenset  # (pid, description)
+    checkout: frozenset = frozenset()  # `git status --porcelain` lines: files not committed, untracked ones too
 
     def new_since(self, before: "Snapshot") -> list[str]:
         found = [f"network namespace {n}" for n in sorted(self.namespaces - before.namespaces)]
@@ -32,6 +34,7 @@ class Snapshot:
                   if not m.startswith("/run/netns/") or m[len("/run/netns/"):] not in self.namespaces]
         found += [f"link {n}" for n in sorted(self.links - before.links)]
         found += [f"process {pid} ({what})" for pid, what in sorted(self.processes - before.processes)]
+        found += [f"in the checkout: {line}" for line in sorted(self.checkout - before.checkout)]
         return found
 
 
@@ -53,7 +56,27 @@ def _process(pid: str) -> str | None:
     return None
 
 
-def snapshot() -> Snapshot:
+def checkout_status(checkout: Path | None) -> frozenset:
+    """What `git status` reports in ``checkout`` (untracked files one by one); nothing when it is not the top of a
+    git checkout (an unpacked source tree, or no git)."""
+    if checkout is None:
+        return frozenset()
+    try:
+        top = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=60)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != checkout.resolve():
+            return frozenset()
+        status = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=all"],
+                                capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(status.stdout.splitlines())
+
+
+def snapshot(checkout: Path | None = None) -> Snapshot:
+    """The system's state (root only: others' tests make no namespaces, links or daemons) and ``checkout``'s."""
+    if os.geteuid() != 0:
+        return Snapshot(frozenset(), frozenset(), frozenset(), frozenset(), checkout_status(checkout))
     netns = Path("/run/netns")
     namespaces = frozenset(p.name for p in netns.iterdir()) if netns.is_dir() else frozenset()
     links = frozenset(p.name for p in Path("/sys/class/net").iterdir())
@@ -65,14 +88,14 @@ def snapshot() -> Snapshot:
             what = _process(entry.name)
             if what:
                 processes.add((int(entry.name), what))
-    return Snapshot(namespaces, mounts, links, frozenset(processes))
+    return Snapshot(namespaces, mounts, links, frozenset(processes), checkout_status(checkout))
 
 
-def leaks_since(before: Snapshot, settle: float = 10.0) -> list[str]:
+def leaks_since(before: Snapshot, checkout: Path | None = None, settle: float = 10.0) -> list[str]:
     """What is new since ``before``, after giving processes that are being stopped ``settle`` seconds to go."""
     deadline = time.monotonic() + settle
     while True:
-        found = snapshot().new_since(before)
+        found = snapshot(checkout).new_since(before)
         if not found or time.monotonic() >= deadline:
             return found
         time.sleep(0.5)

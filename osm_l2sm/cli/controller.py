@@ -1,4 +1,4 @@
-"""`osm-l2sm` sub-commands of the data plane: `controller run`, `switch up`, `switch down`."""
+"""`osm-l2sm` sub-commands of the data plane: `controller run`, `switch up|cert|down|daemon`."""
 from __future__ import annotations
 
 
@@ -13,8 +13,9 @@ def register(sub) -> None:
     add_arguments(run_parser)
     run_parser.set_defaults(func=_run_controller)
 
+    from osm_l2sm.cni.cli import register as register_cni_daemon
     from osm_l2sm.switch.cli import register as register_switch
-    register_switch(sub)
+    register_cni_daemon(register_switch(sub))
 
 
 def _run_controller(args) -> int:

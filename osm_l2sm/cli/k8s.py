@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from osm_l2sm.protocol import TOKEN_ENV
+
 
 def register(sub) -> None:
     """Add this area's sub-commands to the top-level parser."""
@@ -12,8 +14,8 @@ def register(sub) -> None:
     run = osub.add_parser("run", help="run the operator in the foreground until SIGTERM/SIGINT")
     run.add_argument("--controller", default=os.environ.get("L2SM_CONTROLLER_URL"),
                      help="controller REST URL, e.g. http://l2sm-controller:8181 (env L2SM_CONTROLLER_URL)")
-    run.add_argument("--token", default=os.environ.get("L2SM_CONTROLLER_TOKEN"),
-                     help="controller bearer token (env L2SM_CONTROLLER_TOKEN)")
+    run.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                     help=f"controller bearer token (env {TOKEN_ENV})")
     run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster account, then KUBECONFIG)")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--namespace", action="append", dest="namespaces", metavar="NS",

@@ -8,6 +8,7 @@ import tempfile
 import yaml
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.protocol import TOKEN_ENV
 
 from osm_l2sm.osm import nsconfig
 
@@ -40,8 +41,8 @@ def _target_options() -> argparse.ArgumentParser:
     group.add_argument("--provider", help="inter-domain provider named by spanning networks (default l2sm-provider)")
     group.add_argument("--provider-domain", help="the provider's DNS domain (default: its name)")
     group.add_argument("--controller", help="URL of an osm-l2sm controller REST API")
-    group.add_argument("--controller-token", default=os.environ.get("L2SM_CONTROLLER_TOKEN"),
-                       help="bearer token of the controller (env L2SM_CONTROLLER_TOKEN)")
+    group.add_argument("--controller-token", default=os.environ.get(TOKEN_ENV),
+                       help=f"bearer token of the controller (env {TOKEN_ENV})")
     parent.add_argument("--package", nargs="+", action="extend", default=[], metavar="PKG",
                         help="local NSD/VNFD packages (folder, .tar.gz or YAML) instead of OSM's copies")
     return parent
@@ -146,7 +147,7 @@ def _kubeconfig_from_osm(args, nbi) -> None:
 
 
 def _target(args, nbi):
-    from osm_l2sm.osm.targets import target_from_args
+    from .targets import target_from_args
 
     _kubeconfig_from_osm(args, nbi)
     return target_from_args(args)
@@ -214,7 +215,7 @@ def _align_namespace(args, config: dict, kind: str) -> dict:
 def run_ns_create(args) -> int:
     from osm_l2sm.osm import lifecycle
     from osm_l2sm.osm.nbi import OperationTimeout
-    from osm_l2sm.osm.targets import target_kind
+    from .targets import target_kind
 
     _split_kubeconfigs(args)
     nbi = nbi_from_args(args)
@@ -252,7 +253,7 @@ def run_ns_create(args) -> int:
             outcome.append(f"NS {args.ns_name} ({ns_id}): " + ("instantiated" if args.wait else
                                                                  f"instantiating, operation {op_id}"))
         elif kind == "kubeconfig":
-            from osm_l2sm.osm.targets import install_knfs
+            from .targets import install_knfs
 
             install_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
             outcome.append(f"KNFs of {args.ns_name} installed with Helm in namespace {args.namespace}")
@@ -313,7 +314,7 @@ def run_ns_delete(args) -> int:
             nbi.wait_op(op_id, timeout=args.timeout, gone_is_done=True)
         print(f"NS {name} ({ns['_id']}): " + ("deleted" if args.wait or not op_id else f"deleting, operation {op_id}"))
     elif args.kubeconfig:
-        from osm_l2sm.osm.targets import uninstall_knfs
+        from .targets import uninstall_knfs
 
         uninstall_knfs(plan, args.kubeconfig, args.namespace, args.k8s_mode)
     elif args.local:

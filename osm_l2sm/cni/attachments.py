@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from osm_l2sm.files import write_json_atomic
+
 
 class Attachments:
     def __init__(self, path: str):
@@ -17,10 +19,7 @@ class Attachments:
             self.data["releases"] = list(loaded.get("releases", []))
 
     def _save(self) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.data, f)
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, self.data)
 
     def items(self) -> list[tuple[str, dict]]:
         return list(self.data["attachments"].items())

@@ -3,8 +3,7 @@
 Other boxes use it through its REST API, with :class:`ControllerClient`, and start it with :class:`ControllerProcess`.
 """
 from .client import ControllerClient
-from .main import TOKEN_ENV
 from .process import ControllerProcess
 from .provider import ProviderClient, member_interface
 
-__all__ = ["TOKEN_ENV", "ControllerClient", "ControllerProcess", "ProviderClient", "member_interface"]
+__all__ = ["ControllerClient", "ControllerProcess", "ProviderClient", "member_interface"]

@@ -6,8 +6,7 @@ from urllib.parse import quote
 import requests
 
 from osm_l2sm.errors import L2smError
-
-API = "/api/v1"
+from osm_l2sm.protocol import REST_PREFIX as API
 
 
 class ControllerClient:

@@ -13,9 +13,9 @@ import sys
 import threading
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.protocol import OPENFLOW_PORT, REST_PORT, TOKEN_ENV
 
 LOG = logging.getLogger("osm_l2sm.controller")
-TOKEN_ENV = "L2SM_CONTROLLER_TOKEN"
 # A GET /sync?wait=S holds a worker up to 60 s: enough workers that a few waiters leave room for the rest.
 REST_THREADS = 16
 REST_TIMEOUT = 30
@@ -32,10 +32,10 @@ def host_port(value: str) -> tuple[str, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--of-listen", type=host_port, default=("0.0.0.0", 6653), metavar="HOST:PORT",
-                        help="OpenFlow listen address (default 0.0.0.0:6653)")
-    parser.add_argument("--rest-listen", type=host_port, default=("127.0.0.1", 8181), metavar="HOST:PORT",
-                        help="REST listen address (default 127.0.0.1:8181)")
+    parser.add_argument("--of-listen", type=host_port, default=("0.0.0.0", OPENFLOW_PORT), metavar="HOST:PORT",
+                        help=f"OpenFlow listen address (default 0.0.0.0:{OPENFLOW_PORT})")
+    parser.add_argument("--rest-listen", type=host_port, default=("127.0.0.1", REST_PORT), metavar="HOST:PORT",
+                        help=f"REST listen address (default 127.0.0.1:{REST_PORT})")
     parser.add_argument("--role", choices=("cluster", "provider"), default="cluster",
                         help="cluster: a cluster's controller; provider: the registry of inter-domain networks, "
                              "whose network ids are their global tags: REST only, no OpenFlow listener (no switch "

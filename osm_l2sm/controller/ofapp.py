@@ -23,7 +23,7 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_D
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
-from osm_l2sm.switch import dpid_for
+from osm_l2sm.protocol import dpid_for
 
 from . import wire
 from .tls import peer_common_name
@@ -44,7 +44,7 @@ def serve(controller, bind_certificates: bool = False) -> None:
     _BIND_CERTIFICATES = bind_certificates
 
 
-def certificate_refusal(datapath) -> str | None:
+def certificate_refusal(datapath, dpid: int) -> str | None:
     """Why the switch's certificate does not allow its dpid, or None when it does."""
     try:
         name = peer_common_name(datapath.socket.getpeercert())
@@ -53,7 +53,7 @@ def certificate_refusal(datapath) -> str | None:
     if not name:
         return "no certificate common name"
     expected = int(dpid_for(name), 16)
-    if datapath.id != expected:
+    if dpid != expected:
         return f"its certificate names {name!r}, whose dpid is {expected:016x}"
     return None
 
@@ -168,8 +168,8 @@ class L2smApp(app_manager.OSKenApp):
     def _current(self, dp) -> bool:
         return self._accepted.get(dp.id) is dp
 
-    def _refuse(self, dp, why: str) -> None:
-        LOG.warning("refused switch %s from %s: %s", dpid_hex(dp), dp.address, why)
+    def _refuse(self, dp, dpid: int, why: str) -> None:
+        LOG.warning("refused switch %016x from %s: %s", dpid, dp.address, why)
         dp.close()  # its reader stops at its next timeout even when the peer keeps the socket open
         _wake_sender(dp)
 
@@ -183,21 +183,23 @@ class L2smApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
-        dp = ev.msg.datapath
-        why = certificate_refusal(dp) if _BIND_CERTIFICATES else None
-        first = self._accepted.get(dp.id)
+        # the dpid from the message: os-ken sets dp.id in its own handler, on the connection's thread, and with its
+        # native hub this app's thread may get here first (dp.id still None)
+        dp, dpid = ev.msg.datapath, ev.msg.datapath_id
+        why = certificate_refusal(dp, dpid) if _BIND_CERTIFICATES else None
+        first = self._accepted.get(dpid)
         if why is None and first is not None and first is not dp:
             if first.is_active and not _closed(first):
-                why = f"dpid {dpid_hex(dp)} is connected already from {first.address}"
+                why = f"dpid {dpid:016x} is connected already from {first.address}"
             else:  # gone, but not reported yet: this one takes its place
                 _wake_sender(first)
         if why:
-            self._refuse(dp, why)
+            self._refuse(dp, dpid, why)
             return
-        self._accepted[dp.id] = dp
+        self._accepted[dpid] = dp
         request = dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0)
         dp.send_msg(request)
-        self._port_lists[(dp.id, request.xid)] = {}
+        self._port_lists[(dpid, request.xid)] = {}
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def port_desc(self, ev):

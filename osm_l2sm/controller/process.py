@@ -8,6 +8,7 @@ import time
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import stop_process
+from osm_l2sm.protocol import OPENFLOW_PORT, REST_PORT, TOKEN_ENV
 
 from .client import ControllerClient
 
@@ -21,7 +22,7 @@ def _addr(value) -> str:
 class ControllerProcess:
     """One ``python -m osm_l2sm.controller`` process, known by its own pid."""
 
-    def __init__(self, state_file: str, of_listen="0.0.0.0:6653", rest_listen="127.0.0.1:8181",
+    def __init__(self, state_file: str, of_listen=f"0.0.0.0:{OPENFLOW_PORT}", rest_listen=f"127.0.0.1:{REST_PORT}",
                  token: str | None = None, log_file: str | None = None, role: str = "cluster", options=(),
                  tls: tuple[str, str, str] | None = None):
         self.tls = tls  # (key, cert, CA): OpenFlow over TLS only, the switches' dpids bound to their certificates
@@ -60,9 +61,9 @@ class ControllerProcess:
         if self.tls:
             cmd += ["--of-tls-key", self.tls[0], "--of-tls-cert", self.tls[1], "--of-tls-ca", self.tls[2]]
         env = dict(os.environ)
-        env.pop("L2SM_CONTROLLER_TOKEN", None)
+        env.pop(TOKEN_ENV, None)
         if self.token:
-            env["L2SM_CONTROLLER_TOKEN"] = self.token  # not on the command line, where ps shows it
+            env[TOKEN_ENV] = self.token  # not on the command line, where ps shows it
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,

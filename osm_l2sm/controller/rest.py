@@ -12,11 +12,11 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.protocol import REST_PREFIX as API
 
 from .core import Controller
 
 LOG = logging.getLogger(__name__)
-API = "/api/v1"
 MAX_BODY = 1 << 20  # bytes; the largest real body (a switch with a tunnel to every peer) is a few kB per 100 peers
 MAX_DEPTH = 8       # nesting of objects and arrays; real bodies have 3
 

@@ -71,7 +71,8 @@ def _action(kind: str, args: tuple) -> bytes:
 
 @functools.lru_cache(maxsize=1 << 16)  # a network's flows share their actions
 def instructions(actions: tuple) -> bytes:
-    """Apply-actions first, then write-metadata and goto-table in the given order (as ofapp.to_instructions)."""
+    """Apply-actions first, then write-metadata and goto-table in the given order (as os-ken's serializer orders
+    them: tests/controller/test_wire.py compares the bytes)."""
     applied, others = [], []
     for action in actions:
         kind, args = action[0], action[1:]

@@ -22,8 +22,7 @@ from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 from osm_l2sm.osm import lifecycle
-from osm_l2sm.osm.targets import sandbox_target
-from osm_l2sm.sandbox import Knf, KnfRunner
+from osm_l2sm.sandbox import Knf, KnfRunner, Sandbox, SandboxTarget
 
 DEFAULT_PACKAGES = data.descriptors_dir()
 DEFAULT_SANDBOX = "cdn"
@@ -70,7 +69,7 @@ class CdnDemo:
         if not re.fullmatch(r"[0-9]+[kKmMgG]?", rate):
             raise L2smError(f"--rate {rate!r}: use curl's form, e.g. 200k or 6M")
         self.packages_dir = Path(packages_dir)
-        self.target = sandbox_target(sandbox)
+        self.target = SandboxTarget(Sandbox(sandbox))
         self.sandbox = self.target.sandbox
         self.ns_name = ns_name
         self.rate = rate

@@ -6,7 +6,6 @@ import contextlib
 import ipaddress
 import os
 import shutil
-import time
 import zlib
 
 from pyroute2 import IPRoute
@@ -14,7 +13,7 @@ from pyroute2 import IPRoute
 from osm_l2sm.controller import ControllerClient, ControllerProcess
 from osm_l2sm.controller.tls import CONTROLLER_NAME, ensure_ca, issue
 from osm_l2sm.errors import L2smError
-from osm_l2sm.processes import pid_alive, stop_process
+from osm_l2sm.processes import pid_alive, stop_process, wait_until
 from osm_l2sm.switch import OvsInstance
 
 from . import domains, netns
@@ -80,16 +79,11 @@ def planned_nodes(cluster: ClusterRecord, nodes: int) -> list[str]:
 
 def wait_switches(client: ControllerClient, names: list[str], timeout: float = 30.0) -> None:
     """Until every node's switch is connected (and so synced): attachments made before would not forward yet."""
-    deadline = time.monotonic() + timeout
-    while True:
-        connected = {s["name"] for s in client.list_switches() if s.get("connected")}
-        missing = sorted(set(names) - connected)
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise L2smError(f"switches {', '.join(missing)} did not connect to the controller "
-                            f"within {timeout:.0f} s")
-        time.sleep(0.1)
+    def missing() -> list[str]:
+        return sorted(set(names) - {s["name"] for s in client.list_switches() if s.get("connected")})
+
+    if not wait_until(lambda: not missing(), timeout):
+        raise L2smError(f"switches {', '.join(missing())} did not connect to the controller within {timeout:.0f} s")
 
 
 class Builder:

@@ -12,13 +12,13 @@ import os
 import re
 import shlex
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
+from osm_l2sm.processes import wait_until
 
 from .profiles import SandboxProfile, load_profile
 
@@ -159,13 +159,16 @@ class KnfRunner:
 
     def _wait_ready(self, knf: Knf, timeout: float = READY_TIMEOUT) -> None:
         ready = self.files(knf) / READY_MARK
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def done() -> bool:
             if ready.exists() and (not knf.profile.ready or self.exec_ok(knf, knf.profile.ready)):
-                return
+                return True
             if not self.running(knf) and not ready.exists():
                 raise L2smError(f"pod {knf.pod} ({knf.profile.source}) failed during setup: {self._last_line(knf)}")
-            time.sleep(0.2)
+            return False
+
+        if wait_until(done, timeout, interval=0.2):
+            return
         raise L2smError(f"pod {knf.pod} ({knf.profile.source}) was not ready within {timeout:.0f} s; its last "
                         f"output: {self._last_line(knf)}")
 

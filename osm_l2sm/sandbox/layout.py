@@ -7,11 +7,10 @@ import re
 from dataclasses import dataclass
 
 from osm_l2sm.constants import BRIDGE, POD_MTU, UNDERLAY_MTU  # noqa: F401 (re-exported to the sandbox's modules)
+from osm_l2sm.protocol import OPENFLOW_PORT as OF_PORT, REST_PORT  # noqa: F401 (a single cluster's controller)
 
 DEFAULT_NAME = "l2sm"
 UNDERLAY_IF = "ul0"
-OF_PORT = 6653
-REST_PORT = 8181
 UNDERLAY_POOL = ipaddress.ip_network("10.231.0.0/16")  # one /24 of it per sandbox
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,5}$")

@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 from pyroute2 import netns as pyroute2_netns
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import wait_until
 
 NETNS_DIR = "/var/run/netns"
 
@@ -74,9 +74,7 @@ def kill_all(name: str, grace: float = 2.0) -> None:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and pids(name):
-            time.sleep(0.05)
+        wait_until(lambda: not pids(name), grace, interval=0.05)
 
 
 def remove(name: str) -> None:

@@ -8,15 +8,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
-from osm_l2sm.processes import stop_process
-from osm_l2sm.switch import DomainLinks, OvsInstance, dpid_for, switch_up
+from osm_l2sm.processes import stop_process, wait_until
+from osm_l2sm.protocol import TOKEN_ENV, dpid_for
+from osm_l2sm.switch import DomainLinks, OvsInstance, switch_up
 
 from . import netns
 from .layout import BRIDGE, UNDERLAY_IF, UNDERLAY_MTU, Layout, underlay_addresses
@@ -78,18 +77,17 @@ class Node:
                                     env=env, cwd=self.layout.node_dir(self.name))  # `-m` must find no package here
         with open(self.cni_socket + ".pid", "w", encoding="utf-8") as f:
             f.write(str(proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             if proc.poll() is not None:
                 with open(log_path, encoding="utf-8", errors="replace") as log:
                     last = (log.read().strip().splitlines() or ["(no output)"])[-1]
                 raise L2smError(f"the CNI daemon of {self.name} exited at start: {last}")
-            try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(self.cni_socket)
-                return
-            except OSError:
-                time.sleep(0.05)
+            with socket.socket(socket.AF_UNIX) as probe:
+                return probe.connect_ex(self.cni_socket) == 0
+
+        if wait_until(listening, timeout, interval=0.05):
+            return
         stop_cni_daemon(self.cni_socket)
         raise L2smError(f"the CNI daemon of {self.name} did not listen on {self.cni_socket} within {timeout:.0f}s")
 

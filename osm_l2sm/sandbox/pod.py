@@ -4,11 +4,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+
+from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import wait_until
 
 from . import cni_runtime, netns
 from .layout import POD_MTU, Layout
 from .state import PodRecord
+
+ENTER_TIMEOUT = 30.0  # seconds for `ip netns exec` to enter the pod's namespace (a moment, even on a busy host)
 
 
 def cni_config(network: str, address: str | None) -> dict:
@@ -62,11 +66,15 @@ class Pod:
             # Own session: the program outlives this command and is stopped as a group.
             proc = subprocess.Popen(netns.argv(self.netns, command), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-        self.record.pid = proc.pid
         # `ip netns exec` starts in this namespace and enters the pod's a moment later. Until then the pid is not
         # in the pod, and running() and stop() tell "ours" by that: return only once it is inside (or has ended).
-        while proc.poll() is None and not netns.holds(self.netns, proc.pid):
-            time.sleep(0.01)
+        if not wait_until(lambda: proc.poll() is not None or netns.holds(self.netns, proc.pid), ENTER_TIMEOUT,
+                          interval=0.01):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise L2smError(f"pod {self.name}: {command[0]} did not enter the namespace {self.netns} within "
+                            f"{ENTER_TIMEOUT:.0f} s (see {log})")
+        self.record.pid = proc.pid
         self.record.command = command
         return proc.pid
 
@@ -82,8 +90,6 @@ class Pod:
                 os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and netns.holds(self.netns, pid):
-                time.sleep(0.05)
+            wait_until(lambda: not netns.holds(self.netns, pid), 3, interval=0.05)
         netns.kill_all(self.netns)
         self.record.pid = None

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.files import write_json_atomic
 
 from . import domains
 from .layout import OF_PORT, REST_PORT, Layout
@@ -145,10 +146,7 @@ class StateStore:
 
     def save(self, state: SandboxState) -> None:
         os.makedirs(self.layout.state_dir, mode=0o700, exist_ok=True)
-        tmp = self.layout.state_file + ".tmp"
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-            json.dump(state.to_json(), f, indent=2)
-        os.replace(tmp, self.layout.state_file)
+        write_json_atomic(self.layout.state_file, state.to_json(), mode=0o600, indent=2)
 
     def running(self) -> SandboxState:
         state = self.load()

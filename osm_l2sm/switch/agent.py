@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass, field
 from osm_l2sm.constants import BRIDGE
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
+from osm_l2sm.files import write_json_atomic
+from osm_l2sm.protocol import dpid_for
 
 from .bridge import ensure_bridge, ensure_ssl, ensure_tunnel, pair_vni, remove_bridge, remove_tunnel, tunnel_name
-from .ovs import OvsInstance, dpid_for
+from .ovs import OvsInstance
 
 LOG = logging.getLogger(__name__)
 DEFAULT_BRIDGE = BRIDGE
@@ -124,9 +126,9 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
     try:
         connect_controller(ovs, node, controller, tls, bridge)
         with record_lock(ovs.run_dir):
-            with open(_record_path(ovs.run_dir), "w", encoding="utf-8") as f:  # written first: down must find it
-                json.dump({"node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
-                           "domain": asdict(domain) if domain else None}, f)
+            write_json_atomic(_record_path(ovs.run_dir), {  # written first: down must find it
+                "node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
+                "domain": asdict(domain) if domain else None})
             tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
                        for peer, ip in sorted(peers.items())}
             links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None

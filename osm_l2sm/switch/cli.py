@@ -1,19 +1,14 @@
-"""`osm-l2sm switch up|down|daemon`: what the node DaemonSet (or the sandbox, per node netns) runs."""
+"""`osm-l2sm switch up|cert|down`: what the node DaemonSet (or the sandbox, per node netns) runs; the CNI box adds
+`switch daemon`."""
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
-import signal
-import sys
 
-from osm_l2sm.controller import TOKEN_ENV
 from osm_l2sm.errors import L2smError
-
-from osm_l2sm.cni.config import NodeConfig
-from osm_l2sm.cni.daemon import DEFAULT_SOCKET, serve
+from osm_l2sm.protocol import TOKEN_ENV
 
 from .agent import DEFAULT_BRIDGE, DomainLinks, switch_down, switch_up
 
@@ -33,7 +28,8 @@ def _domain_peer(value: str) -> tuple[str, tuple[str, str]]:
     return cluster, (edge, ip)
 
 
-def register(sub) -> None:
+def register(sub):
+    """Add the ``switch`` command; its sub-parsers are returned for the actions other boxes add."""
     switch = sub.add_parser("switch", help="the node switch: OVS bridge, tunnels, controller registration")
     ssub = switch.add_subparsers(dest="switch_command", metavar="ACTION")
     ssub.required = True
@@ -73,15 +69,7 @@ def register(sub) -> None:
     down.add_argument("--run-dir", required=True)
     down.add_argument("--rest", help="controller REST URL (omit to skip unregistering)")
     down.set_defaults(func=_down)
-
-    daemon = ssub.add_parser("daemon", help="serve the l2sm-cni plugin of this node on a root-only unix socket")
-    daemon.add_argument("--node", required=True, help="this node's switch name")
-    daemon.add_argument("--run-dir", required=True, help="the node's OVS run directory (its db.sock)")
-    daemon.add_argument("--rest", required=True,
-                        help="controller REST URL; the only place the token (L2SM_CONTROLLER_TOKEN) is sent")
-    daemon.add_argument("--bridge", default=DEFAULT_BRIDGE, help=f"bridge name (default {DEFAULT_BRIDGE})")
-    daemon.add_argument("--socket", default=DEFAULT_SOCKET, help=f"socket path (default {DEFAULT_SOCKET})")
-    daemon.set_defaults(func=_daemon)
+    return ssub
 
 
 def _up(args) -> int:
@@ -114,14 +102,3 @@ def _down(args) -> int:
     switch_down(args.node, args.run_dir, args.rest, token=os.environ.get(TOKEN_ENV))
     return 0
 
-
-def _daemon(args) -> int:
-    root = logging.getLogger()
-    root.setLevel(min(root.level, logging.INFO))  # a daemon logs where it listens and what it could not release
-    main_pid = os.getpid()
-    # leave through serve()'s cleanup; a forked child (none expected) must not unwind the server's stack
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0) if os.getpid() == main_pid else os._exit(0))
-    node = NodeConfig(switch=args.node, controller=args.rest, bridge=args.bridge,
-                      ovs_rundir=os.path.abspath(args.run_dir), token=os.environ.get(TOKEN_ENV))
-    serve(node, args.socket)
-    return 0

@@ -1,7 +1,6 @@
 """A private Open vSwitch (ovsdb-server + ovs-vswitchd) with its own run directory, optionally inside a netns."""
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 
@@ -15,12 +14,6 @@ DAEMONS = ("ovs-vswitchd", "ovsdb-server")  # stop order
 def kernel_datapath_available() -> bool:
     """True when the OVS kernel module is loaded (else bridges use the userspace ``netdev`` datapath)."""
     return os.path.isdir("/sys/module/openvswitch")
-
-
-def dpid_for(name: str) -> str:
-    """A deterministic datapath id (16 hex digits, never zero) for a switch name."""
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return digest if int(digest, 16) else "0000000000000001"
 
 
 def run_tool(cmd: list[str], env: dict | None = None, timeout: float = 30.0) -> str:

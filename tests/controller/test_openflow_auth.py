@@ -3,6 +3,7 @@ the node the dpid belongs to; in any mode, only the first connection of a dpid (
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.controller.tls import ensure_ca, issue
-from osm_l2sm.switch import dpid_for
+from osm_l2sm.protocol import dpid_for
 from tests.openflow_impostor import Impostor
 from tests.polling import wait_for
 from tests.ports import free_port
@@ -118,3 +119,59 @@ def test_incomplete_or_unreadable_tls_files_are_one_clear_line(tmp_path, given):
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("osm-l2sm: error: ")
     assert "--of-tls" in out.stderr
+
+
+class EarlyDatapath:
+    """The connection as the app's thread may see it: os-ken sets ``id`` in its own FEATURES handler, on the
+    connection's thread, which with its native hub can run after the app's (the interleaving a running controller
+    cannot be made to show at will: this stands for os-ken's Datapath at that moment). It records what is sent."""
+
+    def __init__(self, common_name: str):
+        from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
+
+        self.id = None
+        self.ofproto, self.ofproto_parser = ofproto_v1_3, ofproto_v1_3_parser
+        self.address = ("127.0.0.1", 40000)
+        self.is_active = True
+        self.sent = []
+        self.socket = self
+        self.common_name = common_name
+
+    def getpeercert(self):
+        return {"subject": ((("commonName", self.common_name),),)}
+
+    def fileno(self) -> int:
+        return 3
+
+    def send_msg(self, msg) -> None:
+        msg.xid = len(self.sent) + 1
+        self.sent.append(msg)
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_features_handled_before_os_ken_sets_the_datapath_id_still_connect_the_switch(tmp_path, tls):
+    from os_ken.controller import ofp_event
+    from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+    from osm_l2sm.controller import ofapp
+    from osm_l2sm.controller.core import Controller
+    from osm_l2sm.controller.state import State
+
+    controller = Controller(State(str(tmp_path / "state.json")))
+    controller.register_switch("node1", dpid_for("node1"), {})
+    ofapp.serve(controller, bind_certificates=tls)
+    app = ofapp.L2smApp()
+    try:
+        dp = EarlyDatapath("node1")
+        features = parser.OFPSwitchFeatures(dp, datapath_id=int(dpid_for("node1"), 16), n_buffers=0, n_tables=254,
+                                            auxiliary_id=0, capabilities=0)
+        app.switch_features(ofp_event.EventOFPSwitchFeatures(features))
+        assert [type(m).__name__ for m in dp.sent] == ["OFPPortDescStatsRequest"], "the switch was refused"
+        dp.id = features.datapath_id  # os-ken's handler has run by the time the port list comes back
+        reply = parser.OFPPortDescStatsReply(dp, body=[], flags=0)
+        reply.xid = dp.sent[0].xid
+        app.port_desc(ofp_event.EventOFPPortDescStatsReply(reply))
+        assert {s["name"]: s["connected"] for s in controller.state.list_switches()}["node1"]
+    finally:
+        os.close(app._wake_r)
+        os.close(app._wake_w)

@@ -3,7 +3,7 @@
 The envtest pattern: no kubelet, scheduler or controller-manager, so pods are stored but never run, and nothing
 creates service accounts or finalizes namespaces on its own. The binaries come from ``scripts/build-k8s-test-bins``
 (``${OSM_L2SM_CACHE:-~/.cache/osm-l2sm}/bin``, then ``PATH``); when they are missing the tier skips, or fails
-under ``CI=true``.
+under ``CI=true``. Tests that only render charts (``helm template``, ``helm lint``) need only ``helm``.
 """
 from __future__ import annotations
 
@@ -48,13 +48,18 @@ def find_k8s_bins() -> dict[str, str]:
     return found
 
 
-@pytest.fixture(scope="session")
-def k8s_bins() -> dict[str, str]:
+def required_bins(names) -> dict[str, str]:
+    """The paths of ``names`` (skipping the test, or failing it under CI, when one is missing)."""
     bins = find_k8s_bins()
-    missing = [name for name in K8S_BINARIES if name not in bins]
+    missing = [name for name in names if name not in bins]
     if missing:
         unavailable(f"needs {', '.join(missing)} (build them once with scripts/build-k8s-test-bins)")
     return bins
+
+
+@pytest.fixture(scope="session")
+def k8s_bins() -> dict[str, str]:
+    return required_bins(K8S_BINARIES)
 
 
 # --- certificates -----------------------------------------------------------------------------------------------
@@ -279,8 +284,9 @@ def kube_api(k8s_bins):
 # --- helm ---------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def helm(k8s_bins) -> str:
-    return k8s_bins["helm"]
+def helm() -> str:
+    """Only helm: rendering a chart needs no API server."""
+    return required_bins(("helm",))["helm"]
 
 
 @pytest.fixture(scope="session")

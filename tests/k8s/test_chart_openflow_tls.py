@@ -12,7 +12,7 @@ import sys
 from cryptography import x509
 
 from osm_l2sm.controller import ControllerProcess
-from osm_l2sm.switch import dpid_for
+from osm_l2sm.protocol import dpid_for
 from tests.k8s.test_chart_install import BASE_VALUES, by_kind_name, helm_ok, release  # noqa: F401 (fixture)
 from tests.k8s.test_charts import CHARTS_DIR, FIELD_SAMPLES, cli_runs, pod_containers, render
 from tests.openflow_impostor import Impostor

@@ -220,11 +220,10 @@ def test_network_conflict_midway_removes_the_networks_already_made(onboarded, co
     assert onboarded.state.bodies("POST", "/nslcm/v1/ns_instances_content") == []
 
 
-def test_target_choice_from_arguments(monkeypatch):
+def test_target_choice_from_arguments():
     import argparse
-    import sys
 
-    from osm_l2sm.osm.targets import target_from_args
+    from osm_l2sm.cli.targets import target_from_args
 
     def args(**kw):
         return argparse.Namespace(**{"local": False, "kubeconfig": None, "controller": None, **kw})
@@ -234,6 +233,3 @@ def test_target_choice_from_arguments(monkeypatch):
     assert isinstance(target_from_args(args(controller="http://127.0.0.1:9")), ControllerTarget)
     with pytest.raises(L2smError, match="choose one network target"):
         target_from_args(args(local=True, controller="http://127.0.0.1:9"))
-    monkeypatch.setitem(sys.modules, "osm_l2sm.sandbox", None)  # as if the sandbox box were not installed
-    with pytest.raises(L2smError, match="the local sandbox is not available in this installation"):
-        target_from_args(args(local=True))

@@ -76,5 +76,5 @@ def test_keys_are_private_to_root(pods):
 
 
 def _dpid(node: str) -> str:
-    from osm_l2sm.switch import dpid_for
+    from osm_l2sm.protocol import dpid_for
     return dpid_for(node)

@@ -13,9 +13,10 @@ import pytest
 from pyroute2 import IPRoute, NetNS, netns
 
 from osm_l2sm.controller.process import ControllerProcess
+from osm_l2sm.protocol import dpid_for
 from osm_l2sm.switch import domain_link_name, pair_vni
 from osm_l2sm.switch.bridge import tunnel_name
-from osm_l2sm.switch.ovs import OvsInstance, dpid_for
+from osm_l2sm.switch.ovs import OvsInstance
 from tests.polling import wait_for
 from tests.ports import free_port
 
