@@ -77,10 +77,10 @@ def sandbox_status(args) -> int:
         return 0
     if not status["up"]:
         health = "broken (run: osm-l2sm sandbox down)"
-    elif status["degraded"]:
-        health = f"degraded: {', '.join(status['degraded'])} (run: osm-l2sm sandbox up)"
+    elif status["problems"]:
+        health = f"degraded: {'; '.join(status['problems'])} (run: osm-l2sm sandbox up)"
     else:
-        health = "up"
+        health = "up, every part works"
     print(f"sandbox {status['name']}: {health}")
     for cluster, rec in status.get("clusters", {}).items():
         print(f"  cluster {cluster}: controller {rec['controller']['url']} "
@@ -189,7 +189,8 @@ def register(sub) -> None:
     sbs.add_parser("down", help="remove everything the sandbox made").set_defaults(func=sandbox_down)
     p = sbs.add_parser("status", help="show nodes (degraded when a daemon of theirs is dead), controller, "
                                       "networks and pods")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="as JSON: up (brought up and not taken down), ok (up and "
+                                                       "every part works), problems (what does not), and the parts")
     p.set_defaults(func=sandbox_status)
 
     net = sub.add_parser("network", help="L2 networks of the sandbox")
