@@ -138,8 +138,9 @@ class Sandbox:
                 "nodes": nodes, "degraded": [n["name"] for n in nodes if n["problems"]],
                 "networks": networks, "pods": sorted(state.pods)}
 
-    def controller_client(self) -> ControllerClient:
-        return self._client(self.store.running().clusters[0].controller.url)
+    def controller_client(self, url: str | None = None) -> ControllerClient:
+        """A client of the controller at ``url`` (one of this sandbox's), by default the first cluster's."""
+        return self._client(url or self.store.running().clusters[0].controller.url)
 
     def cluster_names(self) -> list[str]:
         """The names of the clusters (``c1``..``cK``); none for a sandbox of one cluster, which has no name."""
