@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -234,3 +236,36 @@ def test_knf_chart_notes_name_the_release_and_its_networks(helm, chart, tmp_path
     assert done.returncode == 0, done.stderr
     text = yaml.safe_load(done.stdout)["notes"]
     assert "release vod" in text and "net1: vod-mgmt 10.0.9.2/24" in text, text
+
+
+def test_the_operator_answers_its_liveness_probe_where_the_chart_asks(kube_api, l2sm_crds, helm, tmp_path):
+    """The real operator, started with the chart's --liveness (moved to a free loopback port), against a real API
+    server: the probe's path answers 200 while it runs."""
+    import requests
+
+    from tests.k8s.conftest import stop_process
+    from tests.polling import wait_for
+    from tests.ports import free_port
+
+    deployment = next(o for o in render(helm, "l2sm", "l2sm")
+                      if o["kind"] == "Deployment" and o["metadata"]["name"] == "l2sm-operator")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    liveness = container["args"][container["args"].index("--liveness") + 1]
+    port = free_port()
+    url = liveness.replace("0.0.0.0:8080", f"127.0.0.1:{port}")
+    assert url != liveness and url.endswith(container["livenessProbe"]["httpGet"]["path"])
+    log = open(tmp_path / "operator.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "osm_l2sm", "operator", "run", "--kubeconfig", kube_api.kubeconfig,
+                             "--controller", f"http://127.0.0.1:{free_port()}", "--namespace", "default",
+                             "--liveness", url], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def answers() -> bool:
+            try:
+                return requests.get(url, timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_for(answers, "the operator's liveness endpoint", timeout=60)
+        assert proc.poll() is None, (tmp_path / "operator.log").read_text()
+    finally:
+        stop_process(proc)
+        log.close()
