@@ -87,8 +87,8 @@ def plan_dot(plan: dict) -> str:
             if target is None:
                 continue
             via = route["via"] + (f" ({holder[route['via']]})" if route["via"] in holder else "")
-            out.append(f"  {_q(_knf_id(kdu))}:{_q(route['interface'])} -- {_q('net:' + target)} "
-                       f"[style=dashed, color=gray40, fontcolor=gray25, constraint=false, label={_q('route via ' + via)}];")
+            out.append(f"  {_q(_knf_id(kdu))}:{_q(route['interface'])} -- {_q('net:' + target)} [style=dashed, "
+                       f"color=gray40, fontcolor=gray25, constraint=false, label={_q('route via ' + via)}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -134,11 +134,13 @@ def running_dot(view: dict) -> str:
         for node in cluster["nodes"]:
             out.append(f"  subgraph {_q('cluster_n:' + node['name'])} {{ label={_q(_node_title(node))}; "
                        f"style=filled; fillcolor={_q(NODE_FILL)};")
-            out.append(f"    {_q('sw:' + node['name'])} [shape=box, style=rounded, label={_q(node.get('bridge', 'switch'))}];")
+            switch = _q(node.get("bridge", "switch"))
+            out.append(f"    {_q('sw:' + node['name'])} [shape=box, style=rounded, label={switch}];")
             for pod in node["pods"]:
                 rows = [(i["interface"], f"{i['interface']} {i.get('address') or 'L2 only'}")
                         for i in pod["interfaces"]]
-                out.append(f"    {_q('pod:' + pod['name'])} [shape=plain, label={_box(pod['name'], '', rows, KNF_FILL)}];")
+                label = _box(pod["name"], "", rows, KNF_FILL)
+                out.append(f"    {_q('pod:' + pod['name'])} [shape=plain, label={label}];")
             out.append("  }")
         if cluster.get("name"):
             out.append("  }")
@@ -170,5 +172,6 @@ def render(dot_text: str, fmt: str) -> str:
         raise L2smError("drawing SVG needs Graphviz's dot command: apt install graphviz (or use --format dot)")
     done = subprocess.run([dot, "-Tsvg"], input=dot_text, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
-        raise L2smError(f"dot failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+        raise L2smError(f"dot failed: {last}")
     return done.stdout

@@ -167,7 +167,8 @@ def test_a_value_of_the_wrong_type_is_refused_naming_its_key_section_by_section(
         leaves = [key for key, value in values.items() if not isinstance(value, dict)]
         if not path or not leaves:
             continue
-        args = [a for key in leaves for a in ("--set-json", f"{set_path(path + (key,))}={json.dumps(wrong_value(values[key]))}")]
+        args = [a for key in leaves
+                for a in ("--set-json", f"{set_path(path + (key,))}={json.dumps(wrong_value(values[key]))}")]
         done = helm_run(helm, "template", "r1", str(CHARTS_DIR / chart), *args)
         assert done.returncode != 0, f"{chart} {set_path(path)}: wrong values accepted"
         unnamed = [key for key in leaves if f"at '{pointer(path + (key,))}" not in done.stderr]
