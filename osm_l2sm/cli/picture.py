@@ -132,8 +132,9 @@ def running_dot(view: dict) -> str:
             out.append(f"  subgraph {_q('cluster_c:' + cluster['name'])} {{ label={_q('cluster ' + cluster['name'])};"
                        " style=dashed;")
         for node in cluster["nodes"]:
+            broken = " color=red; fontcolor=red;" if node.get("problems") else ""  # what does not work shows
             out.append(f"  subgraph {_q('cluster_n:' + node['name'])} {{ label={_q(_node_title(node))}; "
-                       f"style=filled; fillcolor={_q(NODE_FILL)};")
+                       f"style=filled; fillcolor={_q(NODE_FILL)};{broken}")
             switch = _q(node.get("bridge", "switch"))
             out.append(f"    {_q('sw:' + node['name'])} [shape=box, style=rounded, label={switch}];")
             for pod in node["pods"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,6 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import unavailable
+from tests.polling import wait_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -75,3 +77,17 @@ def test_the_dot_source_names_which_interface_goes_where(drawn):
     assert done.returncode == 0, done.stderr
     links = set(re.findall(r'^\s*"pod:(\w+)":"(net\d)" -- "net:(\w+)";$', done.stdout, re.MULTILINE))
     assert links == {("pa", "net1", "blue"), ("pa", "net2", "red"), ("pb", "net1", "blue")}
+
+
+def test_a_node_that_does_not_work_is_drawn_red_with_its_problem(drawn):
+    with open(os.path.join(drawn.layout.node_dir("node2"), "ovs-vswitchd.pid")) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+    try:
+        wait_for(lambda: drawn.status()["problems"], "the killed ovs-vswitchd seen")
+        root = ET.fromstring(cli(drawn, "sandbox", "status", "--graph").stdout)
+        boxes = {g.find(SVG + "title").text: g for g in root.iter(SVG + "g") if g.get("class") == "cluster"}
+        assert boxes["cluster_n:node2"].find(SVG + "polygon").get("stroke") == "red"
+        assert "".join(boxes["cluster_n:node2"].find(SVG + "text").itertext()).endswith("ovs-vswitchd not running")
+        assert boxes["cluster_n:node1"].find(SVG + "polygon").get("stroke") == "black"
+    finally:
+        drawn.up()
