@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -22,6 +23,8 @@ def register(sub) -> None:
     cdn.add_argument("--sandbox", default=None, help="sandbox name (default: cdn)")
     cdn.add_argument("--nodes", type=int, default=2, help="nodes when the sandbox is started (default: 2)")
     cdn.add_argument("--json", action="store_true", help="print the report as JSON")
+    cdn.add_argument("--picture", metavar="FILE",
+                     help="where to draw what runs, as SVG (default: pictures/cdn.svg in the sandbox's state folder)")
     cdn.add_argument("--down", action="store_true", help="remove everything the demo made, sandbox included")
     cdn.set_defaults(func=run_cdn)
 
@@ -39,12 +42,34 @@ def run_cdn(args) -> int:
         print(f"CDN demo removed (sandbox {runner.sandbox.name})")
         return 0
     report = runner.run()
+    picture = _draw(runner.sandbox, args.picture, progress)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(dict(report.to_dict(), picture=picture), indent=2))
     else:
         print()
         print(demo.format_report(report))
+        if picture:
+            print(f"\nPicture of what runs: {picture}")
         name = runner.sandbox.name
         down = "osm-l2sm demo cdn --down" + ("" if name == demo.DEFAULT_SANDBOX else f" --sandbox {name}")
         print(f"\nExplore it: OSM_L2SM_SANDBOX={name} osm-l2sm pod list; remove it: {down}")
     return 0 if report.ok else 1
+
+
+def _draw(sandbox, path: str | None, progress) -> str | None:
+    """What runs, drawn beside the report (an SVG file); None, and a line saying why, when it cannot be drawn."""
+    from osm_l2sm.errors import L2smError
+    from osm_l2sm.sandbox import running_view
+
+    from .picture import render, running_dot
+    path = path or sandbox.layout.picture("cdn.svg")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        view = dict(running_view(sandbox), title=f"the CDN service on sandbox {sandbox.name}")
+        svg = render(running_dot(view), "svg")
+        with open(path, "w") as f:
+            f.write(svg)
+    except (L2smError, OSError) as err:
+        progress(f"no picture: {err}")
+        return None
+    return os.path.abspath(path)

@@ -29,6 +29,10 @@ def register(sub) -> None:
                    help="wire management VLs (mgmt-network: true) as L2S-M networks too; by default the KDUs reach "
                         "them on the cluster's pod network (ns-create: additionalParamsForNs.l2sm-wire-mgmt)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--format", choices=("table", "json", "svg", "dot"), default=None,
+                   help="table (the default), json (as --json), or a drawing of the NS: svg (Graphviz's dot) or its "
+                   "dot source; KNFs with their interfaces and addresses, networks with their CIDRs, routes")
+    p.add_argument("-o", "--output", metavar="FILE", help="write there instead of standard output")
     p.set_defaults(func=run_plan)
 
     p = sub.add_parser("package", help="OSM package tools")
@@ -94,8 +98,13 @@ def run_plan(args) -> int:
     from osm_l2sm.descriptors import parse_cluster_map, plan_ns
     plan = plan_ns(_load(args.packages), args.ns_name, read_config(args.config), args.vim_account,
                    parse_cluster_map(args.cluster_map), wire_mgmt=args.wire_mgmt)
-    if args.json:
-        print(json.dumps(plan.to_dict(), indent=2))
+    fmt = args.format or ("json" if args.json else "table")
+    if fmt == "table" and args.output:
+        raise L2smError("--output writes json, svg or dot: add --format")
+    if fmt != "table":
+        from .picture import plan_dot, render
+        text = json.dumps(plan.to_dict(), indent=2) + "\n" if fmt == "json" else render(plan_dot(plan.to_dict()), fmt)
+        _write(text, args.output)
         return 0
     print(f"NS {plan.ns_name} (NSD {plan.nsd_id})\n")
     placed = any(a.cluster for a in plan.attachments)
@@ -120,6 +129,16 @@ def run_plan(args) -> int:
         rows.append([k.member_vnf_index, k.kdu, k.chart or "-", routes or "-"])
     print(_table(rows))
     return 0
+
+
+def _write(text: str, path: str | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(path).write_text(text)
+    except OSError as err:
+        raise L2smError(f"{path}: cannot write: {err.strerror}") from None
 
 
 def run_package_build(args) -> int:

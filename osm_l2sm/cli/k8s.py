@@ -38,6 +38,9 @@ def register(sub) -> None:
                      help="TLS certificate file of the webhook (env L2SM_WEBHOOK_CERT)")
     run.add_argument("--webhook-key", default=os.environ.get("L2SM_WEBHOOK_KEY"),
                      help="TLS key file of the webhook (env L2SM_WEBHOOK_KEY)")
+    run.add_argument("--liveness", metavar="URL", default=os.environ.get("L2SM_OPERATOR_LIVENESS"),
+                     help="serve kopf's liveness endpoint here, e.g. http://0.0.0.0:8080/healthz: it answers "
+                     "while the operator runs (env L2SM_OPERATOR_LIVENESS)")
     run.set_defaults(func=_run_operator)
 
     k8s = sub.add_parser("k8s", help="networks on a Kubernetes cluster (L2Network CRs or l2sm-network releases)")
@@ -109,7 +112,8 @@ def _run_operator(args) -> int:
         webhook = kopf.WebhookServer(addr=addr, port=port, certfile=args.webhook_cert, pkeyfile=args.webhook_key)
     providers = parse_provider_urls(args.provider_url)
     run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook,
-                 provider_urls=providers, provider_token=args.provider_token, cluster_name=args.cluster_name)
+                 provider_urls=providers, provider_token=args.provider_token, cluster_name=args.cluster_name,
+                 liveness=args.liveness)
     return 0
 
 

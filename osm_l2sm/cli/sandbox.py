@@ -41,6 +41,21 @@ def _command(args) -> list[str]:
     return list(args.cmd or [])
 
 
+def _print_graph(fmt: str) -> int:
+    """The drawing of what runs: clusters, nodes, pods and their interfaces, networks, tunnels."""
+    from osm_l2sm.sandbox import running_view
+
+    from .picture import render, running_dot
+    sys.stdout.write(render(running_dot(running_view(_sandbox())), fmt))
+    return 0
+
+
+def _add_graph_option(p) -> None:
+    p.add_argument("--graph", nargs="?", const="svg", choices=("svg", "dot"),
+                   help="draw what runs instead (nodes, pods with their interfaces, networks, tunnels): SVG "
+                   "(Graphviz's dot; the default) or its dot source")
+
+
 # sandbox ---------------------------------------------------------------------------------------------------------
 def sandbox_up(args) -> int:
     sb = _sandbox()
@@ -68,6 +83,8 @@ def sandbox_down(args) -> int:
 
 
 def sandbox_status(args) -> int:
+    if args.graph:
+        return _print_graph(args.graph)
     status = _sandbox().status()
     if args.json:
         _print_json(status)
@@ -77,10 +94,10 @@ def sandbox_status(args) -> int:
         return 0
     if not status["up"]:
         health = "broken (run: osm-l2sm sandbox down)"
-    elif status["degraded"]:
-        health = f"degraded: {', '.join(status['degraded'])} (run: osm-l2sm sandbox up)"
+    elif status["problems"]:
+        health = f"degraded: {'; '.join(status['problems'])} (run: osm-l2sm sandbox up)"
     else:
-        health = "up"
+        health = "up, every part works"
     print(f"sandbox {status['name']}: {health}")
     for cluster, rec in status.get("clusters", {}).items():
         print(f"  cluster {cluster}: controller {rec['controller']['url']} "
@@ -116,6 +133,8 @@ def network_delete(args) -> int:
 
 
 def network_list(args) -> int:
+    if args.graph:
+        return _print_graph(args.graph)
     return _print_list(_sandbox().networks(), args.json, f"{'NAME':20} {'ID':>5} {'CIDR':18} {'PORTS':>5} CLUSTERS",
                        lambda n: f"{n['name']:20} {n['id']:>5} {n.get('cidr') or '-':18} {len(n.get('ports', [])):>5} "
                                  f"{','.join(n.get('clusters', [])) or '-'}")
@@ -189,7 +208,9 @@ def register(sub) -> None:
     sbs.add_parser("down", help="remove everything the sandbox made").set_defaults(func=sandbox_down)
     p = sbs.add_parser("status", help="show nodes (degraded when a daemon of theirs is dead), controller, "
                                       "networks and pods")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="as JSON: up (brought up and not taken down), ok (up and "
+                                                       "every part works), problems (what does not), and the parts")
+    _add_graph_option(p)
     p.set_defaults(func=sandbox_status)
 
     net = sub.add_parser("network", help="L2 networks of the sandbox")
@@ -205,6 +226,7 @@ def register(sub) -> None:
     p.set_defaults(func=network_delete)
     p = nets.add_parser("list", help="list networks")
     p.add_argument("--json", action="store_true")
+    _add_graph_option(p)
     p.set_defaults(func=network_list)
 
     pod = sub.add_parser("pod", help="pods of the sandbox")

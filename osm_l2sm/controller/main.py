@@ -98,7 +98,7 @@ def run(args) -> int:
 
     from . import ofapp
     from .core import Controller
-    from .rest import MAX_BODY, create_app
+    from .rest import MAX_BODY, JsonErrorChannel, create_app
     from .state import State
 
     disable_created_metrics()  # the *_created series only add noise to scrapes
@@ -116,6 +116,7 @@ def run(args) -> int:
                            threads=args.rest_threads, channel_timeout=timeout,
                            cleanup_interval=max(1, min(30, timeout // 2)), connection_limit=REST_CONNECTIONS,
                            max_request_body_size=MAX_BODY, asyncore_use_poll=True, ident="osm-l2sm")
+    server.channel_class = JsonErrorChannel  # waitress's own errors in the API's {"error": ...} shape
 
     def stop(signum, _frame):
         LOG.info("stopping on signal %d", signum)

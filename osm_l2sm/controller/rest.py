@@ -9,6 +9,8 @@ import time
 import uuid
 
 from flask import Flask, Response, g, jsonify, request
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 from werkzeug.exceptions import HTTPException
 
 from osm_l2sm.errors import L2smError
@@ -56,6 +58,24 @@ def _field(data: dict, key: str, required: bool = True):
     if required and key not in data:
         raise L2smError(f"missing field {key!r}", 400)
     return data.get(key)
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's own answers (413 above MAX_BODY, a malformed request) in the API's shape: {"error": ...}."""
+
+    def execute(self):
+        err = self.request.error
+        body = json.dumps({"error": f"{err.reason}: {err.body}"}).encode()
+        self.status = f"{err.code} {err.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    """The connection class the controller's waitress server uses (``server.channel_class``)."""
+    error_task_class = JsonErrorTask
 
 
 def create_app(controller: Controller, token: str | None = None) -> Flask:

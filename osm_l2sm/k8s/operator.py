@@ -444,9 +444,10 @@ class Operator:
 def run_operator(controller_url: str | None, token: str | None = None, namespaces: list[str] | None = None,
                  kubeconfig: str | None = None, webhook: kopf.WebhookServer | None = None,
                  provider_urls: dict[str, str] | None = None, provider_token: str | None = None,
-                 cluster_name: str | None = None) -> None:
-    """Run until SIGTERM/SIGINT; watch ``namespaces`` or, when None, the whole cluster."""
+                 cluster_name: str | None = None, liveness: str | None = None) -> None:
+    """Run until SIGTERM/SIGINT; watch ``namespaces`` or, when None, the whole cluster; ``liveness``: kopf's
+    health endpoint URL (e.g. http://0.0.0.0:8080/healthz), for the kubelet's liveness probe."""
     config = OperatorConfig(controller_url, token, kubeconfig, dict(provider_urls or {}), provider_token,
                             cluster_name)
     Operator(config).register(webhook)
-    kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces or [])
+    kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces or [], liveness_endpoint=liveness)

@@ -2,12 +2,13 @@
 
 Public API: :class:`Sandbox` (up, down, status, networks, pods), :class:`SandboxTarget` (a NetworkTarget that also
 runs a plan's KNFs from their sandbox profiles), :class:`KnfRunner` and :class:`Knf` (those KNFs, for callers that
-check them), :func:`load_profile`.
+check them), :func:`load_profile`, :func:`running_view` (what runs, for a drawing).
 """
 from .cluster import Sandbox, preflight, temporary_sandbox
 from .knfs import Knf, KnfRunner
 from .profiles import SandboxProfile, load_profile
 from .target import SandboxTarget
+from .view import running_view
 
 __all__ = ["Knf", "KnfRunner", "Sandbox", "SandboxProfile", "SandboxTarget", "load_profile", "preflight",
-           "temporary_sandbox"]
+           "running_view", "temporary_sandbox"]

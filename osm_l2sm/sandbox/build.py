@@ -234,7 +234,8 @@ class Builder:
             for path in (self.controller_file(label), self.controller_file(label)[:-len(".json")] + ".log"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
-        for sub in ("nodes", "pods", "pki"):  # OVS databases, logs, certificates: a new `up` starts from scratch
+        # OVS databases, logs, certificates, drawings: a new `up` starts from scratch
+        for sub in ("nodes", "pods", "pki", "pictures"):
             shutil.rmtree(os.path.join(self.layout.state_dir, sub), ignore_errors=True)
         if errors:
             raise L2smError(f"sandbox {self.layout.name} removed with errors: {'; '.join(errors)}")

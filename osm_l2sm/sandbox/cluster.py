@@ -107,9 +107,11 @@ class Sandbox:
                 self.builder.start_provider(state)
 
     def status(self) -> dict:
+        """``up``: brought up and not taken down (whatever died in it since); ``ok``: up and every part works;
+        ``problems``: one line for each part that does not (``sandbox up`` starts those again)."""
         state = self.store.load()
         if not state:
-            return {"name": self.name, "up": False, "state_dir": self.layout.state_dir}
+            return {"name": self.name, "up": False, "ok": False, "problems": [], "state_dir": self.layout.state_dir}
         main = state.clusters[0] if state.clusters else None
         alive = bool(main) and self.builder.controller_alive(main.controller, main.label)
         nodes = []
@@ -128,7 +130,9 @@ class Sandbox:
         extra = {"provider": dict(vars(state.provider), alive=self.builder.controller_alive(
             state.provider, PROVIDER_LABEL)), "interdomain": state.interdomain} if state.provider else {}
         controller = main.controller if main else None
-        return {"name": self.name, "up": state.ready and alive, "state_dir": self.layout.state_dir,
+        problems = status_problems(state.ready, controller, alive, named, extra.get("provider"), nodes)
+        return {"name": self.name, "up": state.ready, "ok": state.ready and not problems, "problems": problems,
+                "state_dir": self.layout.state_dir,
                 **({"clusters": named} if named else {}), **extra,
                 "underlay": state.underlay,
                 "controller": {"url": controller and controller.url, "pid": controller and controller.pid,
@@ -136,8 +140,9 @@ class Sandbox:
                 "nodes": nodes, "degraded": [n["name"] for n in nodes if n["problems"]],
                 "networks": networks, "pods": sorted(state.pods)}
 
-    def controller_client(self) -> ControllerClient:
-        return self._client(self.store.running().clusters[0].controller.url)
+    def controller_client(self, url: str | None = None) -> ControllerClient:
+        """A client of the controller at ``url`` (one of this sandbox's), by default the first cluster's."""
+        return self._client(url or self.store.running().clusters[0].controller.url)
 
     def cluster_names(self) -> list[str]:
         """The names of the clusters (``c1``..``cK``); none for a sandbox of one cluster, which has no name."""
@@ -336,6 +341,20 @@ class Sandbox:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+def status_problems(ready: bool, controller, alive: bool, clusters: dict, provider: dict | None,
+                    nodes: list[dict]) -> list[str]:
+    """What does not work in a sandbox, one readable line per part (empty: everything works)."""
+    problems = [] if ready else ["the sandbox was not fully brought up"]
+    if controller is not None and not alive:
+        problems.append(f"controller {controller.url} is not running")
+    problems += [f"cluster {name}: controller {rec['controller']['url']} is not running"
+                 for name, rec in clusters.items() if not rec["controller"]["alive"]
+                 and rec["controller"]["url"] != (controller and controller.url)]
+    if provider and not provider["alive"]:
+        problems.append(f"provider {provider['url']} is not running")
+    return problems + [f"{node['name']}: {problem}" for node in nodes for problem in node["problems"]]
 
 
 @contextlib.contextmanager

@@ -83,6 +83,10 @@ class Layout:
         """A KNF pod's private folder (its ``POD_DIR``); under ``pods/``, so ``down`` removes it with the logs."""
         return os.path.join(self.state_dir, "pods", pod)
 
+    def picture(self, name: str) -> str:
+        """Where a drawing of this sandbox goes (``pictures/<name>``): ``down`` removes it with the rest."""
+        return os.path.join(self.state_dir, "pictures", name)
+
     # names in the kernel
     @property
     def prefix(self) -> str:

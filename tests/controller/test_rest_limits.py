@@ -65,6 +65,16 @@ def test_a_50_mb_body_is_413_and_never_read_into_memory(controller):
     assert_answers(controller)
 
 
+def test_a_too_large_body_is_refused_in_the_apis_error_shape(controller):
+    """The server's own 413 (before the app sees the request) is JSON like every other error of the API."""
+    resp = post(controller, "/api/v1/networks", b'{"name": "' + b"a" * (2 * MAX_BODY) + b'"}')
+    assert resp.status_code == 413
+    assert resp.headers["Content-Type"] == "application/json"
+    assert "max_body" in resp.json()["error"]
+    not_found = requests.get(controller.url + "/api/v1/networks/nothing", timeout=10)
+    assert set(resp.json()) == set(not_found.json()) == {"error"}
+
+
 def test_a_body_just_under_the_limit_is_read(controller):
     body = b'{"name": "near-limit", "pad": "' + b"x" * (MAX_BODY - 100) + b'"}'
     assert len(body) <= MAX_BODY

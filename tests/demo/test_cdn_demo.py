@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -76,6 +77,11 @@ def test_cdn_demo_validates_twice_and_down_leaves_nothing(demo_env):
     # the service is left running for the user: the three KNF pods exist
     pods = json.loads(_cli(demo_env, "pod", "list", "--json").stdout)
     assert {p["name"] for p in pods} >= {"cdn-cache", "router-firewall", "content-server"}
+    # and drawn beside the report: every pod and network that runs
+    assert report["picture"] == os.path.join(demo_env["OSM_L2SM_STATE_DIR"], "pictures", "cdn.svg")
+    shown = {"".join(t.itertext()) for t in ET.parse(report["picture"]).iter("{http://www.w3.org/2000/svg}text")}
+    networks = {n["name"] for n in json.loads(_cli(demo_env, "network", "list", "--json").stdout)}
+    assert networks == {"cdn-cache-vl", "cdn-content-vl"} and networks | {p["name"] for p in pods} <= shown, shown
 
     down = _cli(demo_env, "demo", "cdn", "--sandbox", SANDBOX, "--down")
     assert down.returncode == 0, down.stderr

@@ -12,7 +12,9 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ NODE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sche
 RELEASE, RELEASE_NS = "l2sm", "l2sm-system"
 TEST_IMAGE = "localhost/l2sm-testpod:local"
 COMPONENTS = ("controller", "operator", "switch", "cni")
+PROGRESS_LINE = re.compile(r"^[\w-]+ \[\d+/\d+ \d+\.\ds\] ")  # scripts/progress.sh
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -71,6 +74,28 @@ def run(*args, timeout: float = 300, check: bool = True, input: str | None = Non
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     return done
+
+
+def run_showing_progress(config, *args, timeout: float) -> None:
+    """Like run(), and the script's progress lines ("[2/4 14.2s] ...", on its stderr) shown as they come, past
+    pytest's capture: the image builds and the cluster bring-up take minutes."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    tail: list[str] = []
+    try:
+        for line in proc.stderr:
+            tail = (tail + [line])[-20:]
+            if PROGRESS_LINE.match(line):
+                with capture.global_and_fixture_disabled():
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+    finally:
+        timer.cancel()
+        proc.wait()
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {proc.returncode}: {''.join(tail).strip()}")
 
 
 @dataclass
@@ -161,19 +186,19 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def k8s_node():
+def k8s_node(pytestconfig):
     """Images built (the project image from this checkout), the cluster up; torn down at the end whatever
     happened. Prints the bring-up timings."""
     reason = missing_prerequisite()
     if reason:
         unavailable(reason)
     started = time.monotonic()
-    run(SCRIPTS / "build-k8s-node-images", timeout=3600)
+    run_showing_progress(pytestconfig, SCRIPTS / "build-k8s-node-images", timeout=3600)
     built = time.monotonic()
     keep = os.environ.get("OSM_L2SM_REALPODS_KEEP") == "1"  # debugging: leave the cluster up, reuse it next time
     try:
         if not (keep and Path(CACHE / "k8s-node" / "run" / "holder.pid").exists()):
-            run(SCRIPTS / "k8s-node-cluster", "up", timeout=900)
+            run_showing_progress(pytestconfig, SCRIPTS / "k8s-node-cluster", "up", timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
         timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()

@@ -33,9 +33,10 @@ def cdn(l2sm: Cluster, tmp_path_factory):
         values = Path(values_dir, f"{kdu['kdu']}.json")
         values.write_text(json.dumps(kdu["values"]))
         repository, tag = TEST_IMAGE.rsplit(":", 1)
+        size = ["--set", f"content.sizeMiB={SIZE_MIB}"] if kdu["kdu"] == "content-server" else []  # its key only
         l2sm.helm("install", kdu["kdu"], Path(kdu["chart"]).resolve(), "-f", values,
                   "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-                  "--set", "image.pullPolicy=Never", "--set", f"content.sizeMiB={SIZE_MIB}")
+                  "--set", "image.pullPolicy=Never", *size)
     service = Cdn(l2sm, "default", {k["kdu"]: f"app.kubernetes.io/instance={k['kdu']}" for k in plan["kdus"]},
                   planned_addresses(plan["kdus"]))
     service.wait_until_serving()

@@ -118,6 +118,21 @@ def test_pod_delete_while_the_controller_is_down_releases_its_port_when_it_is_ba
     wait_for(lambda: not sb.controller_client().get_network("blue")["ports"], "the deleted pod's port released")
 
 
+def test_status_is_up_while_the_controller_is_dead_but_not_ok_and_says_why(sb, nothing_leaks):
+    """``up`` means brought up and not taken down; ``ok`` means every part works, ``problems`` what does not."""
+    assert json.loads(cli(sb, "sandbox", "status", "--json").stdout)["ok"] is True
+    url = sb.status()["controller"]["url"]
+    os.kill(sb.status()["controller"]["pid"], signal.SIGKILL)
+    wait_for(lambda: not sb.status()["controller"]["alive"], "the killed controller seen dead")
+    status = json.loads(cli(sb, "sandbox", "status", "--json").stdout)
+    assert status["up"] is True and status["ok"] is False
+    assert status["problems"] == [f"controller {url} is not running"]
+    assert f"degraded: controller {url} is not running" in cli(sb, "sandbox", "status").stdout
+    assert sb.up() is False
+    status = sb.status()
+    assert status["ok"] is True and status["problems"] == []
+
+
 def test_a_port_whose_interface_went_while_the_controller_was_down_is_released(sb, nothing_leaks):
     """As when a node loses its pods without telling anybody (a crash): nobody owes the controller a release."""
     sb.run_pod("g", "node2", [("blue", "10.61.0.4/24")])
@@ -142,6 +157,8 @@ def test_a_killed_ovs_vswitchd_is_seen_refused_fast_and_repaired_by_up(sb, nothi
             os.kill(int(f.read()), signal.SIGKILL)
         status = json.loads(cli(sb, "sandbox", "status", "--json").stdout)
         assert status["degraded"] == ["node2"]
+        assert status["up"] is True and status["ok"] is False
+        assert status["problems"] == ["node2: ovs-vswitchd not running"]
         node2 = next(n for n in status["nodes"] if n["name"] == "node2")
         assert node2["state"] == "degraded" and "ovs-vswitchd not running" in node2["problems"]
         assert "degraded: node2" in cli(sb, "sandbox", "status").stdout
@@ -152,7 +169,7 @@ def test_a_killed_ovs_vswitchd_is_seen_refused_fast_and_repaired_by_up(sb, nothi
         assert port_names(sb.node_ovs("node2"), BRIDGE) == ports and sb.pod("a3") is None
 
         assert "already up" in cli(sb, "sandbox", "up").stdout
-        assert sb.status()["degraded"] == []
+        assert sb.status()["degraded"] == [] and sb.status()["ok"] is True
         wait_for(lambda: ping(sb, "a1", "10.61.0.12"), "a ping across the nodes after the repair")
     finally:
         sb.delete_pod("a1")

@@ -22,7 +22,9 @@ def test_a_single_cluster_sandbox_of_the_earlier_format_shows_its_nodes_and_cont
     assert [n["name"] for n in status["nodes"]] == ["node1", "node2"]
     assert [n["underlay_ip"] for n in status["nodes"]] == ["10.231.7.11", "10.231.7.12"]
     assert status["controller"]["url"] == "http://10.231.7.1:8181" and "clusters" not in status
-    assert status["pods"] == ["a"] and not status["up"]
+    assert status["pods"] == ["a"] and status["up"] and not status["ok"]
+    assert status["problems"] == ["controller http://10.231.7.1:8181 is not running",
+                                  "node1: namespace old-node1 missing", "node2: namespace old-node2 missing"]
     assert sb.place(None, "node2") == "node2"
 
 
