@@ -4,7 +4,9 @@ parameters), the VNF records and their VNFDs, read from NBI and planned with the
 This is what an NS instantiated with stock ``osm ns-create`` needs: LCM labels every pod of a KDU with
 ``osm.etsi.org/ns-id``, ``osm.etsi.org/vnf-id`` (the VNF record's id) and ``osm.etsi.org/kdu-name``, and from those
 :class:`NsPlans` answers which networks the pod joins, with which addresses. Reads only; one plan per NS is kept for
-``ttl`` seconds, so the pods of one NS cost NBI a single round of reads.
+``ttl`` seconds, so the pods of one NS cost NBI a single round of reads. While NBI cannot be reached, the plan read
+last is used (an NS's descriptors and instantiation parameters do not change while it runs). Descriptors that cannot
+be planned raise :class:`NsNotPlanned` (kept like a plan), so a caller tells them apart from NBI's own failures.
 """
 from __future__ import annotations
 
@@ -32,6 +34,13 @@ def ns_network_prefix(nsr: dict) -> str:
     return f"{nsr.get('name') or 'ns'}-{nsr['_id'][:8]}"
 
 
+class NsNotPlanned(L2smError):
+    """OSM knows the NS, but its descriptors cannot be planned (the planner's reason is the message)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=422)
+
+
 @dataclass
 class KduNetworks:
     """What one KDU's pods need: the NS's networks they join and the ``l2sm/networks`` annotation value."""
@@ -46,9 +55,12 @@ class KduNetworks:
 
 @dataclass
 class _Entry:
-    plan: Plan
+    plan: Plan | None  # None when the descriptors cannot be planned (``error`` says why)
     members: dict[str, str]  # VNF record id -> member-vnf-index
     read_at: float
+    name: str = ""  # the NS instance's name and NSD id, as OSM keeps them
+    nsd: str = ""
+    error: NsNotPlanned | None = None
 
 
 class NsPlans:
@@ -61,29 +73,42 @@ class NsPlans:
 
     def _read(self, ns_id: str) -> _Entry:
         nsr = self.nbi.ns_record(ns_id)
-        if not isinstance(nsr.get("nsd"), dict):
-            raise L2smError(f"OSM's record of NS {ns_id} holds no NSD", status=502)
-        nsd = {k: v for k, v in nsr["nsd"].items() if not k.startswith("_")}  # NBI's own _id, _admin
-        packages = [load_descriptor_text(yaml.safe_dump(nsd), f"osm:nsr/{ns_id}/nsd")]
-        members, seen = {}, set()
-        for vnfr in self.nbi.vnf_records(ns_id):
-            members[vnfr["_id"]] = str(vnfr.get("member-vnf-index-ref"))
+        vnfrs = self.nbi.vnf_records(ns_id)
+        members = {vnfr["_id"]: str(vnfr.get("member-vnf-index-ref")) for vnfr in vnfrs}
+        vnfds = {}
+        for vnfr in vnfrs:  # every NBI read first: a failure past this point is the descriptors', not NBI's
             vnfd_id = vnfr.get("vnfd-ref")
-            if vnfd_id and vnfd_id not in seen:
-                seen.add(vnfd_id)
-                packages.append(load_descriptor_text(self.nbi.vnfd_text(vnfd_id), f"osm:vnfd/{vnfd_id}"))
-        # the instantiation's own vld settings (ip-profile, cp addresses) override the descriptors, as at ns-create
-        params = nsr.get("instantiate_params") or {}
-        config = {"vld": params["vld"]} if params.get("vld") else {}
-        plan = lifecycle.plan_for(packages, ns_network_prefix(nsr), config)
-        return _Entry(plan, members, self.clock())
+            if vnfd_id and vnfd_id not in vnfds:
+                vnfds[vnfd_id] = self.nbi.vnfd_text(vnfd_id)
+        nsd = nsr.get("nsd")
+        entry = _Entry(None, members, self.clock(), str(nsr.get("name") or ""), str(nsr.get("nsd-ref") or ""))
+        try:
+            if not isinstance(nsd, dict):
+                raise L2smError("OSM's record of the NS holds no NSD")
+            nsd = {k: v for k, v in nsd.items() if not k.startswith("_")}  # NBI's own _id, _admin
+            packages = [load_descriptor_text(yaml.safe_dump(nsd), f"osm:nsr/{ns_id}/nsd")]
+            packages += [load_descriptor_text(text, f"osm:vnfd/{vnfd_id}") for vnfd_id, text in vnfds.items()]
+            # the instantiation's own vld settings (ip-profile, cp addresses) override the descriptors, as at
+            # ns-create
+            params = nsr.get("instantiate_params") or {}
+            config = {"vld": params["vld"]} if params.get("vld") else {}
+            entry.plan = lifecycle.plan_for(packages, ns_network_prefix(nsr), config)
+        except Exception as err:  # noqa: BLE001  any failure of the planner means the same: not plannable
+            entry.error = NsNotPlanned(f"osm-l2sm cannot plan NS {ns_id}: {err}")
+        return entry
 
-    def entry(self, ns_id: str) -> _Entry:
+    def entry(self, ns_id: str, refresh: bool = False) -> _Entry:
+        """The NS's entry, read again past ``ttl`` (or with ``refresh``: then NBI must answer)."""
         with self._lock:
             cached = self._cache.get(ns_id)
-            if cached is not None and self.clock() - cached.read_at < self.ttl:
+            if cached is not None and not refresh and self.clock() - cached.read_at < self.ttl:
                 return cached
-        fresh = self._read(ns_id)  # outside the lock: one slow NBI must not hold up other NS instances
+        try:
+            fresh = self._read(ns_id)  # outside the lock: one slow NBI must not hold up other NS instances
+        except L2smError as err:
+            if cached is None or refresh or err.status == 404:
+                raise
+            return cached  # NBI cannot be reached: the plan read last still holds
         with self._lock:
             self._cache[ns_id] = fresh
         return fresh
@@ -93,7 +118,16 @@ class NsPlans:
             self._cache.pop(ns_id, None)
 
     def plan(self, ns_id: str) -> Plan:
-        return self.entry(ns_id).plan
+        """The NS's plan; NsNotPlanned when its descriptors cannot be planned."""
+        entry = self.entry(ns_id)
+        if entry.error is not None:
+            raise entry.error
+        return entry.plan
+
+    def known(self, ns_id: str) -> _Entry | None:
+        """What was read of the NS last (its name, NSD, members, plan or error), without asking NBI."""
+        with self._lock:
+            return self._cache.get(ns_id)
 
     def kdu_networks(self, labels: dict) -> KduNetworks:
         """The networks of the KDU a pod belongs to, from the labels LCM puts on it."""
@@ -103,11 +137,12 @@ class NsPlans:
         ns_id, vnf_id, kdu_name = labels[NS_ID_LABEL], labels[VNF_ID_LABEL], labels[KDU_NAME_LABEL]
         entry = self.entry(ns_id)
         if vnf_id not in entry.members:  # maybe a VNF added since the NS was read (scaling): read it again
-            self.forget(ns_id)
-            entry = self.entry(ns_id)
+            entry = self.entry(ns_id, refresh=True)
         member = entry.members.get(vnf_id)
         if member is None:
             raise L2smError(f"VNF record {vnf_id} is not part of NS {ns_id} in OSM", status=404)
+        if entry.error is not None:
+            raise entry.error
         kdu = next((k for k in entry.plan.kdus if k.member_vnf_index == member and k.kdu == kdu_name), None)
         if kdu is None:
             raise L2smError(f"NS {ns_id} has no KDU {kdu_name!r} in member-vnf-index {member}", status=404)
