@@ -269,14 +269,14 @@ def collect(mode: OsmMode, api, name: str, namespace: str, labels: dict) -> bool
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{NS_ID_LABEL}={ns_id}").items
     if pods:
         return False
-    mode.plans.forget(ns_id)
     try:
-        mode.plans.plan(ns_id)
+        mode.plans.entry(ns_id, refresh=True)  # NBI must answer; the plan read last stays for admissions meanwhile
     except L2smError as err:
         if err.status != 404:
             return False  # NBI unreachable: nothing is removed on a guess
     else:
         return False
+    mode.plans.forget(ns_id)
     try:
         client.CustomObjectsApi(api).delete_namespaced_custom_object(GROUP, VERSION, namespace, L2NETWORK_PLURAL,
                                                                      name)
