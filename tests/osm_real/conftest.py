@@ -75,11 +75,17 @@ def controller(tmp_path):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The OSM-mode admission latency and the validate-vs-NBI table, when their tests ran."""
+    """The OSM-mode admission latency, the real packages' table and the validate-vs-NBI table, when their tests
+    ran."""
     operator = sys.modules.get("test_osm_real_operator")
     if operator and operator.SUMMARY:
         terminalreporter.section("OSM-mode admission latency (real NBI)")
         for line in operator.SUMMARY:
+            terminalreporter.write_line(line)
+    corpus = sys.modules.get("test_osm_real_corpus")
+    if corpus and corpus.table_lines():
+        terminalreporter.section("OSM mode with real users' NS packages (real NBI, kube-apiserver)")
+        for line in corpus.table_lines():
             terminalreporter.write_line(line)
     module = sys.modules.get("test_osm_real_validate")
     lines = module.table_lines() if module else []
