@@ -109,12 +109,12 @@ class OsmOperator:
                 raise
         _register(self.api, self.name, self.namespace, port, pki["ca.crt"].read_bytes())
 
-        def webhook_answers():  # failurePolicy Fail here: a pod is stored only once the operator answers
+        def webhook_answers():  # failurePolicy Fail here: a pod is stored, or refused by osm-l2sm, once it answers
             try:
                 probe = self.kube.create_pod("probe", {NS_ID_LABEL: "probe", VNF_ID_LABEL: "probe",
                                                        KDU_NAME_LABEL: "probe"})
-            except ApiException:
-                return False
+            except ApiException as err:
+                return "osm-l2sm" in (err.body or "")
             self.kube.core.delete_namespaced_pod(probe.metadata.name, self.namespace, grace_period_seconds=0)
             return True
 
