@@ -201,6 +201,11 @@ def test_a_pod_of_a_real_users_ns_with_only_a_management_vl_starts_as_osm_made_i
         # whether the planner refuses its quoted boolean or plans no network for a management VL, the pod is left as
         # OSM made it and the event says which
         assert {e["reason"] for e in events} & {"OsmNsNotPlanned", "OsmNoNetworksNeeded"}, events
+        # and the operator's status ConfigMap (written with the chart's RBAC) says what it did with the NS
+        status = cluster.get("configmap", "l2sm-osm-status", RELEASE_NS)  # release l2sm: fullname l2sm
+        entry = json.loads(status["data"][ns.ns_id])
+        assert (entry["action"], entry["kdus"], entry["namespace"]) == (
+            "unchanged", {f"{member['member']}/{member['kdus'][0]}": "unchanged"}, NAMESPACE)
     finally:
         cluster.kubectl("-n", NAMESPACE, "delete", "deployment", "neo-vro", "--wait=true", "--timeout=120s",
                         check=False, timeout=180)
