@@ -131,11 +131,9 @@ class _Decision:
         if self.dryrun:
             return
         known = self.mode.plans.known(self.ns_id)
-        kdus = dict((self.mode.status.get(self.ns_id) or {}).get("kdus") or {})
-        kdus[self.kdu()] = action
         self.mode.status.record(self.ns_id, {
             "namespace": self.namespace, "name": known.name if known else None, "nsd": known.nsd if known else None,
-            "action": action, "reason": reason, "message": message, "kdus": kdus, **fields})
+            "action": action, "reason": reason, "message": message, "kdus": {self.kdu(): action}, **fields})
         if reason:
             _event(self.api, self.namespace, self.meta, reason, message)
 
@@ -226,13 +224,14 @@ def _admit(mode: OsmMode, api, pod_admission, body, patch: kopf.Patch, namespace
     _route_args(patch, kdu.routes)
     names = [n.name for n in kdu.networks]
     decision.record("wired", None, f"KDU {decision.kdu()} wired to {', '.join(names)}", refusingSince=None,
-                    networks=sorted({*((mode.status.get(kdu.ns_id) or {}).get("networks") or []), *names}))
+                    networks=names)
 
 
 def _no_networks(mode: OsmMode, kdu) -> str:
     known = mode.plans.known(kdu.ns_id)
     why = ("its virtual links are management networks (the cluster's pod network) or join no two KNFs"
-           if not (known and known.plan and known.plan.networks) else f"KDU {kdu.kdu} of member {kdu.member_vnf_index} joins none of its networks")
+           if not (known and known.plan and known.plan.networks) else
+           f"KDU {kdu.kdu} of member {kdu.member_vnf_index} joins none of its networks")
     return f"osm-l2sm admitted this OSM KDU pod unchanged: NS {kdu.ns_id} needs no L2S-M network for it ({why})"
 
 

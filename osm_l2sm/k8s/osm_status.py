@@ -61,12 +61,15 @@ class NsStatus:
                 return None
 
     def record(self, ns_id: str, entry: dict) -> None:
-        """Merge ``entry`` into the NS's entry (a None value drops a field); written only when it changed. A
-        failure to write is logged: the status never decides a pod's fate."""
+        """Merge ``entry`` into the NS's entry (a None value drops a field; ``kdus`` and ``networks`` add to what
+        is there, under the lock, so pods admitted at once do not lose each other's); written only when it changed.
+        A failure to write is logged: the status never decides a pod's fate."""
         with self._lock:
             try:
                 entries = self._load()
                 old = entries.get(ns_id) or {}
+                entry = dict(entry, kdus={**(old.get("kdus") or {}), **(entry.get("kdus") or {})},
+                             networks=sorted({*(old.get("networks") or []), *(entry.get("networks") or [])}) or None)
                 new = {k: v for k, v in {**old, **entry}.items() if v is not None}
                 if {k: v for k, v in new.items() if k != "updated"} == {k: v for k, v in old.items()
                                                                          if k != "updated"}:
