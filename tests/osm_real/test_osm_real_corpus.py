@@ -3,15 +3,16 @@
 Every NS package of the real OSM packages corpus (with the VNF packages beside it) is onboarded into real NBI
 (release 19) and instantiated as stock ``osm ns-create`` does; for each KDU of the instance a ReplicaSet carrying
 LCM's labels is stored and its pod goes through the operator's OSM-mode admission on a real kube-apiserver (no
-kubelet, no controller-manager: the pod is made from the template as the ReplicaSet controller would). One NS mixes
-a VM member with a KNF, as OSM allows; its NSD is written here from two corpus VNF packages. Every pod must be
-admitted; what OSM mode did must follow the planner's verdict on NBI's records (wired when the plan gives the KDU
-networks, else unchanged), with a Warning event on the ReplicaSet and an entry in the status ConfigMap. The table is
-printed at the end of the run.
+kubelet, no controller-manager: the pod is made from the template as the ReplicaSet controller would). Two NSDs are
+written here from corpus VNF packages: one mixes a VM member with a KNF, as OSM allows, one has a KNF member on no
+virtual link. Every pod must be admitted; what OSM mode did must follow the planner's verdict on NBI's records
+(wired when the plan gives the KDU networks, else unchanged), with a Warning event on the ReplicaSet and an entry in
+the status ConfigMap. The table is printed at the end of the run.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,14 +44,32 @@ MIXED_NSD = {"nsd": {"nsd": [{
             "virtual-link-profile-id": "mgmtnet"}]}]}]}]}}
 
 
+# two instances of one KNF, the second on no virtual link at all
+UNLINKED_NSD = {"nsd": {"nsd": [{
+    "id": "unlinked_knf_ns", "name": "unlinked_knf_ns", "version": "1.0", "designer": "osm-l2sm tests",
+    "description": "a KNF on the management network and one on no virtual link",
+    "vnfd-id": ["openldap_knf"], "virtual-link-desc": [{"id": "mgmtnet", "mgmt-network": True}],
+    "df": [{"id": "default-df", "vnf-profile": [
+        {"id": "a", "vnfd-id": "openldap_knf", "virtual-link-connectivity": [{
+            "constituent-cpd-id": [{"constituent-base-element-id": "a", "constituent-cpd-id": "mgmt-ext"}],
+            "virtual-link-profile-id": "mgmtnet"}]},
+        {"id": "b", "vnfd-id": "openldap_knf"}]}]}]}}
+
+
+def _written(tmp_path, nsd: dict) -> Path:
+    folder = tmp_path / nsd["nsd"]["nsd"][0]["id"]
+    folder.mkdir()
+    (folder / "nsd.yaml").write_text(yaml.safe_dump(nsd, sort_keys=False))
+    return folder
+
+
 def _packages(tmp_path) -> list[NsPackage]:
     root = corpus_dir()
-    mixed = tmp_path / "mixed_vm_knf_ns"
-    mixed.mkdir()
-    (mixed / "mixed_vm_knf_nsd.yaml").write_text(yaml.safe_dump(MIXED_NSD, sort_keys=False))
-    return ns_packages(root) + [NsPackage(mixed, [root / "pkgs/simula__osm-testing/hackfest_basic_vnf",
-                                                  root / "pkgs/DucHuySET__indiv/openldap_knf"],
-                                          "mixed: simula hackfest_basic VM + DucHuySET openldap KNF (NSD here)")]
+    ldap, vm = root / "pkgs/DucHuySET__indiv/openldap_knf", root / "pkgs/simula__osm-testing/hackfest_basic_vnf"
+    return ns_packages(root) + [
+        NsPackage(_written(tmp_path, MIXED_NSD), [vm, ldap],
+                  "mixed: simula hackfest_basic VM + DucHuySET openldap KNF (NSD here)"),
+        NsPackage(_written(tmp_path, UNLINKED_NSD), [ldap], "DucHuySET openldap KNF twice, one on no VL (NSD here)")]
 
 
 @pytest.fixture(scope="module")
