@@ -1,4 +1,4 @@
-"""`osm-l2sm` sub-commands of the k8s area: `operator run` and `k8s network create|delete|list`."""
+"""`osm-l2sm` sub-commands of the k8s area: `operator run`, `k8s network create|delete|list` and `k8s osm status`."""
 from __future__ import annotations
 
 import os
@@ -74,6 +74,17 @@ def register(sub) -> None:
     create.set_defaults(func=_network_create)
     delete.set_defaults(func=_network_delete)
     listing.set_defaults(func=_network_list)
+
+    osm = ksub.add_parser("osm", help="the operator's OSM mode")
+    osub = osm.add_subparsers(dest="osm_command", metavar="ACTION")
+    osub.required = True
+    status = osub.add_parser("status", help="each OSM NS the operator saw and what its OSM mode did (from the "
+                             "operator's status ConfigMap)")
+    status.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"),
+                        help="kubeconfig file (env KUBECONFIG; default: in-cluster account)")
+    status.add_argument("--namespace", help="the operator's namespace (default: every namespace)")
+    status.add_argument("--json", action="store_true", help="print the entries as JSON")
+    status.set_defaults(func=_osm_status)
 
     attach = ksub.add_parser("node-attach", help="on a node: attach and detach the L2S-M interfaces of running pods "
                              "when their networks change (run by the l2sm chart's switch DaemonSet)")
@@ -187,4 +198,37 @@ def _network_delete(args) -> int:
 def _network_list(args) -> int:
     for name in _target(args).list_networks():
         print(name)
+    return 0
+
+
+def _osm_status(args) -> int:
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    from osm_l2sm.errors import L2smError
+    from osm_l2sm.k8s.osm_status import read_status
+    from osm_l2sm.k8s.resources import api_client
+
+    try:
+        entries = read_status(api_client(args.kubeconfig), args.namespace)
+    except ApiException as err:
+        raise L2smError(f"cannot read the OSM-mode status: {err.status} {err.reason}") from None
+    except (ConfigException, HTTPError, OSError) as err:
+        raise L2smError(f"cannot read the OSM-mode status: {err}") from None
+    if args.json:
+        print(json.dumps(entries, indent=2, sort_keys=True))
+        return 0
+    rows = [("NS", "NS ID", "NAMESPACE", "NSD", "ACTION", "REASON", "KDUS", "UPDATED")]
+    for e in entries:
+        kdus = ", ".join(f"{k}={v}" for k, v in sorted((e.get("kdus") or {}).items()))
+        rows.append((e.get("name") or "-", e["nsId"], e.get("namespace") or "-", e.get("nsd") or "-",
+                     e.get("action") or "-", e.get("reason") or "-", kdus or "-", e.get("updated") or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    if not entries:
+        print("(no OSM NS seen yet)")
     return 0

@@ -432,7 +432,7 @@ class Operator:
         kopf.on.mutate(*PODS, labels=POD_LABELS, operation="CREATE", id="l2sm-pods")(self.pod_admission)
         from . import osm_mode  # OSM mode: pods of KDUs that stock OSM deployed, wired from OSM's records
 
-        osm = osm_mode.from_env()
+        osm = osm_mode.from_env(self.api)
         if osm is not None:
             osm_mode.register(osm, self.api, self.pod_admission, L2NETWORKS, PODS)
 

@@ -88,12 +88,13 @@ def controller(tmp_path):
         yield proc
 
 
-TABLES = (("test_osm_real_validate", "osm-l2sm validate vs OSM NBI v19 onboarding"),
+TABLES = (("test_osm_real_osm_mode_corpus", "OSM mode with real users' NS packages (real NBI, kube-apiserver)"),
+          ("test_osm_real_validate", "osm-l2sm validate vs OSM NBI v19 onboarding"),
           ("test_osm_real_corpus", "real OSM packages: OSM IM, NBI v19, osm-l2sm validate and plan"))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The OSM-mode admission latency and the tables of the validation tests, when their tests ran."""
+    """The OSM-mode admission latency and the tables of the corpus and validation tests, when their tests ran."""
     operator = sys.modules.get("test_osm_real_operator")
     if operator and operator.SUMMARY:
         terminalreporter.section("OSM-mode admission latency (real NBI)")

@@ -18,9 +18,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from osm_l2sm.cli import main
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION
 from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL
-from osm_real_kit import lcm_install_kdus, lcm_uninstall_kdus
+from osm_real_kit import lcm_install_kdus, lcm_uninstall_kdus, onboard_cdn, start_nbi, stop_nbi
 from tests.k8s.conftest import free_port, write_test_pki
 from tests.k8s.conftest import k8s_bins, k8s_namespace, kube_api, l2sm_crds  # noqa: F401  (fixtures)
 from tests.k8s.test_operator import MULTUS, OperatorRun
@@ -74,35 +75,82 @@ class Kube:
         return [(e.reason, e.message) for e in self.core.list_namespaced_event(self.ns).items if e.type == "Warning"]
 
 
-@pytest.fixture
-def osm_operator(osm, kube_api, l2sm_crds, k8s_namespace, controller, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("OSM_L2SM_OSM_NBI", osm["url"])
-    monkeypatch.setenv("OSM_L2SM_OSM_GC_SECONDS", "1")
-    pki_dir = tmp_path / "pki"
-    pki_dir.mkdir()
-    pki = write_test_pki(pki_dir)
-    port = free_port()
-    run = OperatorRun(kube_api, controller, k8s_namespace, tmp_path / "operator.log",
-                      ("--webhook-listen", f"127.0.0.1:{port}", "--webhook-cert", str(pki["server.crt"]),
-                       "--webhook-key", str(pki["server.key"]))).start()
-    api = kube_api.client()
-    name = f"l2sm-osm-{k8s_namespace}"
-    _register(api, name, k8s_namespace, port, pki["ca.crt"].read_bytes())
-    kube = Kube(api, k8s_namespace)
+class OsmOperator:
+    """``osm-l2sm operator run`` in OSM mode against ``url`` (NBI), its webhook registered for the namespace; the
+    status ConfigMap in that namespace too. ``start`` again after ``stop`` is a restart (nothing kept in memory)."""
 
-    def webhook_answers():
+    def __init__(self, kube_api, controller, namespace: str, tmp_path: Path, url: str, **env: str):
+        self.kube_api, self.controller, self.namespace, self.tmp_path = kube_api, controller, namespace, tmp_path
+        self.env = {"OSM_L2SM_OSM_NBI": url, "OSM_L2SM_OSM_GC_SECONDS": "1",
+                    "OSM_L2SM_OSM_STATUS_NAMESPACE": namespace, **env}
+        self.api = kube_api.client()
+        self.kube = Kube(self.api, namespace)
+        self.name = f"l2sm-osm-{namespace}"
+        self.run: OperatorRun | None = None
+        self.starts = 0
+
+    def start(self) -> Kube:
+        pki_dir = self.tmp_path / f"pki-{self.starts}"
+        pki_dir.mkdir()
+        pki = write_test_pki(pki_dir)
+        port = free_port()
+        self.run = OperatorRun(self.kube_api, self.controller, self.namespace,
+                               self.tmp_path / f"operator-{self.starts}.log",
+                               ("--webhook-listen", f"127.0.0.1:{port}", "--webhook-cert", str(pki["server.crt"]),
+                                "--webhook-key", str(pki["server.key"])))
+        self.run.env.update(self.env)
+        self.run.start()
+        self.starts += 1
+        hooks = client.AdmissionregistrationV1Api(self.api)
         try:
-            kube.create_kdu_pod("probe", "probe", "probe")
+            hooks.delete_mutating_webhook_configuration(self.name)
         except ApiException as err:
-            return "osm-l2sm" in (err.body or "")
-        return False
+            if err.status != 404:
+                raise
+        _register(self.api, self.name, self.namespace, port, pki["ca.crt"].read_bytes())
 
-    try:
+        def webhook_answers():  # failurePolicy Fail here: a pod is stored, or refused by osm-l2sm, once it answers
+            try:
+                probe = self.kube.create_pod("probe", {NS_ID_LABEL: "probe", VNF_ID_LABEL: "probe",
+                                                       KDU_NAME_LABEL: "probe"})
+            except ApiException as err:
+                return "osm-l2sm" in (err.body or "")
+            self.kube.core.delete_namespaced_pod(probe.metadata.name, self.namespace, grace_period_seconds=0)
+            return True
+
         wait_for(webhook_answers, "the API server calling the operator's OSM webhook")
+        LATENCIES.clear()
+        return self.kube
+
+    def stop(self) -> None:
+        try:
+            client.AdmissionregistrationV1Api(self.api).delete_mutating_webhook_configuration(self.name)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        if self.run is not None:
+            self.run.stop()
+
+    def status(self) -> dict[str, dict]:
+        """The operator's status ConfigMap: NS id -> entry."""
+        try:
+            data = self.kube.core.read_namespaced_config_map("l2sm-osm-status", self.namespace).data or {}
+        except ApiException as err:
+            if err.status == 404:
+                return {}
+            raise
+        return {k: json.loads(v) for k, v in data.items()}
+
+
+@pytest.fixture
+def osm_operator(osm, kube_api, l2sm_crds, k8s_namespace, controller, tmp_path):  # noqa: F811
+    operator = OsmOperator(kube_api, controller, k8s_namespace, tmp_path, osm["url"])
+    try:
+        kube = operator.start()
+        kube.nbi_url = osm["url"]
         yield kube
     finally:
-        client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
-        run.stop()
+        operator.stop()
 
 
 def test_stock_ns_pods_are_wired_from_osm_records_and_networks_go_with_the_ns(osm, osm_operator):
@@ -173,14 +221,28 @@ def report_latencies(nbi, kube) -> None:
         print(f"OSM-mode admission, {SUMMARY[-1]}")
 
 
-def test_a_pod_of_an_ns_osm_does_not_know_is_refused_with_an_event(osm_operator):
+def test_a_pod_of_an_ns_osm_does_not_know_is_admitted_unchanged_with_an_event(osm_operator, kube_api,
+                                                                              capsys):  # noqa: F811
     kube = osm_operator
-    with pytest.raises(ApiException) as err:
-        kube.create_kdu_pod("0000-not-an-ns", "vnf", "cdn-cache")
-    assert "osm-l2sm cannot wire this OSM KDU pod yet: NS instance 0000-not-an-ns is unknown to OSM" in err.value.body
-    assert kube.core.list_namespaced_pod(kube.ns).items == []
-    assert any(reason == "OsmNetworksUnavailable" and "0000-not-an-ns is unknown to OSM" in message
-               for reason, message in kube.warnings())
+    pod = kube.create_kdu_pod("0000-not-an-ns", "vnf", "cdn-cache")
+    assert "l2sm" not in pod.metadata.labels and not pod.metadata.annotations
+    assert [(reason, message) for reason, message in kube.warnings() if "0000-not-an-ns" in message] == [
+        ("OsmNsUnknown", "osm-l2sm admitted this OSM KDU pod unchanged: NS instance 0000-not-an-ns is unknown to "
+                         f"OSM (NBI at {kube.nbi_url})")]
+    entry = json.loads(kube.core.read_namespaced_config_map("l2sm-osm-status", kube.ns).data["0000-not-an-ns"])
+    assert (entry["action"], entry["reason"], entry["kdus"]) == ("unchanged", "OsmNsUnknown",
+                                                                 {"vnf/cdn-cache": "unchanged"})
+
+    # what an administrator reads: the table and the JSON of `osm-l2sm k8s osm status`
+    capsys.readouterr()
+    assert main(["k8s", "osm", "status", "--kubeconfig", kube_api.kubeconfig, "--namespace", kube.ns]) == 0
+    header, row = [line.split() for line in capsys.readouterr().out.splitlines() if "0000-not-an-ns" in line
+                   or line.startswith("NS ")]
+    assert header[:4] == ["NS", "NS", "ID", "NAMESPACE"]
+    assert row[:6] == ["-", "0000-not-an-ns", kube.ns, "-", "unchanged", "OsmNsUnknown"]
+    assert main(["k8s", "osm", "status", "--kubeconfig", kube_api.kubeconfig, "--json"]) == 0
+    listed = {e["nsId"]: e for e in json.loads(capsys.readouterr().out)}
+    assert listed["0000-not-an-ns"]["kdus"] == {"vnf/cdn-cache": "unchanged"}
 
 
 def pod_from_template(kube: "Kube", deployment: client.V1Deployment) -> client.V1Pod:
@@ -261,3 +323,66 @@ def test_kdus_installed_by_lcms_helm_connector_are_wired(osm, osm_operator, lcm_
     finally:
         for name, _ in made.values():
             nbi.ns_delete(name, force=True)
+
+
+def _pod_events(kube: "Kube", reason: str) -> list[str]:
+    return [message for r, message in kube.warnings() if r == reason]
+
+
+def test_while_nbi_is_down_only_an_ns_that_needs_networks_is_refused_and_only_for_a_while(
+        osm_tier, built_packages, kube_api, l2sm_crds, k8s_namespace, controller, tmp_path):  # noqa: F811
+    (tmp_path / "nbi").mkdir()
+    nbi_run = start_nbi(osm_tier, tmp_path / "nbi")
+    operator = None
+    try:
+        try:
+            nbi = onboard_cdn(nbi_run, built_packages, Path(kube_api.kubeconfig))["nbi"]
+            ns_id, _ = nbi.ns_create(f"cdn-{uuid.uuid4().hex[:6]}", "cdn_ns", "k8s-vim",
+                                     {"k8s-namespace": k8s_namespace})
+            vnfs = {v["member-vnf-index-ref"]: v["_id"] for v in nbi.vnf_records(ns_id)}
+            # plans are read again after 1 s; pods of an NS that needs networks are refused for 3 s at most
+            operator = OsmOperator(kube_api, controller, k8s_namespace, tmp_path, nbi_run.url,
+                                   OSM_L2SM_OSM_CACHE_SECONDS="1", OSM_L2SM_OSM_REFUSE_SECONDS="3")
+            kube = operator.start()
+            assert kube.create_kdu_pod(ns_id, vnfs["cache"], "cdn-cache").metadata.labels["l2sm"] == "true"
+        finally:
+            stop_nbi(nbi_run)
+        time.sleep(1.5)  # past the plan's freshness: NBI would be asked again, and cannot answer
+        # the plan read last still holds: the router is wired as it would have been
+        router = kube.create_kdu_pod(ns_id, vnfs["router"], "router-firewall")
+        assert [e["name"].rsplit("-", 2)[-2:] for e in json.loads(router.metadata.annotations[MULTUS])] == [
+            ["cache", "vl"], ["content", "vl"]]
+
+        # a restarted operator knows nothing of the NS but its L2Networks: the content server is refused ...
+        operator.stop()
+        kube = operator.start()
+        with pytest.raises(ApiException) as refused:
+            kube.create_kdu_pod(ns_id, vnfs["content"], "content-server")
+        assert refused.value.status == 503
+        assert (f"cannot reach OSM NBI at {nbi_run.url}: ConnectionError; NS {ns_id} needs L2S-M networks, so its "
+                "pods are refused until") in refused.value.body
+        assert operator.status()[ns_id]["action"] == "refused" and _pod_events(kube, "OsmNbiUnreachable")
+
+        # ... until the bound has passed since that first refusal: then admitted unwired, with an event
+        def admitted():
+            try:
+                return kube.create_kdu_pod(ns_id, vnfs["content"], "content-server")
+            except ApiException as err:
+                assert err.status == 503, err.body
+                return None
+
+        content = wait_for(admitted, "the content server admitted once the refusal bound has passed")
+        assert "l2sm" not in content.metadata.labels and MULTUS not in (content.metadata.annotations or {})
+        assert any(f"pods of NS {ns_id} have been refused since" in m for m in _pod_events(kube, "OsmAdmittedUnwired"))
+        entry = operator.status()[ns_id]
+        assert (entry["action"], entry["reason"], entry["kdus"][f"{vnfs['content']}/content-server"]) == (
+            "unwired", "OsmAdmittedUnwired", "unwired")
+
+        # an NS the operator never saw and that has no network here: nothing says it needs any, admitted at once
+        other = kube.create_kdu_pod("1111-never-seen", "vnf", "cdn-cache")
+        assert "l2sm" not in other.metadata.labels
+        assert any("nothing says NS 1111-never-seen needs L2S-M networks" in m
+                   for m in _pod_events(kube, "OsmAdmittedUnwired"))
+    finally:
+        if operator is not None:
+            operator.stop()

@@ -10,6 +10,7 @@ not run: the instantiation stays PROCESSING in NBI, which the operator does not 
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from osm_l2sm.descriptors import build_package
-from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, NsPlans
+from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL, NsPlans
 from tests.osm_real.osm_real_kit import (LOCAL, lcm_install_kdus, lcm_uninstall_kdus, onboard_cdn, prepare_lcm_tier,
                                          prepare_osm_tier, start_nbi, stop_nbi)
+from tests.osm_real.real_packages import corpus_dir, instantiate
 from tests.polling import wait_for
 from tests.realpods.cdn_checks import CHECKS, KDUS, SIZE_MIB, Cdn, planned_addresses
-from tests.realpods.conftest import CACHE, RELEASE, RELEASE_NS, ROOT, TEST_IMAGE, Cluster
+from tests.realpods.conftest import CACHE, RELEASE, RELEASE_NS, ROOT, TEST_IMAGE, Cluster, pod_manifest
 from tests.realpods.timings import report_timing
 
 pytestmark = pytest.mark.osm_real
@@ -166,3 +168,45 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
     _back_to(lambda: {p["interface"] for p in cluster.controller_ports()}, ports_before, "the controller's ports")
     _back_to(cluster.ovs_ports, ovs_before, "the node's bridge ports")
     _back_to(cluster.host_ends, host_ends_before, "the node's ends of the pods' L2S-M interfaces")
+
+
+def test_a_pod_of_a_real_users_ns_with_only_a_management_vl_starts_as_osm_made_it(osm):
+    """5GASP's NEO VRO NS (one KNF on the management network): its KDU pod runs with its one interface, and the
+    operator says on its ReplicaSet why it left it alone."""
+    cluster, nbi = osm["cluster"], osm["nbi"]
+    pkgs = corpus_dir() / "pkgs" / "5gasp__napp10-descriptors"
+    done = osm["nbi_run"].onboard(pkgs / "neo_vro_knf", pkgs / "neo_vro_ns")
+    assert done.returncode == 0, done.stdout
+    ns = instantiate(osm["nbi_run"], NAMESPACE, "neo_vro_nsd")
+    try:
+        member = ns.members[0]
+        labels = {"managed-by": "osm.etsi.org", NS_ID_LABEL: ns.ns_id, VNF_ID_LABEL: member["vnf_id"],
+                  KDU_NAME_LABEL: member["kdus"][0], "osm.etsi.org/kdu-id": "neo-vro-0123456789"}
+        pod = pod_manifest("neo-vro", None, labelled=False)
+        cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+        cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "neo-vro", "labels": labels},
+                       "spec": {"replicas": 1, "selector": {"matchLabels": {KDU_NAME_LABEL: labels[KDU_NAME_LABEL]}},
+                                "template": {"metadata": {"labels": labels}, "spec": pod["spec"]}}},
+                      namespace=NAMESPACE)
+        selector = f"{NS_ID_LABEL}={ns.ns_id}"
+        name = wait_for(lambda: cluster.kubectl("-n", NAMESPACE, "get", "pods", "-l", selector, "-o",
+                                                "jsonpath={.items[0].metadata.name}", check=False).stdout.strip(),
+                        "the Deployment's pod", timeout=120, interval=2)
+        cluster.wait_ready(name, namespace=NAMESPACE)
+        links = cluster.exec(name, "ip", "-o", "link", namespace=NAMESPACE).stdout
+        assert sorted(line.split(": ")[1].split("@")[0] for line in links.splitlines()) == ["eth0", "lo"], links
+        assert not {k for k in cluster.annotations(name, NAMESPACE) if "l2sm" in k or "cni.cncf.io/networks" in k}
+        events = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "events", "-o", "json",
+                                            "--field-selector", "involvedObject.kind=ReplicaSet").stdout)["items"]
+        # whether the planner refuses its quoted boolean or plans no network for a management VL, the pod is left as
+        # OSM made it and the event says which
+        assert {e["reason"] for e in events} & {"OsmNsNotPlanned", "OsmNoNetworksNeeded"}, events
+        # and the operator's status ConfigMap (written with the chart's RBAC) says what it did with the NS
+        status = cluster.get("configmap", "l2sm-osm-status", RELEASE_NS)  # release l2sm: fullname l2sm
+        entry = json.loads(status["data"][ns.ns_id])
+        assert (entry["action"], entry["kdus"], entry["namespace"]) == (
+            "unchanged", {f"{member['member']}/{member['kdus'][0]}": "unchanged"}, NAMESPACE)
+    finally:
+        cluster.kubectl("-n", NAMESPACE, "delete", "deployment", "neo-vro", "--wait=true", "--timeout=120s",
+                        check=False, timeout=180)
+        nbi.ns_delete(ns.name, force=True)

@@ -1,0 +1,97 @@
+"""Real OSM users' NS packages (the kit's ``../real-osm-packages``) onboarded into real NBI and instantiated as stock
+``osm ns-create`` does, for the OSM-mode tests (a plain module, shared with the real-pods tier)."""
+from __future__ import annotations
+
+import csv
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from osm_l2sm.errors import L2smError
+from tests.conftest import unavailable
+
+from tests.osm_real.osm_real_kit import REPO, RealNbi
+
+NS_CLASSES = {"ns": ("knf", "vm"), "vm-ns": ("knf", "vm"), "tgz-ns": ("tgz-knf",)}  # NSD class -> its VNFDs' classes
+
+
+def corpus_dir() -> Path:
+    """``OSM_L2SM_REAL_PACKAGES``, else ``../shared/real-osm-packages`` beside the repository."""
+    import os
+
+    path = Path(os.environ.get("OSM_L2SM_REAL_PACKAGES", REPO.parent / "shared" / "real-osm-packages"))
+    if not (path / "MANIFEST.tsv").is_file():
+        unavailable(f"needs the real OSM packages (MANIFEST.tsv) at {path}: set OSM_L2SM_REAL_PACKAGES")
+    return path
+
+
+@dataclass
+class NsPackage:
+    """One NSD package of the corpus and the VNF packages beside it (same source repository and format)."""
+
+    nsd: Path
+    vnfds: list[Path]
+    label: str  # the NSD's path in the corpus, e.g. educaredes__nfv-lab/renes_ns
+
+
+def ns_packages(root: Path) -> list[NsPackage]:
+    with open(root / "MANIFEST.tsv", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    found = []
+    for row in rows:
+        if row["class"] not in NS_CLASSES:
+            continue
+        group = Path(row["dest"]).parts[1]
+        vnfds = [root / r["dest"] for r in rows
+                 if Path(r["dest"]).parts[1] == group and r["class"] in NS_CLASSES[row["class"]]]
+        found.append(NsPackage(root / row["dest"], vnfds, row["dest"].split("/", 1)[1]))
+    return found
+
+
+@dataclass
+class Instance:
+    """An NS instance NBI made from a corpus NSD: its id and name, and per VNF record its member, KDUs and VDUs."""
+
+    ns_id: str
+    name: str
+    nsd: str
+    members: list[dict] = field(default_factory=list)  # {"vnf_id", "member", "kdus": [...], "vdus": [...]}
+
+
+def onboard(nbi: RealNbi, package: NsPackage) -> str | None:
+    """Onboard the NSD and its VNFDs into a fresh catalogue; None when NBI took the NSD, else NBI's reason."""
+    done = nbi.onboard(package.nsd, *package.vnfds, clean=True)
+    line = next((ln for ln in done.stdout.splitlines() if ": nsd HTTP " in ln), None)
+    if line is None:
+        return f"no NSD answer from NBI: {done.stdout[-300:]} {done.stderr[-300:]}"
+    return None if " nsd HTTP 20" in line else line.split(": nsd ", 1)[1][:160]
+
+
+def instantiate(nbi: RealNbi, namespace: str, nsd_id: str | None = None, vim: str = "k8s-vim") -> Instance:
+    """``osm ns-create`` of NSD ``nsd_id`` (default: the one NSD in NBI's catalogue) on ``vim``, with a K8s cluster
+    there that offers the networks the KNFs ask for (NBI places a KNF only on such a cluster)."""
+    client = nbi.client()
+    nsd = client.get_nsd(nsd_id) if nsd_id else client.list_nsds()[0]
+    nets = sorted({n["id"] for vnfd in client.list_vnfds() for n in (vnfd.get("k8s-cluster") or {}).get("nets") or []})
+    client.k8scluster_add({
+        "name": f"edge-{uuid.uuid4().hex[:6]}", "credentials": {"apiVersion": "v1", "kind": "Config"},
+        "k8s_version": "1.29", "vim_account": vim,
+        "nets": {net: None for net in nets} or {"net1": None}, "namespace": "kube-system"})
+    name = f"real-{uuid.uuid4().hex[:6]}"
+    ns_id, _ = client.ns_create(name, nsd["_id"], vim, {"k8s-namespace": namespace})
+    instance = Instance(ns_id, name, nsd["id"])
+    for vnfr in client.vnf_records(ns_id):
+        instance.members.append({"vnf_id": vnfr["_id"], "member": str(vnfr["member-vnf-index-ref"]),
+                                 "kdus": [k["kdu-name"] for k in vnfr.get("kdur") or []],
+                                 "vdus": [v.get("vdu-id-ref") for v in vnfr.get("vdur") or []]})
+    return instance
+
+
+def ensure_vim(nbi: RealNbi, name: str = "k8s-vim") -> None:
+    client = nbi.client()
+    try:
+        client.vim_account_id(name)
+    except L2smError:
+        client._json("POST", "/admin/v1/vim_accounts", json={
+            "name": name, "vim_type": "dummy", "vim_url": "http://127.0.0.1:1", "vim_user": "u",
+            "vim_password": "p", "vim_tenant_name": "t"})
