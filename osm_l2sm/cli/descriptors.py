@@ -27,7 +27,7 @@ def register(sub) -> None:
                    help="the cluster of each VIM account, e.g. vim1=c1,vim2=c2 (default: a VIM is its cluster)")
     p.add_argument("--wire-mgmt", action="store_true", default=None,
                    help="wire management VLs (mgmt-network: true) as L2S-M networks too; by default the KDUs reach "
-                        "them on the cluster's pod network (ns-create: additionalParamsForNs.l2sm-wire-mgmt)")
+                        "them on the cluster's pod network (ns-create: additionalParamsForNs.l2sm_wire_mgmt)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--format", choices=("table", "json", "svg", "dot"), default=None,
                    help="table (the default), json (as --json), or a drawing of the NS: svg (Graphviz's dot) or its "

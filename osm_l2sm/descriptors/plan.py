@@ -25,7 +25,7 @@ from .validate import is_knf, resolve
 
 CONFIG = "--config"  # the source named in messages about the instantiation config
 # ns-create config key (under additionalParamsForNs, which OSM keeps and ignores) that wires management VLs too
-WIRE_MGMT_KEY = "l2sm-wire-mgmt"
+WIRE_MGMT_KEY = "l2sm_wire_mgmt"
 MGMT = f"management network: KDUs reach it on the cluster's pod network (--wire-mgmt or {WIRE_MGMT_KEY} wires it)"
 MIXED = "not wired by osm-l2sm (the VM side is RO's)"
 VM_ONLY = "joins VM members only (RO's)"
@@ -105,7 +105,7 @@ def _kdu_params(config: dict, members: dict[str, Package]) -> dict[tuple[str, st
 
 def wires_mgmt(config: dict, wire_mgmt: bool | None = None) -> bool:
     """Whether management VLs get a network: ``wire_mgmt`` when given, else the config's
-    ``additionalParamsForNs.l2sm-wire-mgmt``, else no (the cluster's pod network serves them)."""
+    ``additionalParamsForNs.l2sm_wire_mgmt``, else no (the cluster's pod network serves them)."""
     if wire_mgmt is not None:
         return bool(wire_mgmt)
     ns_params = config.get("additionalParamsForNs") or {}
@@ -175,7 +175,7 @@ def plan_ns(packages: Iterable[Package] | Topology, ns_name: str, config: dict |
             cluster_of_vim: dict[str, str] | None = None, wire_mgmt: bool | None = None) -> Plan:
     """Plan one NS instance named ``ns_name`` from its NSD and VNFD packages (or the topology :func:`resolve` gives)
     and the ns-create config. Management VLs are left to the cluster's pod network unless ``wire_mgmt`` (or the
-    config's ``additionalParamsForNs.l2sm-wire-mgmt``) says to wire them; VM members are left to OSM's RO.
+    config's ``additionalParamsForNs.l2sm_wire_mgmt``) says to wire them; VM members are left to OSM's RO.
 
     With KNFs placed on several VIM accounts (config ``vnf[].vimAccountId``; ``vim_account`` is the NS's own) and
     ``cluster_of_vim``, attachments and KDUs get their cluster and each network the clusters it spans: a network

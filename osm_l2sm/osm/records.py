@@ -106,9 +106,12 @@ class NsPlans:
         try:
             packages = packages_of(nsr, vnfds)
             # the instantiation's own vld settings (ip-profile, cp addresses) override the descriptors, as at
-            # ns-create; and its additionalParamsForNs, where the user may opt in to wiring management VLs
+            # ns-create; and its additionalParamsForNs (NBI keeps them on the record itself), where the user may opt
+            # in to wiring management VLs
             params = nsr.get("instantiate_params") or {}
-            config = {key: params[key] for key in ("vld", "additionalParamsForNs") if params.get(key)}
+            config = {"vld": params["vld"]} if params.get("vld") else {}
+            if nsr.get("additionalParamsForNs"):
+                config["additionalParamsForNs"] = nsr["additionalParamsForNs"]
             entry.plan = lifecycle.plan_for(packages, ns_network_prefix(nsr), config)
         except Exception as err:  # noqa: BLE001  any failure of the planner means the same: not plannable
             entry.error = NsNotPlanned(f"osm-l2sm cannot plan NS {ns_id}: {err}")
@@ -164,6 +167,8 @@ class NsPlans:
         if kdu is None:
             raise L2smError(f"NS {ns_id} has no KDU {kdu_name!r} in member-vnf-index {member}", status=404)
         joined = {a.network for a in entry.plan.attachments if a.member_vnf_index == member and a.kdu == kdu_name}
+        if not joined:  # a KDU on no wired link (e.g. only the management network) gets no values at all
+            return KduNetworks(ns_id, member, kdu_name, [], "[]", {})
         return KduNetworks(ns_id, member, kdu_name, [n for n in entry.plan.networks if n.name in joined],
                            kdu.values["podAnnotations"]["l2sm/networks"], _routes_by_network(kdu.values["l2sm"]))
 

@@ -56,7 +56,7 @@ def test_wiring_the_management_vl_is_opt_in(pkg_copy, how):
     if how == "argument":
         plan = plan_ns(pkg_copy.load(), "vod", wire_mgmt=True)
     else:
-        plan = plan_ns(pkg_copy.load(), "vod", {"additionalParamsForNs": {"l2sm-wire-mgmt": True}})
+        plan = plan_ns(pkg_copy.load(), "vod", {"additionalParamsForNs": {"l2sm_wire_mgmt": True}})
     assert [n.vld for n in plan.networks] == ["cache-vl", "content-vl", "mgmtnet"]
     mgmt = [(a.member_vnf_index, a.interface, a.address) for a in plan.attachments if a.network == "vod-mgmtnet"]
     assert mgmt == [("cache", "net1", None), ("router", "net1", None), ("content", "net1", None)]
@@ -64,9 +64,9 @@ def test_wiring_the_management_vl_is_opt_in(pkg_copy, how):
 
 
 def test_the_opt_in_key_must_be_a_boolean(pkg_copy):
-    with pytest.raises(DescriptorError, match=r"^--config: additionalParamsForNs.l2sm-wire-mgmt: expected true or "
+    with pytest.raises(DescriptorError, match=r"^--config: additionalParamsForNs.l2sm_wire_mgmt: expected true or "
                                               r"false, got 'yes'$"):
-        plan_ns(pkg_copy.load(), "vod", {"additionalParamsForNs": {"l2sm-wire-mgmt": "yes"}})
+        plan_ns(pkg_copy.load(), "vod", {"additionalParamsForNs": {"l2sm_wire_mgmt": "yes"}})
 
 
 # pyangbind's YANGBool: these forms and no others

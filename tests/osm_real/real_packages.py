@@ -67,9 +67,11 @@ def onboard(nbi: RealNbi, package: NsPackage) -> str | None:
     return None if " nsd HTTP 20" in line else line.split(": nsd ", 1)[1][:160]
 
 
-def instantiate(nbi: RealNbi, namespace: str, nsd_id: str | None = None, vim: str = "k8s-vim") -> Instance:
-    """``osm ns-create`` of NSD ``nsd_id`` (default: the one NSD in NBI's catalogue) on ``vim``, with a K8s cluster
-    there that offers the networks the KNFs ask for (NBI places a KNF only on such a cluster)."""
+def instantiate(nbi: RealNbi, namespace: str, nsd_id: str | None = None, vim: str = "k8s-vim",
+                config: dict | None = None) -> Instance:
+    """``osm ns-create`` of NSD ``nsd_id`` (default: the one NSD in NBI's catalogue) on ``vim`` with ``config``
+    (``--config``), with a K8s cluster there that offers the networks the KNFs ask for (NBI places a KNF only on
+    such a cluster)."""
     client = nbi.client()
     nsd = client.get_nsd(nsd_id) if nsd_id else client.list_nsds()[0]
     nets = sorted({n["id"] for vnfd in client.list_vnfds() for n in (vnfd.get("k8s-cluster") or {}).get("nets") or []})
@@ -78,7 +80,7 @@ def instantiate(nbi: RealNbi, namespace: str, nsd_id: str | None = None, vim: st
         "k8s_version": "1.29", "vim_account": vim,
         "nets": {net: None for net in nets} or {"net1": None}, "namespace": "kube-system"})
     name = f"real-{uuid.uuid4().hex[:6]}"
-    ns_id, _ = client.ns_create(name, nsd["_id"], vim, {"k8s-namespace": namespace})
+    ns_id, _ = client.ns_create(name, nsd["_id"], vim, {"k8s-namespace": namespace, **(config or {})})
     instance = Instance(ns_id, name, nsd["id"])
     for vnfr in client.vnf_records(ns_id):
         instance.members.append({"vnf_id": vnfr["_id"], "member": str(vnfr["member-vnf-index-ref"]),
