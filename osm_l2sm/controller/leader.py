@@ -25,7 +25,8 @@ from osm_l2sm.errors import L2smError
 
 LOG = logging.getLogger(__name__)
 LEADER_LABEL = "l2sm.k8s.local/controller-leader"
-POD_NAME_ENV, POD_NAMESPACE_ENV = "POD_NAME", "POD_NAMESPACE"
+POD_NAME_ENV = "POD_NAME"
+POD_NAMESPACE_ENV = "POD_NAMESPACE"
 LEASE_SECONDS = 6  # a dead leader is replaced within about this plus one retry period
 
 
@@ -103,6 +104,7 @@ class Leadership:
         standby = ThreadingHTTPServer(rest_listen, _Standby)
         threading.Thread(target=standby.serve_forever, name="standby-rest", daemon=True).start()
         duration, deadline, retry = self.durations
+        logging.getLogger("leaderelection").setLevel(logging.WARNING)  # it logs every retry; we log the changes
         LOG.info("standby: waiting for lease %s/%s as %s", self.namespace, self.lease, self.pod)
         election = leaderelection.LeaderElection(electionconfig.Config(
             LeaseLock(self.lease, self.namespace, self.pod), lease_duration=duration, renew_deadline=deadline,
