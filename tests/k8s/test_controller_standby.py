@@ -76,6 +76,7 @@ def test_one_replica_leads_a_killed_leader_is_replaced_and_a_stopped_one_hands_o
 
     killed = time.monotonic()
     first.kill()  # SIGKILL: the lease is left to expire
+    core.delete_namespaced_pod("ctl-a", k8s_namespace, grace_period_seconds=0)  # its pod goes, with its label
     wait_for(lambda: labelled(core, k8s_namespace) == ["ctl-b"] or None, "the standby takes over", timeout=60)
     took = time.monotonic() - killed
     assert writes(second, "green")
@@ -84,7 +85,7 @@ def test_one_replica_leads_a_killed_leader_is_replaced_and_a_stopped_one_hands_o
     third = start("ctl-c")
     assert not writes(third, "red")
     stopped = time.monotonic()
-    second.stop()  # SIGTERM: the lease is given up
+    second.stop()  # SIGTERM: the lease is given up, and the label
     wait_for(lambda: labelled(core, k8s_namespace) == ["ctl-c"] or None, "the standby takes over", timeout=60)
     print(f"takeover after SIGTERM of the leader: {time.monotonic() - stopped:.1f} s")
     assert writes(third, "red")
