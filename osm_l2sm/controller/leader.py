@@ -71,7 +71,10 @@ class Leadership:
         self.lease, self.namespace, self.pod = lease, namespace, pod
         self.durations = timings(lease_seconds)
         try:
-            config.load_config()  # in a pod: its service account; else $KUBECONFIG
+            if os.environ.get("KUBECONFIG"):  # read now: kubernetes.config reads it once, at import
+                config.load_kube_config(os.environ["KUBECONFIG"])
+            else:  # in a pod: its service account
+                config.load_incluster_config()
         except config.ConfigException as err:
             raise L2smError(f"leader election needs the Kubernetes API: {err}") from err
         self.core = client.CoreV1Api()

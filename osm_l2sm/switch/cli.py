@@ -132,7 +132,10 @@ def daemonset_remains(name: str) -> bool:
     from kubernetes import client, config
 
     try:
-        config.load_incluster_config()
+        if os.environ.get("KUBECONFIG"):  # read now: kubernetes.config reads it once, at import
+            config.load_kube_config(os.environ["KUBECONFIG"])
+        else:  # in a pod: its service account
+            config.load_incluster_config()
         found = client.AppsV1Api().read_namespaced_daemon_set(name, os.environ["POD_NAMESPACE"])
     except client.ApiException as err:
         if err.status in (401, 403, 404):

@@ -148,3 +148,23 @@ def test_controller_and_switch_accounts_may_do_what_election_and_restart_need_an
     assert can(api_client, switch, "get", "daemonsets", "apps", namespace=ns, name="l2sm-switch")
     assert not can(api_client, switch, "get", "daemonsets", "apps", namespace=ns, name="other")
     assert not can(api_client, switch, "delete", "daemonsets", "apps", namespace=ns, name="l2sm-switch")
+
+
+def test_a_switch_pod_tells_a_restart_from_an_uninstall_by_its_daemonset(kube_api, k8s_namespace, monkeypatch):
+    from kubernetes import client
+
+    from osm_l2sm.switch.cli import daemonset_remains
+
+    apps = client.AppsV1Api(kube_api.client())
+    labels = {"app": "switch"}
+    apps.create_namespaced_daemon_set(k8s_namespace, {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "l2sm-switch"},
+        "spec": {"selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels}, "spec": {"containers": [{"name": "switch", "image": "osm-l2sm"}]}}}})
+    monkeypatch.setenv("KUBECONFIG", kube_api.kubeconfig)
+    monkeypatch.setenv("POD_NAMESPACE", k8s_namespace)
+    assert daemonset_remains("l2sm-switch"), "its DaemonSet remains: a restart"
+    apps.delete_namespaced_daemon_set("l2sm-switch", k8s_namespace)
+    wait_for(lambda: not daemonset_remains("l2sm-switch"), "its DaemonSet gone: an uninstall")
+    monkeypatch.delenv("POD_NAMESPACE")
+    assert daemonset_remains("l2sm-switch"), "when the API cannot tell, the switch is kept"
