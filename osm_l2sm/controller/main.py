@@ -55,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--of-tls-key", metavar="FILE", help="the controller's private key (PEM)")
     tls.add_argument("--of-tls-cert", metavar="FILE", help="the controller's certificate (PEM)")
     tls.add_argument("--of-tls-ca", metavar="FILE", help="the CA certificate the switches' certificates chain to")
+    election = parser.add_argument_group(
+        "leader election", "several replicas, one leader: a standby answers only /healthz until it holds the Lease, "
+        "then labels its pod (l2sm.k8s.local/controller-leader=true) for the Service to select; needs $POD_NAME, "
+        "$POD_NAMESPACE and the Kubernetes API (in-cluster, or $KUBECONFIG)")
+    election.add_argument("--leader-lease", metavar="NAME", help="the coordination.k8s.io Lease to hold (default: "
+                          "no election, this process leads)")
+    election.add_argument("--leader-lease-seconds", type=positive, default=6, metavar="SECONDS",
+                          help="lease duration: a dead leader is replaced after about this long (default 6)")
 
 
 def positive(value: str) -> int:
@@ -103,7 +111,12 @@ def run(args) -> int:
 
     disable_created_metrics()  # the *_created series only add noise to scrapes
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is normal under load
+    from .leader import Leadership
+
     tls = tls_files(args)
+    leadership = Leadership.from_args(args)
+    if leadership:  # a standby waits here; the state is read once it leads
+        leadership.wait(args.rest_listen)
     controller = Controller(State(args.state))
     provider = getattr(args, "role", "cluster") == "provider"
     if not provider:
@@ -121,12 +134,16 @@ def run(args) -> int:
     def stop(signum, _frame):
         LOG.info("stopping on signal %d", signum)
         server.close()
+        if leadership:
+            leadership.release()
         sys.stderr.flush()
         os._exit(0)  # os-ken's hub threads cannot be joined from outside
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     threading.Thread(target=server.run, name="rest", daemon=True).start()
+    if leadership:
+        leadership.announce()
     if provider:  # the registry of inter-domain tags: switches connect to their clusters' controllers only
         LOG.info("provider controller: REST on http://%s:%d, state %s", *args.rest_listen, args.state)
         while True:

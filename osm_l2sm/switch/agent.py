@@ -27,6 +27,9 @@ LOG = logging.getLogger(__name__)
 DEFAULT_BRIDGE = BRIDGE
 # reconnect within a second after a controller restart (OVS backs off to 8 s by default)
 CONTROLLER_MAX_BACKOFF_MS = 1000
+# a controller gone without closing the connection (its pod deleted, its node down) is noticed after twice this
+# (OVS's default 5 s): then the switch connects again through the Service, to whichever replica leads now
+CONTROLLER_PROBE_MS = 2000
 
 
 @dataclass
@@ -57,7 +60,8 @@ def connect_controller(ovs: OvsInstance, node: str, controller: str, tls: tuple[
     elif controller.startswith("ssl:"):
         raise L2smError(f"controller target {controller} needs the switch's TLS key, certificate and CA")
     ensure_bridge(ovs, bridge, dpid_for(node), controller)
-    ovs.vsctl("set", "controller", bridge, f"max_backoff={CONTROLLER_MAX_BACKOFF_MS}")
+    ovs.vsctl("set", "controller", bridge, f"max_backoff={CONTROLLER_MAX_BACKOFF_MS}",
+              f"inactivity_probe={CONTROLLER_PROBE_MS}")
 
 
 def add_tunnel(ovs: OvsInstance, node: str, peer: str, local_ip: str, peer_ip: str, underlay_dev: str,

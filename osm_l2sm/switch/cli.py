@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 
@@ -11,6 +12,7 @@ from osm_l2sm.errors import L2smError
 from osm_l2sm.protocol import TOKEN_ENV
 
 from .agent import DEFAULT_BRIDGE, DomainLinks, switch_down, switch_up
+from .ovs import OvsInstance
 
 
 def _peer(value: str) -> tuple[str, str]:
@@ -68,6 +70,11 @@ def register(sub):
     down.add_argument("--node", required=True)
     down.add_argument("--run-dir", required=True)
     down.add_argument("--rest", help="controller REST URL (omit to skip unregistering)")
+    down.add_argument("--unless-daemonset", metavar="NAME",
+                      help="in a pod of DaemonSet NAME (namespace $POD_NAMESPACE): while that DaemonSet remains, this "
+                           "pod only restarts, so keep everything and save the bridge's flows for the next start "
+                           "instead (OVS forwards with them before the controller resyncs it)")
+    down.add_argument("--bridge", default=DEFAULT_BRIDGE, help=f"bridge name (default {DEFAULT_BRIDGE})")
     down.set_defaults(func=_down)
     return ssub
 
@@ -99,6 +106,33 @@ def _cert(args) -> int:
 
 
 def _down(args) -> int:
+    if args.unless_daemonset and daemonset_remains(args.unless_daemonset):
+        path = OvsInstance(args.run_dir).save_flows(args.bridge)
+        print(f"switch {args.node}: restarting, not down; flows saved to {path}")
+        return 0
     switch_down(args.node, args.run_dir, args.rest, token=os.environ.get(TOKEN_ENV))
     return 0
+
+
+def daemonset_remains(name: str) -> bool:
+    """True while DaemonSet ``name`` of this pod's namespace exists and is not being deleted. An uninstall deletes
+    it before its pods, and this pod's account and role with it: 404, 401 and 403 all say it is gone. When the API
+    cannot be reached, True: a bridge left behind harms less than a node cut off."""
+    from kubernetes import client, config
+
+    try:
+        if os.environ.get("KUBECONFIG"):  # read now: kubernetes.config reads it once, at import
+            config.load_kube_config(os.environ["KUBECONFIG"])
+        else:  # in a pod: its service account
+            config.load_incluster_config()
+        found = client.AppsV1Api().read_namespaced_daemon_set(name, os.environ["POD_NAMESPACE"])
+    except client.ApiException as err:
+        if err.status in (401, 403, 404):
+            return False
+        logging.warning("cannot read DaemonSet %s (%s): keeping the switch", name, err.reason)
+        return True
+    except Exception as err:  # no service account, no namespace, the API unreachable
+        logging.warning("cannot reach the Kubernetes API (%s): keeping the switch", err)
+        return True
+    return found.metadata.deletion_timestamp is None
 

@@ -1,12 +1,16 @@
 """A private Open vSwitch (ovsdb-server + ovs-vswitchd) with its own run directory, optionally inside a netns."""
 from __future__ import annotations
 
+import glob
+import hashlib
+import logging
 import os
 import subprocess
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import stop_process
 
+LOG = logging.getLogger(__name__)
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 DAEMONS = ("ovs-vswitchd", "ovsdb-server")  # stop order
 
@@ -73,8 +77,29 @@ class OvsInstance:
     def _in_netns(self, cmd: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 
+    def _saved_flows(self) -> dict[str, str]:
+        """{bridge: file} of the flows :meth:`save_flows` kept for the next start."""
+        return {os.path.basename(p)[:-len(".flows")]: p
+                for p in glob.glob(os.path.join(self.run_dir, "saved-flows", "*.flows"))}
+
+    def save_flows(self, bridge: str) -> str:
+        """Keep the bridge's OpenFlow flows (which live in ``ovs-vswitchd`` only) for the next :meth:`start`."""
+        flows = self.ofctl("dump-flows", "--no-stats", "--no-names", bridge)
+        path = os.path.join(self.run_dir, "saved-flows", f"{bridge}.flows")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(flows)
+        os.replace(path + ".tmp", path)
+        return path
+
     def start(self) -> "OvsInstance":
+        """Start the daemons that do not run. Flows saved by :meth:`save_flows` are put back before
+        ``ovs-vswitchd`` forwards a packet or speaks to a controller (OVS's ``flow-restore-wait``), so a restarted
+        switch forwards at once what it forwarded before, controller or not; the controller then resyncs it."""
+        saved = self._saved_flows()
         if self.running:
+            for path in saved.values():  # the daemons outlived their agent: their flows are current
+                os.unlink(path)
             return self
         self.stop()  # a half-started instance
         os.makedirs(self.run_dir, exist_ok=True)
@@ -87,11 +112,29 @@ class OvsInstance:
             f"--unixctl={os.path.join(self.run_dir, 'ovsdb-server.ctl')}",
             f"--log-file={os.path.join(self.run_dir, 'ovsdb-server.log')}", *common]), self.env)
         self.vsctl("--no-wait", "init")
+        # set either way: a start interrupted while restoring must not leave OVS waiting for ever
+        self.vsctl("--no-wait", "set", "open_vswitch", ".",
+                   f"other_config:flow-restore-wait={'true' if saved else 'false'}")
         run_tool(self._in_netns([
             "ovs-vswitchd", f"unix:{self.db_sock}", f"--pidfile={self._pidfile('ovs-vswitchd')}",
             f"--unixctl={os.path.join(self.run_dir, 'ovs-vswitchd.ctl')}",
             f"--log-file={os.path.join(self.run_dir, 'ovs-vswitchd.log')}", *common]), self.env)
+        if saved:
+            self._restore(saved)
         return self
+
+    def _restore(self, saved: dict[str, str]) -> None:
+        self.vsctl("set", "open_vswitch", ".", "other_config:flow-restore-wait=true")  # waits for the bridges
+        # ovs-vswitchd flushes a bridge's flows when its controllers appear, which they do once flow-restore-wait
+        # is false (they stay away until then): lift it first, then restore, a few milliseconds later.
+        self.vsctl("set", "open_vswitch", ".", "other_config:flow-restore-wait=false")
+        for bridge, path in saved.items():
+            try:
+                self.ofctl("add-flows", "--bundle", bridge, path)
+                LOG.info("restored the saved flows of %s", bridge)
+            except L2smError as err:  # a bridge gone since: the controller resyncs what is there
+                LOG.warning("could not restore the saved flows of %s: %s", bridge, err)
+            os.unlink(path)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop both daemons by their pidfiles (SIGTERM, then SIGKILL)."""

@@ -251,6 +251,7 @@ L2SM_VARIANTS = {
                                       "--set", "operator.interdomain.providerTokenSecret.name=provider-token"],
     "existing token secret, persistence": ["--set", "controllerToken.existingSecret=my-token",
                                            "--set", "controller.persistence.enabled=true"],
+    "two controller replicas": ["--set", "controller.replicas=2"],
 }
 
 

@@ -170,8 +170,11 @@ class Cluster:
         script = ("import os, urllib.request; r = urllib.request.Request('http://127.0.0.1:8181/api/v1/" + path +
                   "', headers={'Authorization': 'Bearer ' + os.environ.get('L2SM_CONTROLLER_TOKEN', '')});"
                   " print(urllib.request.urlopen(r, timeout=10).read().decode())")
-        out = self.kubectl("-n", RELEASE_NS, "exec", f"deployment/{RELEASE}-controller", "--", "python3", "-c",
-                           script).stdout
+        # with several replicas, the one that leads (a standby answers 503)
+        leaders = self.kubectl("-n", RELEASE_NS, "get", "pods", "-l", "l2sm.k8s.local/controller-leader=true",
+                               "-o", "name").stdout.split()
+        target = leaders[0] if leaders else f"deployment/{RELEASE}-controller"
+        out = self.kubectl("-n", RELEASE_NS, "exec", target, "--", "python3", "-c", script).stdout
         return json.loads(out)
 
     def controller_ports(self) -> list[dict]:
