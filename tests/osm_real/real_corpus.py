@@ -20,10 +20,6 @@ class Entry:
     load_error: str | None
 
 
-def corpus_dir(kit: Path) -> Path:
-    return Path(kit).parent / "real-osm-packages"
-
-
 def read_corpus(root: Path) -> list[Entry]:
     entries = []
     with open(root / "MANIFEST.tsv", newline="") as f:

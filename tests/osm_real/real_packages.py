@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,16 +11,17 @@ from pathlib import Path
 from osm_l2sm.errors import L2smError
 from tests.conftest import unavailable
 
-from tests.osm_real.osm_real_kit import REPO, RealNbi
+from tests.osm_real.osm_real_kit import REPO, RealNbi, kit_dir
 
 NS_CLASSES = {"ns": ("knf", "vm"), "vm-ns": ("knf", "vm"), "tgz-ns": ("tgz-knf",)}  # NSD class -> its VNFDs' classes
 
 
 def corpus_dir() -> Path:
-    """``OSM_L2SM_REAL_PACKAGES``, else ``../shared/real-osm-packages`` beside the repository."""
-    import os
-
-    path = Path(os.environ.get("OSM_L2SM_REAL_PACKAGES", REPO.parent / "shared" / "real-osm-packages"))
+    """``OSM_L2SM_REAL_PACKAGES``, else ``real-osm-packages`` beside the OSM kit (``../shared`` beside the
+    repository or beside the one a CI clone was made from)."""
+    given = os.environ.get("OSM_L2SM_REAL_PACKAGES")
+    kit = kit_dir()
+    path = Path(given) if given else (kit.parent if kit else REPO.parent / "shared") / "real-osm-packages"
     if not (path / "MANIFEST.tsv").is_file():
         unavailable(f"needs the real OSM packages (MANIFEST.tsv) at {path}: set OSM_L2SM_REAL_PACKAGES")
     return path

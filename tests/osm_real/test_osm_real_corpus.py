@@ -14,7 +14,8 @@ import pytest
 from osm_l2sm.descriptors import DescriptorError, plan_ns, validate_all
 from osm_l2sm.descriptors.errors import STRICTER
 
-from real_corpus import as_nbi_serves, as_nbi_serves_packages, corpus_dir, members, read_corpus, table
+from real_corpus import as_nbi_serves, as_nbi_serves_packages, members, read_corpus, table
+from real_packages import corpus_dir
 from tests.descriptors.cdn_package_copies import PACKAGES, PackageCopy, mixed_ns
 
 pytestmark = pytest.mark.osm_real
@@ -25,10 +26,7 @@ HEAD = ("package", "class", "OSM IM", "NBI v19", "osm-l2sm validate", "plan: net
 
 @pytest.fixture(scope="module")
 def corpus(osm_tier):
-    root = corpus_dir(osm_tier["kit"])
-    if not (root / "MANIFEST.tsv").is_file():
-        pytest.fail(f"no real OSM packages at {root} (beside the OSM kit)", pytrace=False)
-    return read_corpus(root)
+    return read_corpus(corpus_dir())
 
 
 def osm_im_verdicts(osm_tier, entries) -> dict[str, str]:
