@@ -180,18 +180,12 @@ class Controller:
         """Wait until every connected switch acknowledged what was queued for it when called; False on timeout."""
         rt = self.runtime
         target = {name: rt.queued.get(name, 0) for name in list(rt.datapaths)}
-        deadline = time.monotonic() + timeout
 
         def done() -> bool:
             return all(rt.acked.get(n, 0) >= seq or n not in rt.datapaths for n, seq in target.items())
 
-        with self._progress:
-            while not done():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._progress.wait(left)
-        return True
+        with self._progress:  # woken by each acknowledgement, not polled
+            return self._progress.wait_for(done, timeout)
 
     # -- switch events -------------------------------------------------------------------------------------------
     def switch_connected(self, dpid: str, datapath, ports: dict[str, int]) -> None:

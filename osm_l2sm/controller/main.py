@@ -100,7 +100,6 @@ def check_free(address: tuple[str, int], what: str) -> None:
 def run(args) -> int:
     """Serve until SIGTERM/SIGINT. Everything is persisted on each change, so stopping loses nothing."""
     from os_ken import cfg
-    from os_ken.base import app_manager
     from prometheus_client import disable_created_metrics
     from waitress import create_server
 
@@ -162,8 +161,7 @@ def run(args) -> int:
     # the switch could not connect again. Echo requests find it within ECHO_INTERVAL * (ECHO_MISSES + 1) seconds.
     cfg.CONF.set_override("echo_request_interval", ECHO_INTERVAL)
     cfg.CONF.set_override("maximum_unreplied_echo_requests", ECHO_MISSES)
-    ofapp.serve(controller, bind_certificates=bool(tls))
-    app_manager.AppManager.run_apps([ofapp.__name__])
+    ofapp.run(controller, bind_certificates=bool(tls))
     return 0
 
 

@@ -1,6 +1,8 @@
 """The OpenFlow 1.3 app (os-ken): turns switch events into :class:`Controller` calls and flow batches into bytes.
 
-os-ken instantiates the app itself, so the controller it serves is handed over through :func:`serve`.
+os-ken's app manager builds the app; :func:`run` has it built with the controller core it serves and whether
+switches are bound to their certificates, as keyword arguments of its construction (the way os-ken hands an app its
+contexts).
 
 Batches are queued by REST threads (core.py) and sent by a green thread of os-ken's own hub, woken through a pipe
 (an eventlet hub only wakes on file descriptors and its own timers, not on another thread's queue). Each batch goes
@@ -32,16 +34,23 @@ LOG = logging.getLogger(__name__)
 COOKIE_GENERATION_MASK = 1
 REAP_INTERVAL = 1.0  # seconds between looks for connections whose peer went away
 SEND_CHUNK = 256 * 1024  # bytes per socket write: large enough to be cheap, small enough to interleave switches
-_CONTROLLER = None
-_BIND_CERTIFICATES = False
 
 
-def serve(controller, bind_certificates: bool = False) -> None:
-    """Make the next instance of :class:`L2smApp` serve ``controller``; with ``bind_certificates`` (TLS) a switch
-    is accepted only with the dpid its certificate's common name gives."""
-    global _CONTROLLER, _BIND_CERTIFICATES
-    _CONTROLLER = controller
-    _BIND_CERTIFICATES = bind_certificates
+def run(controller, bind_certificates: bool = False) -> None:
+    """Run the OpenFlow app serving ``controller`` until os-ken stops (as ``AppManager.run_apps`` does, with the
+    controller and ``bind_certificates`` given to the app at its construction); with ``bind_certificates`` (TLS) a
+    switch is accepted only with the dpid its certificate's common name gives."""
+    manager = app_manager.AppManager.get_instance()
+    manager.load_apps([__name__])
+    contexts = dict(manager.create_contexts(), controller=controller, bind_certificates=bind_certificates)
+    threads = manager.instantiate_apps(**contexts)
+    try:
+        hub.joinall(threads)
+    finally:
+        manager.close()
+        for thread in threads:
+            thread.kill()
+        hub.joinall(threads)
 
 
 def certificate_refusal(datapath, dpid: int) -> str | None:
@@ -75,11 +84,10 @@ def dpid_hex(datapath) -> str:
 class L2smApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, controller, bind_certificates: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        if _CONTROLLER is None:
-            raise RuntimeError("L2smApp started without a controller (call ofapp.serve first)")
-        self.controller = _CONTROLLER
+        self.controller = controller
+        self.bind_certificates = bind_certificates
         self._barriers: dict[tuple[int, int], tuple[str, int]] = {}  # (dpid, xid) -> (switch, batch seq)
         self._port_lists: dict[tuple[int, int], dict] = {}  # (dpid, xid of our request) -> ports so far
         self._accepted: dict[int, object] = {}  # dpid -> the one connection that speaks for it
@@ -186,7 +194,7 @@ class L2smApp(app_manager.OSKenApp):
         # the dpid from the message: os-ken sets dp.id in its own handler, on the connection's thread, and with its
         # native hub this app's thread may get here first (dp.id still None)
         dp, dpid = ev.msg.datapath, ev.msg.datapath_id
-        why = certificate_refusal(dp, dpid) if _BIND_CERTIFICATES else None
+        why = certificate_refusal(dp, dpid) if self.bind_certificates else None
         first = self._accepted.get(dpid)
         if why is None and first is not None and first is not dp:
             if first.is_active and not _closed(first):

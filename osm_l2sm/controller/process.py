@@ -4,10 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.processes import stop_process
+from osm_l2sm.processes import stop_process, wait_until
 from osm_l2sm.protocol import OPENFLOW_PORT, REST_PORT, TOKEN_ENV
 
 from .client import ControllerClient
@@ -72,17 +71,18 @@ class ControllerProcess:
             if self.log_file:
                 log.close()
         client = self.client(timeout=1.0)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answering() -> bool:
             if self.proc.poll() is not None:
                 where = f"; see {self.log_file}" if self.log_file else ""
                 raise L2smError(f"controller exited with code {self.proc.returncode} at start{where}")
             try:
-                if client.healthz().get("pid") == self.proc.pid:  # not another controller on the same port
-                    return self
+                return client.healthz().get("pid") == self.proc.pid  # not another controller on the same port
             except L2smError:
-                pass
-            time.sleep(0.1)
+                return False
+
+        if wait_until(answering, timeout):
+            return self
         self.kill()
         raise L2smError(f"controller did not answer on {self.url} within {timeout:.0f}s")
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.files import write_atomic
 
 FORMAT = "l2sm-journal/1"
 KINDS = ("networks", "ports", "switches")
@@ -112,26 +112,11 @@ class Journal:
         """Replace the journal with one snapshot of ``data`` (temp file, fsync, rename, fsync of the folder)."""
         if not self.path:
             return
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         snapshot = {"format": FORMAT}
         snapshot.update({kind: data[kind] for kind in KINDS})
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(snapshot, separators=(",", ":"), sort_keys=True) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        line = json.dumps(snapshot, separators=(",", ":"), sort_keys=True) + "\n"
+        write_atomic(self.path, line.encode("utf-8"), mode=0o600, durable=True)
         self.close()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self._lines = 0

@@ -14,24 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.files import write_atomic
 
 CA_NAME = "osm-l2sm switch CA"
 CONTROLLER_NAME = "osm-l2sm controller"
 VALID_DAYS = 3650  # the CA and its certificates live as long as the installation; rotate by issuing anew
-
-
-def _write_private(path: str, data: bytes) -> None:
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(path + ".tmp", path)
-
-
-def _write_public(path: str, data: bytes) -> None:
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.chmod(path + ".tmp", 0o644)
-    os.replace(path + ".tmp", path)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -62,8 +49,8 @@ def ensure_ca(cert_path: str, key_path: str, days: int = VALID_DAYS) -> None:
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
-    _write_private(key_path, _key_pem(key))
-    _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(key_path, _key_pem(key), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _load_ca(cert_path: str, key_path: str):
@@ -90,8 +77,8 @@ def issue(ca_cert: str, ca_key: str, common_name: str, cert_path: str, key_path:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
             .sign(signer, hashes.SHA256()))
-    _write_private(key_path, _key_pem(key))
-    _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(key_path, _key_pem(key), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def peer_common_name(peer_cert: dict | None) -> str | None:

@@ -159,8 +159,7 @@ def test_features_handled_before_os_ken_sets_the_datapath_id_still_connect_the_s
 
     controller = Controller(State(str(tmp_path / "state.json")))
     controller.register_switch("node1", dpid_for("node1"), {})
-    ofapp.serve(controller, bind_certificates=tls)
-    app = ofapp.L2smApp()
+    app = ofapp.L2smApp(controller=controller, bind_certificates=tls)
     try:
         dp = EarlyDatapath("node1")
         features = parser.OFPSwitchFeatures(dp, datapath_id=int(dpid_for("node1"), 16), n_buffers=0, n_tables=254,
