@@ -1,8 +1,8 @@
 """The controller's behaviour, independent of the OpenFlow library: state changes and the flow batches they cause.
 
 A change holds the state's lock while it journals itself and computes what each switch must change: the flows of
-the networks it touches (flows.network_flows), diffed against what the switch was last sent (``runtime.flows``, one
-set per network). The differences are queued as one :class:`Batch` per switch, in order, and the lock is released:
+the networks it touches (flows.network_flows), diffed against what the switch was last sent (its session's
+``flows``, one set per network; :mod:`.sessions`). The differences are queued as one :class:`Batch` per switch, in order, and the lock is released:
 the OpenFlow app (ofapp.py) sends the batches from its own thread, each closed by a barrier, and reports the
 barrier replies back (:meth:`Controller.acknowledged`). So a REST call never waits for a switch.
 
@@ -28,6 +28,7 @@ from osm_l2sm.errors import L2smError
 from .flows import DEFAULT_FLOWS, network_flows, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
+from .sessions import SwitchSession
 from .state import State
 
 LOG = logging.getLogger(__name__)
@@ -38,13 +39,20 @@ SWEEP_GRACE = 60.0  # seconds a switch waits for its and its peers' announcement
 @dataclass(frozen=True)
 class Batch:
     """Flow changes for one switch, sent in queue order and closed by a barrier."""
-    switch: str
-    datapath: object
+    session: SwitchSession  # the connection it is for: dropped when that connection has ended
     seq: int          # per switch, from 1
     generation: int   # the cookie generation the switch's flows have once this batch is applied
     add: tuple = ()   # flows to write
     remove: tuple = ()  # flows to delete (by table, priority and match)
     passes: int = 0   # > 0: a full resync of ``add`` (every desired flow), run that many times
+
+    @property
+    def switch(self) -> str:
+        return self.session.name
+
+    @property
+    def datapath(self):
+        return self.session.datapath
 
     def pass_generations(self) -> list[int]:
         """The generation written by each pass of a full resync: the last one is ``generation``."""
@@ -66,48 +74,49 @@ class Controller:
         self._unsettled = 0  # batches queued since the last settle; a resync counts as a settle's worth
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
-    def _queue(self, name: str, networks, **fields) -> int:
-        """Queue a batch for switch ``name`` changing the flows of ``networks`` (shown "pending" in their views
-        until the switch acknowledges it)."""
-        rt = self.runtime
-        rt.queued[name] = seq = rt.queued.get(name, 0) + 1
-        rt.batch_networks.setdefault(name, {})[seq] = networks
-        self.outbox.append(Batch(name, rt.datapaths[name], seq, rt.generation.get(name, 0), **fields))
+    def _queue(self, session: SwitchSession, networks, **fields) -> int:
+        """Queue a batch for the switch of ``session`` changing the flows of ``networks`` (shown "pending" in their
+        views until the switch acknowledges it)."""
+        session.queued = seq = session.queued + 1
+        session.batch_networks[seq] = networks
+        self.outbox.append(Batch(session, seq, session.generation or 0, **fields))
         self._unsettled += SETTLE_EVERY if fields.get("passes") else 1
         self.state.changed(*networks)
         return seq
 
-    def _resync(self, name: str, passes: int) -> None:
-        """Write every desired flow of switch ``name``; with ``passes`` (2) also delete every other flow."""
+    def _resync(self, session: SwitchSession, passes: int) -> None:
+        """Write every desired flow of the switch of ``session``; with ``passes`` (2) also delete every other flow."""
+        name = session.name
         ctx = switch_context(self.state, name)
         if ctx is None:
             return
         by_network = self.state.ports_by_network
         sets = {n: network_flows(ctx, net, by_network.get(n, {}).values()) for n, net in self.state.networks.items()}
-        self.runtime.flows[name] = {n: flows for n, flows in sets.items() if flows}
+        session.flows = {n: flows for n, flows in sets.items() if flows}
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
-            self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
-        self.runtime.generation.setdefault(name, 0)  # without passes: what the flows written now carry
-        rt = self.runtime
-        rt.network_batch[name] = {}
-        rt.resynced[name] = self._queue(name, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
-                                        passes=passes)
+            session.generation = (1 if session.generation is None else session.generation) ^ 1
+        if session.generation is None:
+            session.generation = 0  # without passes: what the flows written now carry
+        session.network_batch = {}
+        session.resynced = self._queue(session, tuple(self.state.networks_on(name)), add=tuple(sorted(flows)),
+                                       passes=passes)
         self.metrics.flow_syncs.inc()
         if passes:
-            LOG.info("resync %s: %d flows (generation %d)", name, len(flows), self.runtime.generation[name])
+            LOG.info("resync %s: %d flows (generation %d)", name, len(flows), session.generation)
         else:
             LOG.info("resync %s: %d flows written, none removed until its node has announced its ports", name,
                      len(flows))
 
     def _update(self, names, networks=None) -> None:
         """Recompute ``networks`` (default: every network) on the named connected switches; queue the changes."""
-        state, rt = self.state, self.runtime
-        for name in sorted(set(names) & set(rt.datapaths)):
+        state, sessions = self.state, self.runtime.sessions
+        for name in sorted(set(names) & set(sessions)):
             ctx = switch_context(state, name)
             if ctx is None:
                 continue
-            sent = rt.flows.setdefault(name, {})
+            session = sessions[name]
+            sent = session.flows
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
             add, remove, changed = set(), set(), []
             for net_name in targets:
@@ -126,12 +135,12 @@ class Controller:
             if add or remove:
                 replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
                 remove = {f for f in remove if _key(f) not in replaced}
-                seq = self._queue(name, tuple(changed), add=tuple(sorted(add)), remove=tuple(sorted(remove)))
-                rt.network_batch.setdefault(name, {}).update(dict.fromkeys(changed, seq))
+                seq = self._queue(session, tuple(changed), add=tuple(sorted(add)), remove=tuple(sorted(remove)))
+                session.network_batch.update(dict.fromkeys(changed, seq))
                 self.metrics.flow_updates.inc()
 
     def _connected(self) -> set[str]:
-        return set(self.runtime.datapaths)
+        return set(self.runtime.sessions)
 
     def _send(self) -> None:
         if self.wake is not None and self.outbox:
@@ -153,36 +162,37 @@ class Controller:
         gc.freeze()
 
     # -- progress ------------------------------------------------------------------------------------------------
-    def acknowledged(self, name: str, seq: int) -> None:
-        """The switch answered the barrier closing batch ``seq`` (or the batch was dropped with its connection)."""
-        rt, networks = self.runtime, set()
+    def acknowledged(self, session: SwitchSession, seq: int) -> None:
+        """The switch answered the barrier closing batch ``seq`` of ``session`` (or the batch was dropped with its
+        connection)."""
+        networks = set()
         with self._progress:
-            done = rt.acked.get(name, 0)
+            done = session.acked
             if seq > done:
-                rt.acked[name] = seq
-                pending = rt.batch_networks.get(name, {})
+                session.acked = seq
                 for s in range(done + 1, seq + 1):
-                    networks.update(pending.pop(s, ()))
+                    networks.update(session.batch_networks.pop(s, ()))
                 self.state.changed(*networks)  # their views say "acknowledged" once a waiter wakes
             self._progress.notify_all()
 
     def progress(self) -> dict:
         """Per registered switch: connected, batches queued and acknowledged, flows sent, cookie generation."""
-        rt = self.runtime
-        return {name: {"connected": name in rt.datapaths, "queued": rt.queued.get(name, 0),
-                       "acknowledged": rt.acked.get(name, 0), "generation": rt.generation.get(name),
-                       "settled": name in rt.settled,
-                       "flows": len(DEFAULT_FLOWS) + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
-                       if name in rt.datapaths else 0}
-                for name in sorted(dict(self.state.switches))}
+        rt, progress = self.runtime, {}
+        for name in sorted(dict(self.state.switches)):
+            session = rt.sessions.get(name)
+            progress[name] = {"connected": session is not None, "queued": session.queued if session else 0,
+                              "acknowledged": session.acked if session else 0,
+                              "generation": session.generation if session else None, "settled": name in rt.settled,
+                              "flows": len(DEFAULT_FLOWS) + session.flow_count() if session else 0}
+        return progress
 
     def wait_synced(self, timeout: float) -> bool:
         """Wait until every connected switch acknowledged what was queued for it when called; False on timeout."""
-        rt = self.runtime
-        target = {name: rt.queued.get(name, 0) for name in list(rt.datapaths)}
+        sessions = self.runtime.sessions
+        target = [(session, session.queued) for session in list(sessions.values())]
 
         def done() -> bool:
-            return all(rt.acked.get(n, 0) >= seq or n not in rt.datapaths for n, seq in target.items())
+            return all(s.acked >= seq or sessions.get(s.name) is not s for s, seq in target)
 
         with self._progress:  # woken by each acknowledgement, not polled
             return self._progress.wait_for(done, timeout)
@@ -194,11 +204,9 @@ class Controller:
             name = self.state.switch_by_dpid(dpid)
             if name is None:
                 LOG.warning("switch with dpid %s connected but is not registered; waiting for it", dpid)
-                self.runtime.unknown[dpid] = (datapath, ports)
+                self.runtime.waiting[dpid] = (datapath, ports)
                 return
-            self.runtime.unknown.pop(dpid, None)
-            self.runtime.datapaths[name] = datapath
-            self.runtime.connected.add(name)
+            session = self.runtime.start(name, dpid, datapath)
             gone = self.state.gone_ports(name, ports)
             networks = {p.network for p in gone}
             holding = set().union(*(self.state.switches_of_network(n) for n in networks)) - {name}
@@ -209,32 +217,31 @@ class Controller:
             self.state.learn_ports(name, ports)
             LOG.info("switch %s (%s) connected with %d ports", name, dpid, len(ports))
             if self._sweepable(name):
-                self._resync(name, passes=2)
+                self._resync(session, passes=2)
             else:
-                self._resync(name, passes=0)
-                self.runtime.unswept.setdefault(name, time.monotonic() + SWEEP_GRACE)
+                self._resync(session, passes=0)
+                if session.sweep_due is None:
+                    session.sweep_due = time.monotonic() + SWEEP_GRACE
             self._update(holding, networks)  # the other switches forget the MACs behind the released ports
         self._send()
 
     def switch_disconnected(self, dpid: str, datapath) -> None:
         with self.state.lock:
-            self.runtime.unknown.pop(dpid, None)
+            self.runtime.waiting.pop(dpid, None)
             name = self.state.switch_by_dpid(dpid)
-            if name is None or self.runtime.datapaths.get(name) is not datapath:
+            session = self.runtime.sessions.get(name)
+            if session is None or session.datapath is not datapath:
                 return
-            del self.runtime.datapaths[name]
-            self.runtime.connected.discard(name)
-            self.runtime.unswept.pop(name, None)  # decided again when it connects
-            self.runtime.flows.pop(name, None)
+            self.runtime.end(name)
             self.state.changed(*self.state.networks_on(name))  # their views say so
-        self.acknowledged(name, self.runtime.queued.get(name, 0))  # nothing more will be answered
+        self.acknowledged(session, session.queued)  # nothing more will be answered: wake the waiters
         LOG.info("switch %s disconnected", name)
 
     def port_changed(self, dpid: str, interface: str, ofport: int | None) -> None:
         """A port was added, modified (``ofport``) or deleted (``None``) on a datapath."""
         with self.state.lock:
-            if dpid in self.runtime.unknown:
-                _, ports = self.runtime.unknown[dpid]
+            if dpid in self.runtime.waiting:
+                _, ports = self.runtime.waiting[dpid]
                 if ofport is None:
                     ports.pop(interface, None)
                 else:
@@ -264,11 +271,11 @@ class Controller:
 
     def delete_network(self, name):
         with self.state.lock:
-            holding = {s for s, sent in self.runtime.flows.items() if name in sent}
+            holding = {s for s, session in self.runtime.sessions.items() if name in session.flows}
             self.state.delete_network(name)
             self._update(holding, [name])
-            for batches in self.runtime.network_batch.values():
-                batches.pop(name, None)
+            for session in self.runtime.sessions.values():
+                session.network_batch.pop(name, None)
         self._send()
 
     def attach_port(self, network, switch, interface, mac=None, ips=None):
@@ -295,7 +302,7 @@ class Controller:
             view, changed = self.state.register_switch(name, dpid, tunnels, domain_links)
             if name not in self.runtime.settled:  # its ports come next, from its node
                 self.runtime.unsettled.setdefault(name, time.monotonic() + SWEEP_GRACE)
-            waiting = self.runtime.unknown.get(view["dpid"])
+            waiting = self.runtime.waiting.get(view["dpid"])
             if waiting:
                 self.switch_connected(view["dpid"], *waiting)
             elif changed:
@@ -311,11 +318,10 @@ class Controller:
 
     def _sweep_ready(self, force=()) -> None:
         """Sweep the connected switches not swept yet that can be now (or are in ``force``)."""
-        rt = self.runtime
-        for name in sorted(rt.unswept):
-            if name in rt.datapaths and (name in force or self._sweepable(name)):
-                del rt.unswept[name]
-                self._resync(name, passes=2)
+        for name, session in sorted(self.runtime.sessions.items()):
+            if session.sweep_due is not None and (name in force or self._sweepable(name)):
+                session.sweep_due = None
+                self._resync(session, passes=2)
 
     def sweep_switch(self, name: str) -> bool:
         """The node of switch ``name`` has announced all its ports: the controller holds them. Every switch whose
@@ -343,24 +349,21 @@ class Controller:
                 LOG.warning("switch %s: its node did not announce its ports within %.0f s", name, SWEEP_GRACE)
                 del rt.unsettled[name]
                 rt.settled.add(name)
-            overdue = {n for n, due in rt.unswept.items() if due <= now}
+            unswept = {n for n, s in rt.sessions.items() if s.sweep_due is not None}
+            overdue = {n for n in unswept if rt.sessions[n].sweep_due <= now}
             for name in sorted(overdue):
                 LOG.warning("switch %s: sweeping the flows of ports this controller does not know after %.0f s",
                             name, SWEEP_GRACE)
-            before = set(rt.unswept)
             self._sweep_ready(force=overdue)
-            swept = sorted(before - set(rt.unswept))
+            swept = sorted(n for n in unswept if rt.sessions[n].sweep_due is None)
         self._send()
         return swept
 
     def unregister_switch(self, name):
         with self.state.lock:
-            switch = self.state.switches.get(name)
             ports = dict(self.runtime.ofports.get(name, {}))
-            self.state.unregister_switch(name)  # 404 when unknown, before anything changes
-            dp = self.runtime.datapaths.pop(name, None)
-            self.runtime.flows.pop(name, None)
-            if dp is not None and switch is not None:
-                self.runtime.unknown[switch.dpid] = (dp, ports)  # still connected: re-adopted if registered again
+            session = self.state.unregister_switch(name)  # 404 when unknown, before anything changes
+            if session is not None:  # still connected: re-adopted if registered again
+                self.runtime.waiting[session.dpid] = (session.datapath, ports)
             self._update(self._connected())
         self._send()

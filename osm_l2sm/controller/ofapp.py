@@ -81,6 +81,15 @@ def dpid_hex(datapath) -> str:
     return f"{datapath.id:016x}"
 
 
+class Connection:
+    """The one accepted connection of a dpid, from its features reply to its end: what is awaited from it."""
+
+    def __init__(self, datapath):
+        self.datapath = datapath
+        self.barriers: dict[int, tuple] = {}  # xid -> (switch session, batch seq) acknowledged by its reply
+        self.port_lists: dict[int, dict] = {}  # xid of our port list request -> ports so far
+
+
 class L2smApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -88,9 +97,7 @@ class L2smApp(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         self.controller = controller
         self.bind_certificates = bind_certificates
-        self._barriers: dict[tuple[int, int], tuple[str, int]] = {}  # (dpid, xid) -> (switch, batch seq)
-        self._port_lists: dict[tuple[int, int], dict] = {}  # (dpid, xid of our request) -> ports so far
-        self._accepted: dict[int, object] = {}  # dpid -> the one connection that speaks for it
+        self._connections: dict[int, Connection] = {}  # dpid -> the one connection that speaks for it
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -108,9 +115,9 @@ class L2smApp(app_manager.OSKenApp):
         disconnected nor let its switch connect again (the first connection of a dpid stays)."""
         while True:
             hub.sleep(REAP_INTERVAL)
-            for dp in list(self._accepted.values()):
-                if _closed(dp):
-                    _wake_sender(dp)
+            for connection in list(self._connections.values()):
+                if _closed(connection.datapath):
+                    _wake_sender(connection.datapath)
             try:
                 self.controller.sweep_overdue()
             except Exception:  # never let this loop die: it also ends dead connections
@@ -136,7 +143,7 @@ class L2smApp(app_manager.OSKenApp):
                     self._deliver(batch)
                 except Exception:  # a dead connection: its switch is resynced when it reconnects
                     LOG.exception("sending flows to %s failed", batch.switch)
-                    self.controller.acknowledged(batch.switch, batch.seq)
+                    self.controller.acknowledged(batch.session, batch.seq)
 
     @staticmethod
     def _xid(datapath) -> int:
@@ -145,8 +152,10 @@ class L2smApp(app_manager.OSKenApp):
 
     def _deliver(self, batch) -> None:
         dp = batch.datapath
-        if self.controller.runtime.datapaths.get(batch.switch) is not dp:
-            self.controller.acknowledged(batch.switch, batch.seq)  # disconnected since: dropped
+        connection = self._connections.get(dp.id)
+        if self.controller.runtime.sessions.get(batch.switch) is not batch.session or connection is None \
+                or connection.datapath is not dp:
+            self.controller.acknowledged(batch.session, batch.seq)  # disconnected since: dropped
             return
         messages = []
         if batch.passes:
@@ -162,7 +171,7 @@ class L2smApp(app_manager.OSKenApp):
                 messages += [wire.delete_strict(flow) for flow in batch.remove]
         xid = self._xid(dp)
         messages.append(wire.barrier(xid))
-        self._barriers[(dp.id, xid)] = (batch.switch, batch.seq)
+        connection.barriers[xid] = (batch.session, batch.seq)
         chunk, size = [], 0
         for message in messages:
             chunk.append(message)
@@ -173,8 +182,10 @@ class L2smApp(app_manager.OSKenApp):
                 hub.sleep(0)  # let the socket drain and other switches' events run
         dp.send(b"".join(chunk))
 
-    def _current(self, dp) -> bool:
-        return self._accepted.get(dp.id) is dp
+    def _current(self, dp) -> Connection | None:
+        """The connection of ``dp`` when it is the one accepted for its dpid."""
+        connection = self._connections.get(dp.id)
+        return connection if connection is not None and connection.datapath is dp else None
 
     def _refuse(self, dp, dpid: int, why: str) -> None:
         LOG.warning("refused switch %016x from %s: %s", dpid, dp.address, why)
@@ -183,9 +194,10 @@ class L2smApp(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply(self, ev):
-        if not self._current(ev.msg.datapath):
+        connection = self._current(ev.msg.datapath)
+        if connection is None:
             return
-        done = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        done = connection.barriers.pop(ev.msg.xid, None)
         if done:
             self.controller.acknowledged(*done)
 
@@ -195,7 +207,8 @@ class L2smApp(app_manager.OSKenApp):
         # native hub this app's thread may get here first (dp.id still None)
         dp, dpid = ev.msg.datapath, ev.msg.datapath_id
         why = certificate_refusal(dp, dpid) if self.bind_certificates else None
-        first = self._accepted.get(dpid)
+        first = self._connections.get(dpid)
+        first = first and first.datapath
         if why is None and first is not None and first is not dp:
             if first.is_active and not _closed(first):
                 why = f"dpid {dpid:016x} is connected already from {first.address}"
@@ -204,25 +217,26 @@ class L2smApp(app_manager.OSKenApp):
         if why:
             self._refuse(dp, dpid, why)
             return
-        self._accepted[dpid] = dp
+        connection = self._connections[dpid] = Connection(dp)
         request = dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0)
         dp.send_msg(request)
-        self._port_lists[(dpid, request.xid)] = {}
+        connection.port_lists[request.xid] = {}
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def port_desc(self, ev):
         """Our port list request's answer; a long list comes in several parts (flag REPLY_MORE on all but the
         last)."""
         msg, dp = ev.msg, ev.msg.datapath
-        if not self._current(dp):
+        connection = self._current(dp)
+        if connection is None:
             return
-        ports = self._port_lists.get((dp.id, msg.xid))
+        ports = connection.port_lists.get(msg.xid)
         if ports is None:
             return  # the answer to os-ken's own request
         ports.update({p.name.decode(errors="replace"): p.port_no for p in msg.body if p.port_no < dp.ofproto.OFPP_MAX})
         if msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
             return
-        del self._port_lists[(dp.id, msg.xid)]
+        del connection.port_lists[msg.xid]
         self.controller.switch_connected(dpid_hex(dp), dp, ports)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
@@ -238,9 +252,7 @@ class L2smApp(app_manager.OSKenApp):
     def state_change(self, ev):
         dp = ev.datapath
         if dp.id is not None and self._current(dp):  # a refused connection's end changes nothing
-            del self._accepted[dp.id]
-            self._barriers = {k: v for k, v in self._barriers.items() if k[0] != dp.id}
-            self._port_lists = {k: v for k, v in self._port_lists.items() if k[0] != dp.id}
+            del self._connections[dp.id]  # with what was awaited from it
             self.controller.switch_disconnected(dpid_hex(dp), dp)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)

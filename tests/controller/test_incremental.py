@@ -50,7 +50,7 @@ def deliver(controller) -> list:
     while controller.outbox:
         batch = controller.outbox.popleft()
         batch.datapath.apply(batch)
-        controller.acknowledged(batch.switch, batch.seq)  # the barrier reply
+        controller.acknowledged(batch.session, batch.seq)  # the barrier reply
         batches.append(batch)
     return batches
 
@@ -75,13 +75,13 @@ def check(state, controller, datapaths, step):
     # the networks' JSON kept between changes is what a fresh view gives (ofports included)
     assert json.loads(state.list_networks_json()) == state.list_networks(), step
     for view in state.list_networks():  # everything was delivered and acknowledged
-        connected = {s: s in controller.runtime.datapaths for s in view["switches"]}
+        connected = {s: s in controller.runtime.sessions for s in view["switches"]}
         assert view["switches"] == {s: {"connected": c, "flows": "acknowledged" if c else "pending"}
                                     for s, c in connected.items()}, step
     for name, dp in datapaths.items():
-        if name in controller.runtime.datapaths:
+        if name in controller.runtime.sessions:
             assert dp.flows() == set(desired_flows(state, name)), (step, name)
-            assert {cookie for _, cookie in dp.table.values()} <= {controller.runtime.generation[name]}, step
+            assert {cookie for _, cookie in dp.table.values()} <= {controller.runtime.sessions[name].generation}, step
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -116,7 +116,7 @@ def test_incremental_flows_equal_the_full_computation_after_every_change(seed):
                 controller.port_changed(dpid, iface, 1 + ifaces.index(iface) + rng.choice((0, 20)))
             elif op == "unplug":
                 controller.port_changed(dpid, iface, None)
-            elif op == "connect" and switch not in controller.runtime.datapaths:
+            elif op == "connect" and switch not in controller.runtime.sessions:
                 datapaths[switch] = datapaths.get(switch) or Datapath(switch)
                 ports = {f"vx-{p}": 100 + j for j, p in enumerate(SWITCHES) if p != switch}
                 controller.switch_connected(dpid, datapaths[switch], ports)
@@ -172,7 +172,7 @@ def test_a_switch_whose_node_never_announces_is_swept_after_the_grace():
     controller.switch_connected(f"{1:016x}", datapaths["s1"], dict(state.ofports["s1"]))
     deliver(controller)
     assert controller.sweep_overdue() == [] and stale <= datapaths["s1"].flows()
-    assert controller.sweep_overdue(time.monotonic() + SWEEP_GRACE + 1) == sorted(controller.runtime.datapaths)
+    assert controller.sweep_overdue(time.monotonic() + SWEEP_GRACE + 1) == sorted(controller.runtime.sessions)
     deliver(controller)
     assert datapaths["s1"].flows() == set(desired_flows(state, "s1"))
 
@@ -190,7 +190,7 @@ def test_a_network_made_again_keeps_its_id_when_free():
 def test_a_network_shows_each_switch_with_its_ports_pending_until_the_switch_acknowledges():
     state, controller, datapaths = build(random.Random(3))
     deliver(controller)
-    connected = sorted(set(controller.runtime.datapaths) - {EDGE})[:2]
+    connected = sorted(set(controller.runtime.sessions) - {EDGE})[:2]
     controller.create_network("blue")
     assert not controller.outbox and state.get_network("blue")["switches"] == {}
     for i, switch in enumerate(connected):
@@ -202,7 +202,7 @@ def test_a_network_shows_each_switch_with_its_ports_pending_until_the_switch_ack
     while controller.outbox and controller.outbox[0].switch == first.switch:
         batch = controller.outbox.popleft()
         batch.datapath.apply(batch)
-        controller.acknowledged(batch.switch, batch.seq)
+        controller.acknowledged(batch.session, batch.seq)
     waiting[first.switch]["flows"] = "acknowledged"
     assert json.loads(state.network_json("blue"))["switches"] == waiting
     deliver(controller)
