@@ -21,6 +21,8 @@ REPO = str(Path(__file__).resolve().parents[1])
 if REPO not in sys.path:
     sys.path.append(REPO)
 
+from tests.controllers import controller, controller_token  # noqa: E402,F401 (the one controller fixture)
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

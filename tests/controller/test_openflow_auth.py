@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.controller.tls import ensure_ca, issue
 from osm_l2sm.protocol import dpid_for
+from tests.controllers import running_controller
 from tests.openflow_impostor import Impostor
 from tests.polling import wait_for
 from tests.ports import free_port
@@ -27,14 +27,9 @@ def make_pki(folder, *names):
 
 @contextlib.contextmanager
 def controller(folder, tls=None):
-    proc = ControllerProcess(str(folder / "state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", log_file=str(folder / "controller.log"), tls=tls)
-    proc.start()
-    try:
+    with running_controller(folder, tls=tls) as proc:
         proc.client().register_switch("node1", dpid_for("node1"), {})
         yield proc
-    finally:
-        proc.stop()
 
 
 def of_port(proc) -> int:

@@ -7,9 +7,8 @@ import socket
 import subprocess
 
 
-from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.processes import stop_process
-from tests.controllers import running_controller
+from tests.controllers import controller_process, running_controller
 from tests.polling import wait_for
 from tests.ports import free_port
 
@@ -28,9 +27,7 @@ def test_a_provider_serves_rest_without_an_openflow_port(tmp_path):
     with socket.socket() as taken:  # another program holds the OpenFlow port: a provider does not need it
         taken.bind(("127.0.0.1", of_port))
         taken.listen()
-        proc = ControllerProcess(str(tmp_path / "provider.json"), of_listen=f"127.0.0.1:{of_port}",
-                                 rest_listen=f"127.0.0.1:{free_port()}", log_file=str(tmp_path / "provider.log"),
-                                 role="provider")
+        proc = controller_process(tmp_path, "provider", of_listen=f"127.0.0.1:{of_port}", role="provider")
         try:
             proc.start()
             assert proc.client().create_network("span", cidr="10.40.0.0/24")["id"] == 1  # the tag it hands out

@@ -1,27 +1,23 @@
 """The REST API of a real controller process: every route, its errors, auth, persistence across restarts."""
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 import requests
 
 from osm_l2sm.controller.client import ControllerClient
-from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.errors import L2smError
+from tests.controllers import controller_process
 from tests.ports import free_port
 
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture
-def controller(tmp_path):
-    proc = ControllerProcess(str(tmp_path / "state.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
-                             token=TOKEN, log_file=str(tmp_path / "controller.log"))
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def controller_token() -> str:
+    """The ``controller`` fixture's (tests/controllers.py) bearer token."""
+    return TOKEN
 
 
 @pytest.fixture
@@ -192,9 +188,8 @@ def test_an_unreachable_controller_is_one_error_naming_the_url():
 
 def test_a_second_controller_on_a_busy_port_fails_with_one_line(controller, tmp_path):
     rest_port = controller.rest_listen.rsplit(":", 1)[1]
-    log = tmp_path / "second.log"
-    second = ControllerProcess(str(tmp_path / "other.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{rest_port}",
-                               log_file=str(log))
+    second = controller_process(tmp_path, "second", rest_listen=f"127.0.0.1:{rest_port}")
+    log = Path(second.log_file)
     with pytest.raises(L2smError, match="exited with code 1"):
         second.start()
     assert log.read_text().strip().splitlines()[-1] == \

@@ -8,9 +8,8 @@ import socket
 import pytest
 import requests
 
-from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.controller.rest import MAX_BODY, MAX_DEPTH
-from tests.ports import free_port
+from tests.controllers import running_controller
 
 WORKERS = 2
 READ_TIMEOUT = 2  # seconds of silence after which the server closes a connection
@@ -19,14 +18,9 @@ READ_TIMEOUT = 2  # seconds of silence after which the server closes a connectio
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory):
     folder = tmp_path_factory.mktemp("limits")
-    proc = ControllerProcess(str(folder / "state.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
-                             log_file=str(folder / "controller.log"),
-                             options=("--rest-threads", str(WORKERS), "--rest-timeout", str(READ_TIMEOUT)))
-    proc.start()
-    try:
+    with running_controller(folder, options=("--rest-threads", str(WORKERS), "--rest-timeout", str(READ_TIMEOUT))) \
+            as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def memory_kb(pid: int, key: str) -> int:

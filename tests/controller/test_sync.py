@@ -1,20 +1,12 @@
 """GET /api/v1/sync: a change is acknowledged only once the switches hold its flows, and bad input is a 400."""
 from __future__ import annotations
 
-import pytest
 import requests
 
 from osm_l2sm.constants import BRIDGE
 from osm_l2sm.sandbox import temporary_sandbox
-from tests.controllers import running_controller
 from tests.hand_ports import HandPort
 from tests.polling import wait_for
-
-
-@pytest.fixture
-def controller(tmp_path):
-    with running_controller(tmp_path) as proc:
-        yield proc
 
 
 def sync(url: str, wait: str | None = None, session=requests) -> requests.Response:

@@ -11,12 +11,11 @@ import sys
 
 from cryptography import x509
 
-from osm_l2sm.controller import ControllerProcess
 from osm_l2sm.protocol import dpid_for
+from tests.controllers import controller_process
 from tests.k8s.test_chart_install import BASE_VALUES, by_kind_name, helm_ok, release  # noqa: F401 (fixture)
 from tests.k8s.test_charts import CHARTS_DIR, FIELD_SAMPLES, cli_runs, pod_containers, render
 from tests.openflow_impostor import Impostor
-from tests.ports import free_port
 
 
 def _secret(objects, name: str) -> dict:
@@ -76,9 +75,8 @@ def test_switch_init_step_signs_its_nodes_certificate_and_the_controller_binds_i
     assert stat.S_IMODE(os.stat(out / "switch.key").st_mode) == 0o600
     switch_tls = (str(out / "switch.key"), str(out / "switch.pem"), str(out / "ca.pem"))
 
-    proc = ControllerProcess(str(tmp_path / "state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", log_file=str(tmp_path / "controller.log"),
-                             tls=(controller_tls["tls.key"], controller_tls["tls.crt"], controller_tls["ca.crt"]))
+    proc = controller_process(tmp_path, tls=(controller_tls["tls.key"], controller_tls["tls.crt"],
+                                             controller_tls["ca.crt"]))
     with proc:
         port = int(proc.of_listen.rpartition(":")[2])
         impostor = Impostor("127.0.0.1", port, dpid_for("node-2"), tls=switch_tls)

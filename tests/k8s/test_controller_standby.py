@@ -12,9 +12,9 @@ import pytest
 from osm_l2sm.controller.leader import LEADER_LABEL
 from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.errors import L2smError
+from tests.controllers import controller_process
 from tests.k8s.test_charts import can, render
 from tests.polling import wait_for
-from tests.ports import free_port
 
 LEASE = "l2sm-controller"
 
@@ -52,9 +52,7 @@ def replicas(kube_api, k8s_namespace, tmp_path, monkeypatch):
     def start(name: str) -> ControllerProcess:
         core.create_namespaced_pod(k8s_namespace, pod(name))
         monkeypatch.setenv("POD_NAME", name)
-        ctl = ControllerProcess(str(tmp_path / f"{name}.json"), f"127.0.0.1:{free_port()}",
-                                f"127.0.0.1:{free_port()}", log_file=str(tmp_path / f"{name}.log"),
-                                options=("--leader-lease", LEASE, "--leader-lease-seconds", "6"))
+        ctl = controller_process(tmp_path, name, options=("--leader-lease", LEASE, "--leader-lease-seconds", "6"))
         started.append(ctl)
         return ctl.start()
 
@@ -93,11 +91,11 @@ def test_one_replica_leads_a_killed_leader_is_replaced_and_a_stopped_one_hands_o
 
 def test_a_replica_without_its_pod_name_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("POD_NAME", raising=False)
-    ctl = ControllerProcess(str(tmp_path / "s.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
-                            log_file=str(tmp_path / "c.log"), options=("--leader-lease", LEASE))
+    ctl = controller_process(tmp_path, options=("--leader-lease", LEASE))
     with pytest.raises(L2smError, match="exited with code 1"):
         ctl.start()
-    assert "--leader-lease needs $POD_NAME and $POD_NAMESPACE" in (tmp_path / "c.log").read_text()
+    with open(ctl.log_file, encoding="utf-8") as log:
+        assert "--leader-lease needs $POD_NAME and $POD_NAMESPACE" in log.read()
 
 
 # --- the chart --------------------------------------------------------------------------------------------------

@@ -196,8 +196,7 @@ from pathlib import Path  # noqa: E402
 from kubernetes import client  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from osm_l2sm.controller import ControllerProcess  # noqa: E402
-from tests.k8s.conftest import free_port  # noqa: E402
+from tests.controllers import controller_process  # noqa: E402
 from osm_l2sm.k8s.resources import GROUP, L2NETWORK_PLURAL, VERSION  # noqa: E402
 from tests.polling import wait_for  # noqa: E402
 
@@ -206,15 +205,9 @@ MULTUS = "k8s.v1.cni.cncf.io/networks"
 
 
 @pytest.fixture
-def controller(tmp_path):
-    proc = ControllerProcess(str(tmp_path / "controller-state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", token=uuid.uuid4().hex,
-                             log_file=str(tmp_path / "controller.log"))
-    proc.start(timeout=60)
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def controller_token() -> str:
+    """The ``controller`` fixture's (tests/controllers.py) bearer token: a new one per test."""
+    return uuid.uuid4().hex
 
 
 class OperatorRun:
@@ -607,9 +600,7 @@ def test_provider_url_comes_from_the_option_else_from_upstream_fields():
 @pytest.fixture
 def provider(tmp_path):
     """A provider controller (not started: the test decides when it is up), stopped at the end."""
-    proc = ControllerProcess(str(tmp_path / "provider-state.json"), of_listen=f"127.0.0.1:{free_port()}",
-                             rest_listen=f"127.0.0.1:{free_port()}", log_file=str(tmp_path / "provider.log"),
-                             role="provider")
+    proc = controller_process(tmp_path, "provider", role="provider")
     try:
         yield proc
     finally:

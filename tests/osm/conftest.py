@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.controllers import running_controller
 
 from nbi_double import NbiDouble, NbiState
 from osm_testdata import TOKEN
@@ -16,7 +15,6 @@ def nbi():
 
 
 @pytest.fixture
-def controller(tmp_path):
-    """A real controller (REST + OpenFlow app) on free local ports, with a bearer token; stopped even on failure."""
-    with running_controller(tmp_path, TOKEN) as proc:
-        yield proc
+def controller_token() -> str:
+    """The ``controller`` fixture's (tests/controllers.py) bearer token: the one the OSM test data carry."""
+    return TOKEN

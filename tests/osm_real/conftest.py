@@ -14,12 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-try:
-    from tests.controllers import running_controller
-except ImportError:  # plain `pytest` leaves the repository root off sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.controllers import running_controller
-
 from osm_real_kit import (PACKAGES, REPO, TOKEN, RealNbi, onboard_cdn, prepare_lcm_tier, prepare_osm_tier, start_nbi,
                           stop_nbi)
 
@@ -82,10 +76,10 @@ def osm(real_nbi, built_packages, tmp_path_factory):
 
 
 @pytest.fixture
-def controller(tmp_path):
-    """A real controller process, the network target of ns-create here (no Kubernetes needed)."""
-    with running_controller(tmp_path, TOKEN) as proc:
-        yield proc
+def controller_token() -> str:
+    """The bearer token of the ``controller`` fixture (tests/controllers.py), the network target of ns-create
+    here (no Kubernetes needed)."""
+    return TOKEN
 
 
 TABLES = (("test_osm_real_osm_mode_corpus", "OSM mode with real users' NS packages (real NBI, kube-apiserver)"),

@@ -12,11 +12,11 @@ import tempfile
 import pytest
 from pyroute2 import IPRoute, NetNS, netns
 
-from osm_l2sm.controller.process import ControllerProcess
 from osm_l2sm.protocol import dpid_for
 from osm_l2sm.switch import domain_link_name, pair_vni
 from osm_l2sm.switch.bridge import tunnel_name
 from osm_l2sm.switch.ovs import OvsInstance
+from tests.controllers import controller_process
 from tests.polling import wait_for
 from tests.ports import free_port
 
@@ -52,8 +52,7 @@ def node(require_root_ovs, tmp_path, request):
     gateway, node_ip = str(subnet.network_address + 1), str(subnet.network_address + 2)
     ns, host_if = f"{tag}n", f"{tag}h"
     run_dir = tempfile.mkdtemp(prefix=f"{tag}-")
-    controller = ControllerProcess(str(tmp_path / "state.json"), f"{gateway}:{free_port()}",
-                                   f"{gateway}:{free_port()}", log_file=str(tmp_path / "controller.log"), tls=tls)
+    controller = controller_process(tmp_path, host=gateway, tls=tls)
     netns.create(ns)
     try:
         with IPRoute() as ipr:
@@ -195,7 +194,7 @@ def test_switch_up_with_an_unreachable_controller_leaves_no_daemons(node):
 
 
 def test_controller_exits_cleanly_on_sigterm_and_keeps_its_state(tmp_path):
-    proc = ControllerProcess(str(tmp_path / "s.json"), f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    proc = controller_process(tmp_path)
     proc.start()
     try:
         proc.client().create_network("blue")
