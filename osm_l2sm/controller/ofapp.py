@@ -152,9 +152,8 @@ class L2smApp(app_manager.OSKenApp):
 
     def _deliver(self, batch) -> None:
         dp = batch.datapath
-        connection = self._connections.get(dp.id)
-        if self.controller.runtime.sessions.get(batch.switch) is not batch.session or connection is None \
-                or connection.datapath is not dp:
+        connection = self._current(dp)
+        if connection is None or self.controller.runtime.sessions.get(batch.switch) is not batch.session:
             self.controller.acknowledged(batch.session, batch.seq)  # disconnected since: dropped
             return
         messages = []
