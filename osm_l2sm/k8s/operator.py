@@ -28,7 +28,6 @@ from .reservations import Reservations
 from .resources import (FINALIZER, GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, POD_LABEL, POD_LABEL_VALUE, VERSION,
                         api_client)
 
-log = logging.getLogger(__name__)
 
 PODS = ("", "v1", "pods")
 L2NETWORKS = (GROUP, VERSION, L2NETWORK_PLURAL)
