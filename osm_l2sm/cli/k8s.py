@@ -11,7 +11,10 @@ def register(sub) -> None:
     operator = sub.add_parser("operator", help="the Kubernetes operator (L2Networks, pod networks, addresses)")
     osub = operator.add_subparsers(dest="operator_command", metavar="ACTION")
     osub.required = True
-    run = osub.add_parser("run", help="run the operator in the foreground until SIGTERM/SIGINT")
+    run = osub.add_parser("run", help="run the operator in the foreground until SIGTERM/SIGINT",
+                          epilog="OSM mode (it needs the webhook) is configured by the environment, read once at the "
+                          "start: OSM_L2SM_OSM_NBI (NBI's URL; off without it), OSM_USER, OSM_PASSWORD, OSM_PROJECT "
+                          "and the OSM_L2SM_OSM_* settings docs/osm.md lists")
     run.add_argument("--controller", default=os.environ.get("L2SM_CONTROLLER_URL"),
                      help="controller REST URL, e.g. http://l2sm-controller:8181 (env L2SM_CONTROLLER_URL)")
     run.add_argument("--token", default=os.environ.get(TOKEN_ENV),
@@ -105,6 +108,7 @@ def _run_operator(args) -> int:
 
     from osm_l2sm.errors import L2smError
     from osm_l2sm.k8s.operator import run_operator
+    from osm_l2sm.k8s.operator_config import OperatorConfig, osm_config_from_env
     from osm_l2sm.k8s.provider import parse_provider_urls
 
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -122,9 +126,9 @@ def _run_operator(args) -> int:
             raise L2smError("--webhook-cert and --webhook-key go together")
         webhook = kopf.WebhookServer(addr=addr, port=port, certfile=args.webhook_cert, pkeyfile=args.webhook_key)
     providers = parse_provider_urls(args.provider_url)
-    run_operator(args.controller, args.token, args.namespaces, args.kubeconfig, webhook,
-                 provider_urls=providers, provider_token=args.provider_token, cluster_name=args.cluster_name,
-                 liveness=args.liveness)
+    config = OperatorConfig(args.controller, args.token, args.kubeconfig, providers, args.provider_token,
+                            args.cluster_name, osm=osm_config_from_env(os.environ))
+    run_operator(config, args.namespaces, webhook, args.liveness)
     return 0
 
 
@@ -165,9 +169,9 @@ def _interdomain(args):
 
 
 def _target(args):
-    from osm_l2sm.k8s.target import KubernetesTarget
+    from osm_l2sm.k8s.target import kubernetes_target
 
-    return KubernetesTarget(_kubeconfigs(args)[0], args.namespace or "default", mode=args.mode, helm=args.helm)
+    return kubernetes_target(_kubeconfigs(args)[0], args.namespace or "default", mode=args.mode, helm=args.helm)
 
 
 def _where(target, args) -> str:

@@ -30,10 +30,10 @@ def target_from_args(args) -> NetworkTarget:
 
         return SandboxTarget(Sandbox(getattr(args, "sandbox", None)))
     if kind == "kubeconfig":
-        from osm_l2sm.k8s.target import KubernetesTarget
+        from osm_l2sm.k8s.target import kubernetes_target
 
-        return KubernetesTarget(args.kubeconfig, getattr(args, "namespace", None) or "default",
-                                mode=getattr(args, "k8s_mode", None) or "cr")
+        return kubernetes_target(args.kubeconfig, getattr(args, "namespace", None) or "default",
+                                 mode=getattr(args, "k8s_mode", None) or "cr")
     if kind == "clusters":
         from osm_l2sm.k8s.multidomain import interdomain_target
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from osm_l2sm.constants import POD_MTU
 
 from .errors import DECODE_FAILURE, INVALID_CONFIG, INVALID_ENV, CniError
+from .records import Result
 
 COMMANDS = ("ADD", "DEL", "CHECK", "STATUS", "GC")
 DEFAULT_MTU = POD_MTU
@@ -46,8 +47,8 @@ class NetConf:
     network: str
     mtu: int
     ips: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]
-    prev_result: dict | None = None
-    valid_attachments: list[dict] = field(default_factory=list)
+    prev_result: Result | None = None
+    valid_attachments: set[tuple[str, str]] = field(default_factory=set)  # GC: (containerID, ifname) to keep
     routes: list[dict] = field(default_factory=list)  # [{"dst": "CIDR", "gw": "IP"?}], the CNI result's form
 
     @property
@@ -150,12 +151,11 @@ def parse_netconf(data: str) -> NetConf:
     mtu = raw.get("mtu", DEFAULT_MTU)
     if not isinstance(mtu, int) or isinstance(mtu, bool) or not 576 <= mtu <= 9000:
         raise CniError(INVALID_CONFIG, f"mtu {mtu!r} must be an integer from 576 to 9000")
-    prev = raw.get("prevResult")
-    if prev is not None and not isinstance(prev, dict):
-        raise CniError(INVALID_CONFIG, "prevResult must be an object")
+    prev = Result.from_json(raw["prevResult"]) if raw.get("prevResult") is not None else None
     valid = raw.get("cni.dev/valid-attachments", [])
     if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
         raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments must be a list of objects")
     return NetConf(cni_version=str(raw.get("cniVersion", "")), name=name, network=network, mtu=mtu,
-                   ips=_requested_ips(raw), prev_result=prev, valid_attachments=valid,
+                   ips=_requested_ips(raw), prev_result=prev,
+                   valid_attachments={(v.get("containerID"), v.get("ifname")) for v in valid},
                    routes=_requested_routes(raw))

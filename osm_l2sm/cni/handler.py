@@ -7,6 +7,7 @@ with ``prevResult``. STATUS says whether ADD can work now; GC removes attachment
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import threading
@@ -19,6 +20,7 @@ from . import link
 from .attachments import Attachments
 from .config import NetConf, NodeConfig, Request, parse_netconf
 from .errors import CONTAINER_UNKNOWN, INVALID_CONFIG, NOT_AVAILABLE, OTHER, TRY_AGAIN_LATER, CniError
+from .records import Attachment, Interface, IpConfig, Result, Route
 
 LOG = logging.getLogger(__name__)
 
@@ -43,32 +45,25 @@ def _same_ip(a: str, b: str) -> bool:
         return False
 
 
-def _pod_mac(record: dict) -> str | None:
+def _pod_mac(record: Attachment) -> str | None:
     """The MAC of an attachment recorded without it (by an earlier version), from the pod's interface."""
     try:
-        found = link.pod_end_state(record.get("netns", ""), record.get("ifname", ""))
+        found = link.pod_end_state(record.netns, record.ifname)
     except CniError:
         return None
     return found[0] if found else None
 
 
-def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> dict:
+def add_result(conf: NetConf, req: Request, pod_link: link.PodLink) -> Result:
     """Our interfaces and addresses after those of an earlier plugin in the chain (prevResult), in CNI 1.x form;
     the plugin converts it to the configuration's version."""
-    prev = conf.prev_result or {}
-    interfaces = list(prev.get("interfaces") or [])
-    pod_index = len(interfaces) + 1
-    interfaces += [{"name": pod_link.host_if, "mac": pod_link.host_mac},
-                   {"name": pod_link.pod_if, "mac": pod_link.pod_mac, "sandbox": req.netns}]
-    ips = [{k: v for k, v in ip.items() if k != "version"} for ip in prev.get("ips") or []]
-    ips += [{"address": str(ip), "interface": pod_index} for ip in conf.ips]
-    result = {"cniVersion": conf.result_version, "interfaces": interfaces, "ips": ips}
-    routes = list(prev.get("routes") or []) + conf.routes
-    if routes:
-        result["routes"] = routes
-    if prev.get("dns"):
-        result["dns"] = prev["dns"]
-    return result
+    prev = conf.prev_result or Result(conf.result_version)
+    interfaces = prev.interfaces + [Interface(pod_link.host_if, pod_link.host_mac),
+                                    Interface(pod_link.pod_if, pod_link.pod_mac, sandbox=req.netns)]
+    pod_index = len(interfaces) - 1
+    ips = prev.ips + [IpConfig(str(ip), pod_index) for ip in conf.ips]
+    routes = prev.routes + [Route.from_json(r) for r in conf.routes]
+    return Result(conf.result_version, interfaces, ips, routes, prev.dns)
 
 
 class Handler:
@@ -83,12 +78,14 @@ class Handler:
         self.lock = threading.Lock()
 
     def handle(self, req: Request) -> dict | None:
+        """The reply's result (ADD) or None; the verb table maps each CNI command to its method."""
         conf = parse_netconf(req.config)
         with self.lock:
-            return getattr(self, f"cmd_{req.command.lower()}")(req, conf)
+            result = VERBS[req.command](self, req, conf)
+        return result.to_json() if result is not None else None
 
     # --- ADD ---------------------------------------------------------------------------------------------------
-    def cmd_add(self, req: Request, conf: NetConf) -> dict:
+    def cmd_add(self, req: Request, conf: NetConf) -> Result:
         if not link.netns_exists(req.netns):  # before the controller is asked: code 3 wins over 7 or 11
             raise CniError(CONTAINER_UNKNOWN, f"{req.netns or 'CNI_NETNS'} is not an existing network namespace")
         try:
@@ -96,8 +93,8 @@ class Handler:
         except L2smError as err:
             raise _controller_error(err, f"network {conf.network}") from err
         host_if = link.host_ifname(req.container_id, req.ifname)
-        other = next((rec["ifname"] for h, rec in self.attachments.items() if h != host_if
-                      and rec.get("containerID") == req.container_id and rec.get("network") == conf.network), None)
+        other = next((rec.ifname for h, rec in self.attachments.items() if h != host_if
+                      and rec.container_id == req.container_id and rec.network == conf.network), None)
         if other:  # one MAC per port and network: a second interface would only take the first one's traffic
             raise CniError(INVALID_CONFIG, f"container {req.container_id} is attached to network {conf.network} "
                                            f"already (as {other})")
@@ -128,9 +125,8 @@ class Handler:
                 if _refused(err):  # a definite no: nothing was made, and the port may be another attachment's
                     undo.remove(release)
                 raise _controller_error(err, f"cannot attach to network {conf.network}") from err
-            self.attachments.add(host_if, {"name": conf.name, "network": conf.network, "netns": req.netns,
-                                           "containerID": req.container_id, "ifname": req.ifname,
-                                           "mac": pod_link.pod_mac, "ips": ips})
+            self.attachments.add(host_if, Attachment(conf.name, conf.network, req.netns, req.container_id,
+                                                     req.ifname, pod_link.pod_mac, ips))
             try:
                 link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
             except (OSError, CniError) as err:  # best effort: the attachment stands without it
@@ -191,29 +187,27 @@ class Handler:
             with self.lock:
                 if self.attachments.get(host_if) != rec:
                     continue  # deleted or attached again meanwhile: that request told the controller
-                mac = rec.get("mac") or _pod_mac(rec)
+                mac = rec.mac or _pod_mac(rec)
                 try:
-                    self.client.attach_port(rec["network"], self.node.switch, host_if, mac=mac, ips=rec.get("ips"))
+                    self.client.attach_port(rec.network, self.node.switch, host_if, mac=mac, ips=rec.ips)
                 except L2smError as err:
                     if err.status in (400, 409, 413):  # the controller holds something else for it: say so once
-                        LOG.warning("port %s of network %s not announced: %s", host_if, rec["network"], err)
+                        LOG.warning("port %s of network %s not announced: %s", host_if, rec.network, err)
                     else:
                         later.append(host_if)
         return later
 
     def cmd_gc(self, req: Request, conf: NetConf) -> None:
-        valid = {(a.get("containerID"), a.get("ifname")) for a in conf.valid_attachments}
         for host_if, rec in self.attachments.items():
-            if rec.get("name") == conf.name and (rec.get("containerID"), rec.get("ifname")) not in valid:
-                self._teardown(host_if, rec.get("netns", ""), rec.get("ifname", ""))
+            if rec.name == conf.name and (rec.container_id, rec.ifname) not in conf.valid_attachments:
+                self._teardown(host_if, rec.netns, rec.ifname)
 
     # --- CHECK and STATUS ---------------------------------------------------------------------------------------
     def cmd_check(self, req: Request, conf: NetConf) -> None:
         prev = conf.prev_result
         if not prev:
             raise CniError(INVALID_CONFIG, "CHECK needs the prevResult of the ADD")
-        found = [(i, it) for i, it in enumerate(prev.get("interfaces") or [])
-                 if it.get("name") == req.ifname and it.get("sandbox") == req.netns]
+        found = [(i, it) for i, it in enumerate(prev.interfaces) if it.name == req.ifname and it.sandbox == req.netns]
         if not found:
             raise CniError(OTHER, f"prevResult has no interface {req.ifname} in {req.netns}")
         index, iface = found[0]
@@ -221,9 +215,9 @@ class Handler:
         if state is None:
             raise CniError(OTHER, f"interface {req.ifname} is missing in {req.netns}")
         mac, addrs = state
-        if iface.get("mac") and iface["mac"].lower() != mac.lower():
-            raise CniError(OTHER, f"{req.ifname} has MAC {mac}, prevResult says {iface['mac']}")
-        wanted = [ip.get("address", "") for ip in prev.get("ips") or [] if ip.get("interface") == index]
+        if iface.mac and iface.mac.lower() != mac.lower():
+            raise CniError(OTHER, f"{req.ifname} has MAC {mac}, prevResult says {iface.mac}")
+        wanted = [ip.address for ip in prev.ips if ip.interface == index]
         wanted += [str(ip) for ip in conf.ips]
         missing = sorted({w for w in wanted if not any(_same_ip(w, a) for a in addrs)})
         if missing:
@@ -247,9 +241,9 @@ class Handler:
                                         ips=port.get("ips"))
             except L2smError as err:
                 raise _controller_error(err, f"cannot update the MAC of {host_if}") from err
-            record = dict(self.attachments.get(host_if) or {})
+            record = self.attachments.get(host_if)
             if record:  # announced with this MAC to a controller that rebuilds
-                self.attachments.add(host_if, dict(record, mac=mac.lower()))
+                self.attachments.add(host_if, dataclasses.replace(record, mac=mac.lower()))
 
     def cmd_status(self, req: Request, conf: NetConf) -> None:
         try:
@@ -261,3 +255,8 @@ class Handler:
         except L2smError as err:
             raise CniError(NOT_AVAILABLE, f"the controller at {self.node.controller} is not reachable",
                            str(err)) from err
+
+
+# the CNI verbs (config.COMMANDS) and what runs each
+VERBS = {"ADD": Handler.cmd_add, "DEL": Handler.cmd_del, "CHECK": Handler.cmd_check, "STATUS": Handler.cmd_status,
+         "GC": Handler.cmd_gc}

@@ -1,12 +1,13 @@
 """Installing CustomResourceDefinitions when a cluster lacks them, and waiting until the API serves them."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from osm_l2sm.processes import wait_until
 
 
 def load_manifests(path: str | Path) -> list[dict]:
@@ -37,7 +38,5 @@ def ensure_crd(api: client.ApiClient, manifest: dict, wait_seconds: float = 30.0
     except ApiException as err:
         if err.status != 409:  # created meanwhile by someone else
             raise
-    deadline = time.monotonic() + wait_seconds
-    while not _established(ext, name) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: _established(ext, name), wait_seconds, interval=0.2)
     return True

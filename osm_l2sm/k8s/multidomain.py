@@ -11,16 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network
 
-from .resources import GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, VERSION
-from .target import MANAGED_BY, KubernetesTarget, network_spec
+from .l2network import create_l2network, l2network
+from .target import L2NetworkTarget
 
-EXT_VNET = "ext-vnet"
 DEFAULT_PROVIDER = "l2sm-provider"
 
 
@@ -91,15 +89,6 @@ def split_range(cidr: str, parts: int, gateway: str | None = None) -> list[str]:
     return ranges
 
 
-def ext_vnet_spec(network: Network, provider: Provider, pod_range: str | None = None) -> dict:
-    spec = network_spec(network)
-    spec["type"] = EXT_VNET
-    spec["provider"] = provider.spec()
-    if pod_range:
-        spec["podAddressRange"] = pod_range
-    return spec
-
-
 class InterDomainTarget:
     """:class:`~osm_l2sm.model.NetworkTarget` over several clusters.
 
@@ -117,7 +106,7 @@ class InterDomainTarget:
         self.clusters = {c.name: c for c in clusters}
         self.provider = provider
         self.split = split
-        self._targets = {c.name: KubernetesTarget(c.kubeconfig, c.namespace) for c in clusters}
+        self._targets = {c.name: L2NetworkTarget(c.kubeconfig, c.namespace) for c in clusters}
 
     def _spanned(self, network: Network) -> list[str]:
         wanted = list(network.clusters) or list(self.clusters)
@@ -129,16 +118,10 @@ class InterDomainTarget:
 
     def _create_ext_vnet(self, cluster: str, network: Network, pod_range: str | None) -> bool:
         access = self.clusters[cluster]
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": L2NETWORK_KIND,
-                "metadata": {"name": network.name, "namespace": access.namespace, "labels": dict(MANAGED_BY)},
-                "spec": ext_vnet_spec(network, self.provider, pod_range)}
-        objects = client.CustomObjectsApi(self._targets[cluster].api)
+        body = l2network(network, access.namespace, provider=self.provider.spec(), pod_range=pod_range)
         try:
-            objects.create_namespaced_custom_object(GROUP, VERSION, access.namespace, L2NETWORK_PLURAL, body)
-            return True
+            return create_l2network(self._targets[cluster].api, body)
         except ApiException as err:
-            if err.status == 409:
-                return False
             raise L2smError(f"cluster {cluster}: Kubernetes API refused to create L2Network {network.name} in "
                             f"namespace {access.namespace}: {err.status} {err.reason}", err.status or 400) from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from osm_l2sm.errors import L2smError
 
@@ -29,8 +30,12 @@ def recorded_id(body: dict) -> int | None:
 
 
 class NetworkResync:
-    def __init__(self, operator, clock=time.monotonic):
+    """``operator``'s networks made again; ``networks`` and ``pods``: kopf's indexes ``l2sm_networks`` and
+    ``l2sm_pods``, which the operator's startup handler is given (live: they follow the cluster)."""
+
+    def __init__(self, operator, networks: Mapping, pods: Mapping, clock=time.monotonic):
         self.operator = operator
+        self.networks, self.pods = networks, pods
         self.clock = clock
         self.seen: str | None = None  # the controller instance every L2Network was made on
         self.last_full = 0.0
@@ -47,16 +52,16 @@ class NetworkResync:
             LOG.debug("controller not reachable for the network resync: %s", err)
             return []
         missing = []
-        index = self.operator.networks if self.operator.networks is not None else {}
-        for namespace in list(index):
-            for name in sorted(set(index.get(namespace, ())) - held):
+        for namespace in list(self.networks):
+            for name in sorted(set(self.networks.get(namespace, ())) - held):
                 body = cluster.get_network(self.operator.api(), namespace, name)
                 if body and not body["metadata"].get("deletionTimestamp"):
                     missing.append((recorded_id(body) or 1 << 16, namespace, name, body))
         made, failed = [], False
         for _, namespace, name, body in sorted(missing, key=lambda item: item[:3]):
             try:
-                self.operator.network_ensure(name, namespace, body.get("spec") or {}, status=body.get("status"))
+                self.operator.network_ensure(name, namespace, body.get("spec") or {}, l2sm_pods=self.pods,
+                                             status=body.get("status"))
                 made.append(name)
             except Exception as err:  # reported on the L2Network by network_ensure; tried again at the next poll
                 LOG.warning("network %s/%s not made again on the controller: %s", namespace, name, err)

@@ -21,6 +21,7 @@ from pathlib import Path
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from osm_l2sm.cni.runtime import run_plugin
 from osm_l2sm.errors import L2smError
 
 from .resources import (CNI_TYPE, MULTUS_ANNOTATION, NAD_GROUP, NAD_PLURAL, NAD_VERSION, POD_LABEL, POD_LABEL_VALUE,
@@ -151,17 +152,8 @@ class NodeAttach:
         return config if config.get("type") == CNI_TYPE else None
 
     def invoke(self, command: str, ifname: str, config: dict, sandbox: Sandbox, netns: str | None = None) -> None:
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "CNI_COMMAND": command,
-               "CNI_CONTAINERID": sandbox.container_id, "CNI_NETNS": sandbox.netns if netns is None else netns,
-               "CNI_IFNAME": ifname, "CNI_PATH": os.path.dirname(self.plugin)}
-        done = subprocess.run([self.plugin], input=json.dumps(config), env=env, capture_output=True, text=True,
-                              timeout=60)
-        if done.returncode != 0:
-            try:
-                msg = json.loads(done.stdout).get("msg")
-            except ValueError:
-                msg = done.stdout.strip() or done.stderr.strip()
-            raise L2smError(f"CNI {command} of {ifname}: {msg}")
+        run_plugin(command, sandbox.container_id, sandbox.netns if netns is None else netns, ifname, config,
+                   plugin=self.plugin)
 
     def reconcile(self, pod: dict) -> list[Change]:
         """Bring one pod in line; the changes made (none for a pod that is not running here yet)."""

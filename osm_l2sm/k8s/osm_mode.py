@@ -15,21 +15,17 @@ an NS that needs networks while NBI cannot be reached, for at most ``refuse_seco
 then its pods are admitted unwired, with a Warning event. What it did with each NS goes to the status ConfigMap
 (:mod:`.osm_status`).
 
-Configured from the environment (the l2sm chart fills it from its values and a Secret): ``OSM_L2SM_OSM_NBI`` (NBI
-URL; OSM mode is off without it), ``OSM_USER``, ``OSM_PASSWORD``, ``OSM_PROJECT``, ``OSM_L2SM_OSM_INSECURE=1``,
-``OSM_L2SM_OSM_CACHE_SECONDS`` (default 30), ``OSM_L2SM_OSM_GC_SECONDS`` (default 60),
-``OSM_L2SM_OSM_REFUSE_SECONDS`` (default 120), ``OSM_L2SM_OSM_NBI_TIMEOUT`` (seconds per NBI request, default 2),
-``OSM_L2SM_OSM_STATUS_NAMESPACE`` (default ``POD_NAMESPACE``, else ``default``) and
-``OSM_L2SM_OSM_STATUS_CONFIGMAP`` (default ``l2sm-osm-status``).
+Configured by :class:`~osm_l2sm.k8s.operator_config.OsmConfig` (read from the environment where the operator
+starts, :func:`~osm_l2sm.k8s.operator_config.osm_config_from_env`).
 """
 from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import hashlib
 import json
 import logging
-import os
 from types import MappingProxyType
 
 import kopf
@@ -39,10 +35,11 @@ from kubernetes.client.exceptions import ApiException
 from osm_l2sm.errors import L2smError
 from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL, NsNotPlanned, NsPlans
 
-from .resources import (GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, MULTUS_ANNOTATION, NETWORKS_ANNOTATION, POD_LABEL,
+from .l2network import create_l2network, l2network
+from .operator_config import OsmConfig
+from .osm_status import NsStatus, now_text, parse_time
+from .resources import (GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, NETWORKS_ANNOTATION, POD_LABEL,
                         POD_LABEL_VALUE, VERSION)
-from .osm_status import DEFAULT_NAME, NsStatus, now_text, parse_time
-from .target import MANAGED_BY, network_spec
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +59,15 @@ class OsmMode:
     def __init__(self, plans: NsPlans, gc_seconds: float, status: NsStatus, refuse_seconds: float = 120.0):
         self.plans, self.gc_seconds, self.status, self.refuse_seconds = plans, gc_seconds, status, refuse_seconds
 
+    @classmethod
+    def from_config(cls, config: OsmConfig, api_of) -> OsmMode:
+        """OSM mode as ``config`` says (``api_of()`` gives the operator's API client)."""
+        from osm_l2sm.osm.nbi import RestNbi
 
-def from_env(api_of) -> OsmMode | None:
-    """The OSM mode configured by the environment, or None when ``OSM_L2SM_OSM_NBI`` is not set (``api_of()``
-    gives the operator's API client)."""
-    env = os.environ
-    url = env.get("OSM_L2SM_OSM_NBI")
-    if not url:
-        return None
-    from osm_l2sm.osm.nbi import RestNbi
-
-    # short NBI requests: the API server gives the webhook a few seconds (chart: operator.osm.webhook.timeoutSeconds)
-    nbi = RestNbi(url, env.get("OSM_USER", "admin"), env.get("OSM_PASSWORD", "admin"), env.get("OSM_PROJECT", "admin"),
-                  verify=env.get("OSM_L2SM_OSM_INSECURE") != "1",
-                  timeout=float(env.get("OSM_L2SM_OSM_NBI_TIMEOUT", "2")))
-    status = NsStatus(api_of, env.get("OSM_L2SM_OSM_STATUS_NAMESPACE") or env.get("POD_NAMESPACE") or "default",
-                      env.get("OSM_L2SM_OSM_STATUS_CONFIGMAP") or DEFAULT_NAME)
-    return OsmMode(NsPlans(nbi, ttl=float(env.get("OSM_L2SM_OSM_CACHE_SECONDS", "30"))),
-                   float(env.get("OSM_L2SM_OSM_GC_SECONDS", "60")), status,
-                   float(env.get("OSM_L2SM_OSM_REFUSE_SECONDS", "120")))
+        nbi = RestNbi(config.nbi_url, config.user, config.password, config.project, verify=config.verify_tls,
+                      timeout=config.nbi_timeout)
+        return cls(NsPlans(nbi, ttl=config.cache_seconds), config.gc_seconds,
+                   NsStatus(api_of, config.status_namespace, config.status_configmap), config.refuse_seconds)
 
 
 def _event(api, namespace: str, meta: dict, reason: str, message: str) -> None:
@@ -250,16 +237,11 @@ def _route_args(patch: kopf.Patch, routes: dict[str, list[dict]]) -> None:
 
 def _ensure_network(api, namespace: str, network, ns_id: str) -> None:
     """The NS's L2Network in the pod's namespace, labelled with the NS id (the collector finds it by that)."""
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": L2NETWORK_KIND,
-            "metadata": {"name": network.name, "labels": {**MANAGED_BY, NS_ID_LABEL: ns_id}},
-            "spec": network_spec(network)}
     try:
-        client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, namespace, L2NETWORK_PLURAL,
-                                                                     body)
-    except ApiException as err:
-        if err.status != 409:  # 409: the NS's other pods made it already
-            raise L2smError(f"cannot create L2Network {namespace}/{network.name}: {err.status} {err.reason}",
-                            status=503) from None
+        create_l2network(api, l2network(network, namespace, labels={NS_ID_LABEL: ns_id}))
+    except ApiException as err:  # none when it exists: the NS's other pods made it already
+        raise L2smError(f"cannot create L2Network {namespace}/{network.name}: {err.status} {err.reason}",
+                        status=503) from None
 
 
 def collect(mode: OsmMode, api, name: str, namespace: str, labels: dict) -> bool:
@@ -287,15 +269,18 @@ def collect(mode: OsmMode, api, name: str, namespace: str, labels: dict) -> bool
     return True
 
 
-def register(mode: OsmMode, api_of, pod_admission, l2networks: tuple, pods: tuple) -> None:
-    """Register the OSM-mode handlers with kopf (``api_of()`` gives the operator's API client)."""
+def register(registry: kopf.OperatorRegistry, mode: OsmMode, api_of, pod_admission, l2networks: tuple,
+             pods: tuple) -> None:
+    """Register the OSM-mode handlers in ``registry`` (``api_of()`` gives the operator's API client;
+    ``pod_admission`` is the ordinary admission, given kopf's ``l2sm_pods`` index as its handlers are)."""
 
-    def osm_pod_admission(body, patch: kopf.Patch, namespace: str | None, warnings: list, dryrun: bool = False,
-                          **_) -> None:
-        admission(mode, api_of(), pod_admission, body, patch, namespace, warnings, dryrun)
+    def osm_pod_admission(body, patch: kopf.Patch, namespace: str | None, warnings: list, l2sm_pods,
+                          dryrun: bool = False, **_) -> None:
+        admission(mode, api_of(), functools.partial(pod_admission, l2sm_pods=l2sm_pods), body, patch, namespace,
+                  warnings, dryrun)
 
-    kopf.on.mutate(*pods, labels=OSM_POD_LABELS, operation="CREATE", id=PATH)(osm_pod_admission)
+    kopf.on.mutate(*pods, labels=OSM_POD_LABELS, operation="CREATE", id=PATH, registry=registry)(osm_pod_admission)
 
-    @kopf.timer(*l2networks, interval=mode.gc_seconds, labels={NS_ID_LABEL: kopf.PRESENT})
+    @kopf.timer(*l2networks, interval=mode.gc_seconds, labels={NS_ID_LABEL: kopf.PRESENT}, registry=registry)
     def osm_network_collect(name: str, namespace: str, labels, **_) -> None:
         collect(mode, api_of(), name, namespace, dict(labels))

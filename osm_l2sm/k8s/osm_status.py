@@ -18,10 +18,11 @@ import threading
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from .operator_config import STATUS_CONFIGMAP
+
 log = logging.getLogger(__name__)
 
 STATUS_LABEL = "l2sm.l2sm.k8s.local/osm-status"
-DEFAULT_NAME = "l2sm-osm-status"
 LIMIT = 300  # NS entries kept; the oldest go first (a ConfigMap holds at most 1 MiB)
 
 
@@ -36,7 +37,7 @@ def parse_time(text: str) -> datetime.datetime:
 class NsStatus:
     """The status ConfigMap as the operator writes it: read once, then written key by key (one operator runs)."""
 
-    def __init__(self, api_of, namespace: str, name: str = DEFAULT_NAME):
+    def __init__(self, api_of, namespace: str, name: str = STATUS_CONFIGMAP):
         self.api_of, self.namespace, self.name = api_of, namespace, name
         self._entries: dict[str, dict] | None = None
         self._lock = threading.Lock()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from types import MappingProxyType
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -14,24 +13,11 @@ from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, Plan
 
-from .resources import GROUP, L2NETWORK_KIND, L2NETWORK_PLURAL, VERSION, api_client
+from .l2network import create_l2network, l2network
+from .resources import GROUP, L2NETWORK_PLURAL, VERSION, api_client
 
 CHARTS_DIR = data.charts_dir()
 NETWORK_CHART = "l2sm-network"
-MANAGED_BY = MappingProxyType({"app.kubernetes.io/managed-by": "osm-l2sm"})  # read-only: copied into labels
-
-
-def network_spec(network: Network) -> dict:
-    """The L2Network spec of ``network``: upstream fields first, ours under ``l2sm``."""
-    spec: dict = {"type": "vnet"}
-    if network.cidr:
-        spec["networkCIDR"] = network.cidr
-    ours = {k: v for k, v in (("gateway", network.gateway), ("vld", network.vld)) if v}
-    if network.clusters:
-        ours["clusters"] = list(network.clusters)
-    if ours:
-        spec["l2sm"] = ours
-    return spec
 
 
 def network_values(network: Network) -> dict:
@@ -104,15 +90,12 @@ class _Helm:
 
 
 class KubernetesTarget:
-    """:class:`~osm_l2sm.model.NetworkTarget` on a cluster: ``mode="cr"`` writes L2Network resources,
-    ``mode="helm"`` installs one ``l2sm-network`` release per network (``helm`` is the executable)."""
+    """What the Kubernetes targets share: the cluster (kubeconfig, namespace) and Helm, which also installs the
+    KDU charts of a plan. :func:`kubernetes_target` gives the one of a mode."""
 
-    def __init__(self, kubeconfig: str, namespace: str = "default", mode: str = "cr", helm: str | None = None):
-        if mode not in ("cr", "helm"):
-            raise L2smError(f"unknown Kubernetes target mode {mode!r} (cr or helm)")
+    def __init__(self, kubeconfig: str, namespace: str = "default", helm: str | None = None):
         self.kubeconfig = str(kubeconfig)
         self.namespace = namespace
-        self.mode = mode
         self.helm_executable = helm
         self._api = None
         self._helm = None
@@ -132,40 +115,24 @@ class KubernetesTarget:
             self._helm = _Helm(self.kubeconfig, self.helm_executable)
         return self._helm
 
-    def _objects(self):
-        return client.CustomObjectsApi(self.api)
+
+class L2NetworkTarget(KubernetesTarget):
+    """:class:`~osm_l2sm.model.NetworkTarget` writing L2Network resources (the operator makes the networks)."""
 
     def _api_failure(self, what: str, err: ApiException) -> L2smError:
         return L2smError(f"Kubernetes API refused to {what} in namespace {self.namespace}: "
                          f"{err.status} {err.reason}", status=err.status or 400)
 
-    # --- NetworkTarget ---------------------------------------------------------------------------------------
-
     def ensure_network(self, network: Network) -> bool:
-        if self.mode == "helm":
-            if network.name in self.list_networks():
-                return False
-            self.helm.install(network.name, NETWORK_CHART, network_values(network), self.namespace)
-            return True
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": L2NETWORK_KIND,
-                "metadata": {"name": network.name, "namespace": self.namespace, "labels": dict(MANAGED_BY)},
-                "spec": network_spec(network)}
         try:
-            self._objects().create_namespaced_custom_object(GROUP, VERSION, self.namespace, L2NETWORK_PLURAL, body)
-            return True
+            return create_l2network(self.api, l2network(network, self.namespace))
         except ApiException as err:
-            if err.status == 409:
-                return False
             raise self._api_failure(f"create L2Network {network.name}", err) from None
 
     def delete_network(self, name: str) -> bool:
-        if self.mode == "helm":
-            if name not in self.list_networks():
-                return False
-            self.helm.uninstall(name, self.namespace)
-            return True
         try:
-            self._objects().delete_namespaced_custom_object(GROUP, VERSION, self.namespace, L2NETWORK_PLURAL, name)
+            client.CustomObjectsApi(self.api).delete_namespaced_custom_object(GROUP, VERSION, self.namespace,
+                                                                              L2NETWORK_PLURAL, name)
             return True
         except ApiException as err:
             if err.status == 404:
@@ -173,15 +140,44 @@ class KubernetesTarget:
             raise self._api_failure(f"delete L2Network {name}", err) from None
 
     def list_networks(self) -> list[str]:
-        if self.mode == "helm":
-            return sorted(name for name, chart in self.helm.releases(self.namespace).items()
-                          if chart.rpartition("-")[0] == NETWORK_CHART)
         try:
-            items = self._objects().list_namespaced_custom_object(GROUP, VERSION, self.namespace,
-                                                                  L2NETWORK_PLURAL)["items"]
+            items = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, L2NETWORK_PLURAL)["items"]
         except ApiException as err:
             raise self._api_failure("list L2Networks", err) from None
         return sorted(item["metadata"]["name"] for item in items)
+
+
+class HelmNetworkTarget(KubernetesTarget):
+    """:class:`~osm_l2sm.model.NetworkTarget` installing one ``l2sm-network`` release per network (``helm`` is the
+    executable)."""
+
+    def ensure_network(self, network: Network) -> bool:
+        if network.name in self.list_networks():
+            return False
+        self.helm.install(network.name, NETWORK_CHART, network_values(network), self.namespace)
+        return True
+
+    def delete_network(self, name: str) -> bool:
+        if name not in self.list_networks():
+            return False
+        self.helm.uninstall(name, self.namespace)
+        return True
+
+    def list_networks(self) -> list[str]:
+        return sorted(name for name, chart in self.helm.releases(self.namespace).items()
+                      if chart.rpartition("-")[0] == NETWORK_CHART)
+
+
+MODES = {"cr": L2NetworkTarget, "helm": HelmNetworkTarget}
+
+
+def kubernetes_target(kubeconfig: str, namespace: str = "default", mode: str = "cr",
+                      helm: str | None = None) -> KubernetesTarget:
+    """The target of ``mode``: ``cr`` writes L2Network resources, ``helm`` installs ``l2sm-network`` releases."""
+    if mode not in MODES:
+        raise L2smError(f"unknown Kubernetes target mode {mode!r} (cr or helm)")
+    return MODES[mode](kubeconfig, namespace, helm=helm)
 
 
 def kdu_release(plan: Plan, kdu) -> str:
@@ -192,7 +188,7 @@ def install_plan(plan: Plan, kubeconfig: str, namespace: str = "default", helm: 
                  mode: str = "cr") -> list[str]:
     """Create the plan's networks (as CRs or ``l2sm-network`` releases), then helm-install each KDU chart with its
     planned values; returns the KDU release names in plan order."""
-    target = KubernetesTarget(kubeconfig, namespace, mode=mode, helm=helm)
+    target = kubernetes_target(kubeconfig, namespace, mode, helm)
     for network in plan.networks:
         target.ensure_network(network)
     releases = []
@@ -208,7 +204,7 @@ def install_plan(plan: Plan, kubeconfig: str, namespace: str = "default", helm: 
 def uninstall_plan(plan: Plan, kubeconfig: str, namespace: str = "default", helm: str | None = None,
                    mode: str = "cr") -> list[str]:
     """Uninstall the plan's KDU releases, then delete its networks; returns the releases that were there."""
-    target = KubernetesTarget(kubeconfig, namespace, mode=mode, helm=helm)
+    target = kubernetes_target(kubeconfig, namespace, mode, helm)
     present = target.helm.releases(namespace)
     removed = []
     for kdu in plan.kdus:

@@ -5,10 +5,11 @@ import os
 import signal
 import subprocess
 
+from osm_l2sm.cni.runtime import run_plugin
 from osm_l2sm.errors import L2smError
 from osm_l2sm.processes import wait_until
 
-from . import cni_runtime, netns
+from . import netns
 from .layout import POD_MTU, Layout
 from .state import PodRecord
 
@@ -44,8 +45,9 @@ class Pod:
         return f"net{n}"
 
     def _cni(self, command: str, network: str, ifname: str, address: str | None) -> dict:
-        return cni_runtime.invoke(command, self.layout.node_netns(self.node), self.layout.container_id(self.name),
-                                  self.netns, ifname, cni_config(network, address), self.layout.cni_socket(self.node))
+        return run_plugin(command, self.layout.container_id(self.name), netns.path(self.netns), ifname,
+                          cni_config(network, address), socket_path=self.layout.cni_socket(self.node),
+                          argv=netns.argv(self.layout.node_netns(self.node), []))
 
     def attach(self, network: str, address: str | None) -> str:
         ifname = self.next_ifname()

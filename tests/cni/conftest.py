@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
+from osm_l2sm.cni.runtime import find_plugin, plugin_env
 from osm_l2sm.errors import L2smError
 from osm_l2sm.sandbox import netns, temporary_sandbox
-from osm_l2sm.sandbox.cni_runtime import find_plugin, plugin_env
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
 from tests.conftest import unavailable

@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 
+from osm_l2sm.cni.runtime import SOCKET_ENV, cni_path
 from osm_l2sm.sandbox import netns
-from osm_l2sm.sandbox.cni_runtime import SOCKET_ENV, cni_path
 from tests.cni.conftest import leftovers
 from tests.conftest import unavailable
 

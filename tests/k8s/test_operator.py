@@ -531,24 +531,26 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster):
     import kopf
 
     from osm_l2sm.k8s import cluster as k8s_cluster
-    from osm_l2sm.k8s.operator import Operator, OperatorConfig
+    from osm_l2sm.k8s.operator import Operator
+    from osm_l2sm.k8s.operator_config import OperatorConfig
 
     cluster.create_network("hook-net", networkCIDR="10.8.0.0/24")
     cluster.create_pod("holder", '[{"name": "hook-net", "ips": ["10.8.0.1/24"]}]')
     api = kube_api.client()
     # the labelled pods as kopf's index hands them to the operator
-    l2sm_operator = Operator(OperatorConfig(), api, pods={cluster.ns: k8s_cluster.list_l2sm_pods(api, cluster.ns)})
+    l2sm_operator = Operator(OperatorConfig(), api)
+    l2sm_pods = {cluster.ns: k8s_cluster.list_l2sm_pods(api, cluster.ns)}
     body = {"metadata": {"name": "newcomer", "labels": {"l2sm": "true"},
                          "annotations": {"l2sm/networks": "hook-net"}}}
     patch, warnings = kopf.Patch(), []
-    l2sm_operator.pod_admission(body=body, patch=patch, namespace=cluster.ns, warnings=warnings)
+    l2sm_operator.pod_admission(body=body, patch=patch, namespace=cluster.ns, warnings=warnings, l2sm_pods=l2sm_pods)
     assert warnings == []
     assert json.loads(patch["metadata"]["annotations"][MULTUS]) == [
         {"name": "hook-net", "namespace": cluster.ns, "interface": "net1", "ips": ["10.8.0.2/24"]}]
 
     bad = {"metadata": {"name": "lost", "labels": {"l2sm": "true"}, "annotations": {"l2sm/networks": "nowhere"}}}
     patch = kopf.Patch()
-    l2sm_operator.pod_admission(body=bad, patch=patch, namespace=cluster.ns, warnings=warnings)
+    l2sm_operator.pod_admission(body=bad, patch=patch, namespace=cluster.ns, warnings=warnings, l2sm_pods=l2sm_pods)
     # admitted without networks, the error on the pod itself (the handlers add the event)
     error = f"network nowhere does not exist in namespace {cluster.ns}"
     assert patch == {"metadata": {"annotations": {"l2sm/error": error}}}
@@ -558,7 +560,9 @@ def test_admission_webhook_patch_matches_the_handlers_wiring(kube_api, cluster):
 def test_a_changed_network_keeps_its_pods_and_an_unused_one_is_replaced(tmp_path):
     """The controller cannot change a network in place (409 for other fields): the operator never replaces one that
     pod interfaces use, which would silently detach them, and says what waits; an unused one is replaced."""
-    from osm_l2sm.k8s.operator import NetworkDiffers, Operator, OperatorConfig
+    from osm_l2sm.k8s.network_handlers import NetworkDiffers
+    from osm_l2sm.k8s.operator import Operator
+    from osm_l2sm.k8s.operator_config import OperatorConfig
     from tests.controllers import running_controller
 
     with running_controller(tmp_path, "t0ken") as proc:
@@ -664,3 +668,26 @@ def test_a_provider_without_url_is_reported(operator, cluster, controller):
     assert ready["reason"] == "ProviderUnknown" and "--provider-url idco=URL" in ready["message"]
     assert "nowhere" not in [n["name"] for n in controller.client().list_networks()]
     assert run.proc.poll() is None
+
+
+def test_the_operators_handlers_sit_in_their_own_registry():
+    """Building the operator registers nothing in kopf's process-wide registry (another kopf operator in the same
+    process keeps only its own handlers), and OSM mode's webhook and collector come only with a webhook server and
+    an OSM configuration."""
+    import kopf
+
+    from osm_l2sm.k8s.operator import Operator, operator_registry
+    from osm_l2sm.k8s.operator_config import OperatorConfig, OsmConfig
+
+    def ids(registry):
+        return {str(h.id) for part in (registry._activities, registry._changing, registry._webhooks,
+                                       registry._indexing, registry._spawning) for h in part.get_all_handlers()}
+
+    default_before = ids(kopf.get_default_registry())
+    plain = ids(operator_registry(Operator(OperatorConfig())))
+    assert {"l2sm_pods", "l2sm_networks", "configure", "login", "network_ensure", "pod_wire"} <= plain
+    assert not {"l2sm-pods", "l2sm-osm-pods"} & plain
+    osm = OperatorConfig(osm=OsmConfig("http://127.0.0.1:9/osm"))
+    with_osm = ids(operator_registry(Operator(osm), webhook=kopf.WebhookServer(port=18443)))
+    assert {"l2sm-pods", "l2sm-osm-pods"} <= with_osm and any("osm_network_collect" in i for i in with_osm)
+    assert ids(kopf.get_default_registry()) == default_before

@@ -1,4 +1,4 @@
-"""KubernetesTarget (L2Network CRs and l2sm-network releases), install_plan, and `osm-l2sm k8s network` on a real
+"""The Kubernetes targets (L2Network CRs and l2sm-network releases), install_plan, and `osm-l2sm k8s network` on a real
 API server with a real helm."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.k8s.cluster import get_network
-from osm_l2sm.k8s.target import KubernetesTarget, install_plan, uninstall_plan
+from osm_l2sm.k8s.target import install_plan, kubernetes_target, uninstall_plan
 from osm_l2sm.model import KduDeployment, Network, NetworkTarget, Plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def helm_in_env(helm, helm_env, monkeypatch) -> str:
 
 
 def test_cr_mode_creates_lists_and_deletes_l2networks(kube_api, crds, k8s_namespace):
-    target = KubernetesTarget(kube_api.kubeconfig, k8s_namespace, mode="cr")
+    target = kubernetes_target(kube_api.kubeconfig, k8s_namespace, mode="cr")
     assert isinstance(target, NetworkTarget)
     net = Network("v-network-1", cidr="10.0.1.0/24", gateway="10.0.1.1", vld="vld-1")
     assert target.ensure_network(net) is True
@@ -51,7 +51,7 @@ def test_cr_mode_creates_lists_and_deletes_l2networks(kube_api, crds, k8s_namesp
 
 
 def test_cr_mode_rejected_spec_is_one_readable_error(kube_api, crds, k8s_namespace):
-    target = KubernetesTarget(kube_api.kubeconfig, k8s_namespace, mode="cr")
+    target = kubernetes_target(kube_api.kubeconfig, k8s_namespace, mode="cr")
     with pytest.raises(L2smError) as err:
         target.ensure_network(Network("bad-cidr", cidr="10.0.1.0/99"))
     assert "L2Network bad-cidr" in str(err.value) and "\n" not in str(err.value)
@@ -59,7 +59,7 @@ def test_cr_mode_rejected_spec_is_one_readable_error(kube_api, crds, k8s_namespa
 
 
 def test_helm_mode_installs_one_release_per_network(kube_api, crds, k8s_namespace, helm_in_env):
-    target = KubernetesTarget(kube_api.kubeconfig, k8s_namespace, mode="helm", helm=helm_in_env)
+    target = kubernetes_target(kube_api.kubeconfig, k8s_namespace, mode="helm", helm=helm_in_env)
     assert target.ensure_network(Network("v-network-2", cidr="10.0.2.0/24")) is True
     assert target.ensure_network(Network("v-network-2", cidr="10.0.2.0/24")) is False
     body = get_network(crds, k8s_namespace, "v-network-2")

@@ -229,7 +229,7 @@ def test_target_choice_from_arguments():
         return argparse.Namespace(**{"local": False, "kubeconfig": None, "controller": None, **kw})
 
     assert type(target_from_args(args(local=True, sandbox="osmtst"))).__name__ == "SandboxTarget"
-    assert type(target_from_args(args(kubeconfig="k.yaml"))).__name__ == "KubernetesTarget"
+    assert type(target_from_args(args(kubeconfig="k.yaml"))).__name__ == "L2NetworkTarget"
     assert isinstance(target_from_args(args(controller="http://127.0.0.1:9")), ControllerTarget)
     with pytest.raises(L2smError, match="choose one network target"):
         target_from_args(args(local=True, controller="http://127.0.0.1:9"))
