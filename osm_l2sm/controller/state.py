@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model.names import check_network_name
 
 from .addresses import bare, check_ips, parse_ips
 from .checks import (MAX_NETWORK_ID, check_cidr, check_dpid, check_interdomain, check_interface, check_mac,
@@ -293,7 +294,7 @@ class State:
         """Create (or find an equal) network; returns (view, created). ``network_id``: the id a new network gets
         when no other network holds it (the one it had under an earlier controller, whose flows the switches
         still hold); else, as without it, the lowest free id."""
-        check_name(name, "network name")
+        check_network_name(name)
         check_cidr(cidr)
         check_optional_text(description, "description")
         interdomain = check_interdomain(interdomain)

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 class Network:
     """One isolated L2 segment.
 
-    ``name`` is a DNS-1123 label (<= 63 chars). ``cidr`` is informative for the data plane (addresses are the
+    ``name`` is a network name (:mod:`osm_l2sm.model.names`). ``cidr`` is informative for the data plane (addresses are the
     pods' business) but drives automatic addressing on Kubernetes. ``clusters`` is empty for a network inside
     one cluster and lists cluster names for an inter-domain network.
     """

@@ -9,12 +9,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import re
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
-
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS-1123 label: what every target accepts
+from osm_l2sm.model.names import check_network_name
 
 
 def osmclient_form(config: dict | None, source: str = "--config") -> dict:
@@ -46,9 +44,7 @@ def user_network_names(config: dict | None, source: str = "--config") -> dict[st
                 raise L2smError(f"{where} names {len(distinct)} networks ({', '.join(map(str, distinct))}): "
                                 "osm-l2sm makes one network per virtual link, whatever the VIM; give one name")
             given = distinct[0]
-        if not isinstance(given, str) or not _LABEL.match(given):
-            raise L2smError(f"{where}: {given!r} is not a network name (lower-case letters, digits and '-', "
-                            "at most 63, as Kubernetes names)")
+        check_network_name(given, where)
         if given in names.values():
             other = next(vl for vl, name in names.items() if name == given)
             raise L2smError(f"{where}: {given!r} is already the network of virtual link {other!r}; two virtual "
