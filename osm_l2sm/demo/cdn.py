@@ -118,13 +118,12 @@ class CdnDemo:
         the cache sits on the VL listed first in the NSD, the content server on the other one."""
         gateways = {n.name: n.gateway for n in plan.networks}
         router = next((r for r in knfs.values()
-                       if len(r.interfaces) > 1 and all(gateways.get(i["name"]) == i["ips"][0].split("/")[0]
-                                                        for i in r.interfaces)), None)
+                       if len(r.interfaces) > 1 and all(gateways.get(i.network) == i.ip for i in r.interfaces)), None)
         if router is None:
             raise L2smError("the NS has no KDU that is the gateway of every virtual link it joins (the router)")
         first_vl = plan.networks[0].name
         others = [r for r in knfs.values() if r is not router]
-        cache = next((r for r in others if r.interfaces and r.interfaces[0]["name"] == first_vl), None)
+        cache = next((r for r in others if r.interfaces and r.interfaces[0].network == first_vl), None)
         content = next((r for r in others if r is not cache), None)
         if cache is None or content is None:
             raise L2smError("the NS does not have the cache / router / content-server shape of the CDN service")
@@ -252,7 +251,7 @@ class CdnDemo:
                     f"ping {target} from {cache.pod}")
         out = self._exec(cache.pod, f"traceroute -I -n -q1 -w2 -m5 {target}")
         hops = re.findall(r"^\s*\d+\s+(\S+)", out.stdout or "", re.MULTILINE)
-        gateway = next(r["via"] for r in cache.routes)
+        gateway = next(r.via for r in cache.routes)
         self._check("traceroute_hops", hops == [gateway, target], len(hops), 2, " -> ".join(hops))
 
     def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
@@ -260,9 +259,9 @@ class CdnDemo:
         # A pod on the cache network that uses an address of the content subnet: only a leak between the two
         # networks could let it reach the content server, since no router serves it. The controller refuses an
         # address outside the network's CIDR, so the probe joins at layer 2 and sets the address itself.
-        content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0]["name"]))
+        content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0].network))
         probe_ip = f"{content_net[-2]}/{content_net.prefixlen}"
-        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0]["name"], None)])
+        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0].network, None)])
         try:
             added = self._exec(PROBE_POD, f"ip addr add {probe_ip} dev net1")
             if added.returncode != 0:
@@ -271,7 +270,7 @@ class CdnDemo:
         finally:
             self.sandbox.delete_pod(PROBE_POD)
         self._check("network_isolation", not leaked, "reachable" if leaked else "unreachable", "unreachable",
-                    f"{probe_ip} on {cache.interfaces[0]['name']} -> {target} without the router")
+                    f"{probe_ip} on {cache.interfaces[0].network} -> {target} without the router")
         blocked_url = f"http://{target}:8080/"
         from_router = self._exec_ok(router.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
         from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
