@@ -22,6 +22,7 @@ from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 from osm_l2sm.osm import lifecycle
+from osm_l2sm.processes import wait_until
 from osm_l2sm.sandbox import Knf, KnfRunner, Sandbox, SandboxTarget
 
 DEFAULT_PACKAGES = data.descriptors_dir()
@@ -187,13 +188,12 @@ class CdnDemo:
         self.sandbox.delete_pod(cache.pod)
         knfs.start([cache])
         # cut when the transfer is well under way, as the PoC scaled the router to 0 mid-download
-        deadline = time.monotonic() + 60
-        while self._file_size(target) < total * 0.25:
-            if time.monotonic() > deadline or not knfs.running(cache):
-                self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
-                            "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
-                return
-            time.sleep(0.05)
+        under_way = lambda: self._file_size(target) >= total * 0.25  # noqa: E731
+        wait_until(lambda: under_way() or not knfs.running(cache), 60, interval=0.05)
+        if not under_way():
+            self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
+                        "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
+            return
         self.progress(f"  router removed at {self._file_size(target) * 100 // total}% of the download")
         # Deleting the router's pod takes seconds on a loaded machine (its links go with the CNI DEL calls), long
         # enough for the rest of the download to get through first. The cache's download is held until the router
@@ -210,13 +210,16 @@ class CdnDemo:
                     "0 bytes while the router is gone",
                     f"{drained} bytes already received by the cache's socket were written after the cut")
         knfs.start([router])
-        deadline = time.monotonic() + 120
         shown = time.monotonic()
-        while knfs.running(cache) and time.monotonic() < deadline:
-            time.sleep(0.2)
+
+        def finished() -> bool:
+            nonlocal shown
             if time.monotonic() - shown >= 2:
                 shown = time.monotonic()
                 self.progress(f"  download at {self._file_size(target) * 100 // total}%")
+            return not knfs.running(cache)
+
+        wait_until(finished, 120, interval=0.2)
         size = self._file_size(target)
         done = not knfs.running(cache) and size == total
         self._check("cutoff_resumed", done and stalled_at is not None and size > stalled_at,
@@ -232,15 +235,15 @@ class CdnDemo:
         stall (None when it never stalled) and how much landed after the cut."""
         cut_at = last = self._file_size(target)
         still_since = time.monotonic()
-        deadline = still_since + timeout
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
+
+        def stalled() -> bool:
+            nonlocal last, still_since
             size = self._file_size(target)
             if size != last:
                 last, still_since = size, time.monotonic()
-            elif time.monotonic() - still_since >= STALL_WINDOW:
-                return size, size - cut_at
-        return None, last - cut_at
+            return time.monotonic() - still_since >= STALL_WINDOW
+
+        return (last if wait_until(stalled, timeout, interval=0.1) else None), last - cut_at
 
     # ping, traceroute, isolation, firewall ------------------------------------------------------------------
     def _check_path(self, cache: Knf, router: Knf, content: Knf) -> None:
