@@ -103,7 +103,7 @@ def run_plan(args) -> int:
         raise L2smError("--output writes json, svg or dot: add --format")
     if fmt != "table":
         from .picture import plan_dot, render
-        text = json.dumps(plan.to_dict(), indent=2) + "\n" if fmt == "json" else render(plan_dot(plan.to_dict()), fmt)
+        text = json.dumps(plan.to_dict(), indent=2) + "\n" if fmt == "json" else render(plan_dot(plan), fmt)
         _write(text, args.output)
         return 0
     print(f"NS {plan.ns_name} (NSD {plan.nsd_id})\n")
@@ -125,7 +125,7 @@ def run_plan(args) -> int:
     print()
     rows = [["MEMBER", "KDU", "CHART", "ROUTES"]]
     for k in plan.kdus:
-        routes = ", ".join(f"{r['to']} via {r['via']}" for r in k.values.get("l2sm", {}).get("routes", []))
+        routes = ", ".join(f"{r.to} via {r.via}" for r in k.routes)
         rows.append([k.member_vnf_index, k.kdu, k.chart or "-", routes or "-"])
     print(_table(rows))
     return 0

@@ -1,8 +1,8 @@
 """Pictures of a network service, as a network engineer draws them: Graphviz DOT text, SVG through Graphviz's `dot`.
 
-Two drawings, both from plain data (no other box is imported here):
-- :func:`plan_dot`: what a plan will make (``Plan.to_dict()``): KNFs with their interfaces and addresses, networks
-  with their CIDRs and gateways, and the routes each KNF gets through a router;
+Two drawings, from the shared model and plain data (no other box is imported here):
+- :func:`plan_dot`: what a :class:`~osm_l2sm.model.Plan` will make: KNFs with their interfaces and addresses,
+  networks with their CIDRs and gateways, and the routes each KNF gets through a router;
 - :func:`running_dot`: what runs (``osm_l2sm.sandbox.running_view``): clusters, nodes with their switch, pods with
   their interfaces, networks, and the tunnels between the nodes' switches.
 """
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model import Plan
 
 FORMATS = ("svg", "dot")
 FONT = "Helvetica"
@@ -53,12 +54,13 @@ def _network(net: dict) -> str:
             f"label={_q(chr(10).join(lines))}];")
 
 
-def plan_dot(plan: dict) -> str:
+def plan_dot(typed: Plan) -> str:
     """The NS a plan makes: KNFs (one per KDU) with their interfaces, the networks, and the planned routes (dashed,
     from a KNF to the network it reaches through the router holding the gateway)."""
+    plan = typed.to_dict()
     out = _header(f"ns {plan['ns_name']}", f"NS {plan['ns_name']} (NSD {plan['nsd_id']})")
     attachments = plan["attachments"]
-    holder = {a["address"].split("/")[0]: a["kdu"] for a in attachments if a.get("address")}
+    holder = {a.ip: a.kdu for a in typed.attachments if a.address}
     by_cluster: dict[str | None, list[dict]] = {}
     for kdu in plan["kdus"]:
         by_cluster.setdefault(kdu.get("cluster"), []).append(kdu)
@@ -81,8 +83,8 @@ def plan_dot(plan: dict) -> str:
         # the one found first from the first KNF comes first: the NS reads left to right along its links
         first_knf = order[_knf_id(a)] < order["net:" + a["network"]]
         out.append(f"  {knf} -- {net};" if first_knf else f"  {net} -- {knf};")
-    for kdu in plan["kdus"]:
-        for route in kdu.get("values", {}).get("l2sm", {}).get("routes", []):
+    for kdu, typed_kdu in zip(plan["kdus"], typed.kdus):
+        for route in (r.to_dict() for r in typed_kdu.routes):
             target = _network_of(route["to"], plan["networks"])
             if target is None:
                 continue

@@ -2,14 +2,16 @@
 network, so it refuses what would break the network, whoever attaches the port (CNI plugin, sandbox, operator).
 
 A port may name its interface addresses with their prefix (``10.0.0.5/24``). In a network with a CIDR, an address
-must lie inside it, with a prefix at least as long as the network's, and be neither the network's own address nor its
-broadcast address. In any network, an address belongs to one port at most.
+must lie inside it, with a prefix at least as long as the network's, and be one a host may take
+(:mod:`osm_l2sm.model.addresses`: not the network's own address nor its IPv4 broadcast address, in a range wider than
+two addresses). In any network, an address belongs to one port at most.
 """
 from __future__ import annotations
 
 import ipaddress
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model.addresses import bare, reserved
 
 MAX_ADDRESSES = 16  # per port; a pod interface has one or two
 
@@ -31,10 +33,6 @@ def parse_ips(value) -> tuple[str, ...]:
     return tuple(parsed)
 
 
-def bare(address: str) -> str:
-    return address.split("/", 1)[0]
-
-
 def check_ips(ips: tuple[str, ...], network: str, cidr: str | None, pid: str, holders: dict[str, str]) -> None:
     """Refuse ``ips`` for port ``pid`` of ``network`` (range ``cidr``, or ``None``) whose addresses are held by
     ``holders`` (bare address -> port id): 400 for an address the network cannot have, 409 for one already held."""
@@ -49,10 +47,9 @@ def check_ips(ips: tuple[str, ...], network: str, cidr: str | None, pid: str, ho
                 raise L2smError(f"address {text} is outside {where}", 400)
             if iface.network.prefixlen < subnet.prefixlen:
                 raise L2smError(f"address {text} has a prefix wider than {where}", 400)
-            if subnet.num_addresses > 2 and ip == subnet.network_address:
-                raise L2smError(f"address {text} is the network address of {where}", 400)
-            if subnet.version == 4 and subnet.num_addresses > 2 and ip == subnet.broadcast_address:
-                raise L2smError(f"address {text} is the broadcast address of {where}", 400)
+            kind = reserved(ip, subnet)
+            if kind is not None:
+                raise L2smError(f"address {text} is the {kind} of {where}", 400)
         owner = holders.get(str(ip))
         if owner is not None and owner != pid:
             raise L2smError(f"address {ip} is already held by port {owner} in network {network}", 409)

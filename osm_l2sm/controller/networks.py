@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model.names import check_network_name
 
-from .checks import MAX_NETWORK_ID, check_cidr, check_interdomain, check_network_id, check_name, check_optional_text
+from .checks import MAX_NETWORK_ID, check_cidr, check_interdomain, check_network_id, check_optional_text
 from .records import Network
 
 
@@ -28,7 +29,7 @@ class Networks:
         """Create (or find an equal) network; returns (view, created). ``network_id``: the id a new network gets
         when no other network holds it (the one it had under an earlier controller, whose flows the switches
         still hold); else, as without it, the lowest free id."""
-        check_name(name, "network name")
+        check_network_name(name)
         check_cidr(cidr)
         check_optional_text(description, "description")
         interdomain = check_interdomain(interdomain)

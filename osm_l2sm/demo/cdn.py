@@ -22,6 +22,7 @@ from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 from osm_l2sm.osm import lifecycle
+from osm_l2sm.processes import wait_until
 from osm_l2sm.sandbox import Knf, KnfRunner, Sandbox, SandboxTarget
 
 DEFAULT_PACKAGES = data.descriptors_dir()
@@ -118,13 +119,12 @@ class CdnDemo:
         the cache sits on the VL listed first in the NSD, the content server on the other one."""
         gateways = {n.name: n.gateway for n in plan.networks}
         router = next((r for r in knfs.values()
-                       if len(r.interfaces) > 1 and all(gateways.get(i["name"]) == i["ips"][0].split("/")[0]
-                                                        for i in r.interfaces)), None)
+                       if len(r.interfaces) > 1 and all(gateways.get(i.network) == i.ip for i in r.interfaces)), None)
         if router is None:
             raise L2smError("the NS has no KDU that is the gateway of every virtual link it joins (the router)")
         first_vl = plan.networks[0].name
         others = [r for r in knfs.values() if r is not router]
-        cache = next((r for r in others if r.interfaces and r.interfaces[0]["name"] == first_vl), None)
+        cache = next((r for r in others if r.interfaces and r.interfaces[0].network == first_vl), None)
         content = next((r for r in others if r is not cache), None)
         if cache is None or content is None:
             raise L2smError("the NS does not have the cache / router / content-server shape of the CDN service")
@@ -188,13 +188,12 @@ class CdnDemo:
         self.sandbox.delete_pod(cache.pod)
         knfs.start([cache])
         # cut when the transfer is well under way, as the PoC scaled the router to 0 mid-download
-        deadline = time.monotonic() + 60
-        while self._file_size(target) < total * 0.25:
-            if time.monotonic() > deadline or not knfs.running(cache):
-                self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
-                            "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
-                return
-            time.sleep(0.05)
+        under_way = lambda: self._file_size(target) >= total * 0.25  # noqa: E731
+        wait_until(lambda: under_way() or not knfs.running(cache), 60, interval=0.05)
+        if not under_way():
+            self._check("cutoff_stalled", False, f"{self._file_size(target)} bytes", "a transfer under way",
+                        "the download did not reach 25% (see `osm-l2sm pod logs cdn-cache`)")
+            return
         self.progress(f"  router removed at {self._file_size(target) * 100 // total}% of the download")
         # Deleting the router's pod takes seconds on a loaded machine (its links go with the CNI DEL calls), long
         # enough for the rest of the download to get through first. The cache's download is held until the router
@@ -211,13 +210,16 @@ class CdnDemo:
                     "0 bytes while the router is gone",
                     f"{drained} bytes already received by the cache's socket were written after the cut")
         knfs.start([router])
-        deadline = time.monotonic() + 120
         shown = time.monotonic()
-        while knfs.running(cache) and time.monotonic() < deadline:
-            time.sleep(0.2)
+
+        def finished() -> bool:
+            nonlocal shown
             if time.monotonic() - shown >= 2:
                 shown = time.monotonic()
                 self.progress(f"  download at {self._file_size(target) * 100 // total}%")
+            return not knfs.running(cache)
+
+        wait_until(finished, 120, interval=0.2)
         size = self._file_size(target)
         done = not knfs.running(cache) and size == total
         self._check("cutoff_resumed", done and stalled_at is not None and size > stalled_at,
@@ -233,15 +235,15 @@ class CdnDemo:
         stall (None when it never stalled) and how much landed after the cut."""
         cut_at = last = self._file_size(target)
         still_since = time.monotonic()
-        deadline = still_since + timeout
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
+
+        def stalled() -> bool:
+            nonlocal last, still_since
             size = self._file_size(target)
             if size != last:
                 last, still_since = size, time.monotonic()
-            elif time.monotonic() - still_since >= STALL_WINDOW:
-                return size, size - cut_at
-        return None, last - cut_at
+            return time.monotonic() - still_since >= STALL_WINDOW
+
+        return (last if wait_until(stalled, timeout, interval=0.1) else None), last - cut_at
 
     # ping, traceroute, isolation, firewall ------------------------------------------------------------------
     def _check_path(self, cache: Knf, router: Knf, content: Knf) -> None:
@@ -252,7 +254,7 @@ class CdnDemo:
                     f"ping {target} from {cache.pod}")
         out = self._exec(cache.pod, f"traceroute -I -n -q1 -w2 -m5 {target}")
         hops = re.findall(r"^\s*\d+\s+(\S+)", out.stdout or "", re.MULTILINE)
-        gateway = next(r["via"] for r in cache.routes)
+        gateway = next(r.via for r in cache.routes)
         self._check("traceroute_hops", hops == [gateway, target], len(hops), 2, " -> ".join(hops))
 
     def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
@@ -260,9 +262,9 @@ class CdnDemo:
         # A pod on the cache network that uses an address of the content subnet: only a leak between the two
         # networks could let it reach the content server, since no router serves it. The controller refuses an
         # address outside the network's CIDR, so the probe joins at layer 2 and sets the address itself.
-        content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0]["name"]))
+        content_net = ipaddress.ip_network(next(n.cidr for n in plan.networks if n.name == content.interfaces[0].network))
         probe_ip = f"{content_net[-2]}/{content_net.prefixlen}"
-        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0]["name"], None)])
+        self.sandbox.run_pod(PROBE_POD, self.sandbox.pod(cache.pod)["node"], [(cache.interfaces[0].network, None)])
         try:
             added = self._exec(PROBE_POD, f"ip addr add {probe_ip} dev net1")
             if added.returncode != 0:
@@ -271,7 +273,7 @@ class CdnDemo:
         finally:
             self.sandbox.delete_pod(PROBE_POD)
         self._check("network_isolation", not leaked, "reachable" if leaked else "unreachable", "unreachable",
-                    f"{probe_ip} on {cache.interfaces[0]['name']} -> {target} without the router")
+                    f"{probe_ip} on {cache.interfaces[0].network} -> {target} without the router")
         blocked_url = f"http://{target}:8080/"
         from_router = self._exec_ok(router.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
         from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")

@@ -10,10 +10,10 @@ from .errors import DescriptorError
 from .package import Package, load_descriptor_text, load_package
 from .placement import parse_cluster_map
 from .params import decode_params, encode_params
-from .plan import deep_merge, plan_ns
+from .plan import plan_ns
 from .topology import Topology
 from .validate import resolve, validate, validate_all
 
-__all__ = ["DescriptorError", "Package", "Topology", "build_package", "decode_params", "deep_merge", "encode_params",
+__all__ = ["DescriptorError", "Package", "Topology", "build_package", "decode_params", "encode_params",
            "load_descriptor_text", "load_package", "parse_cluster_map", "plan_ns", "resolve", "validate",
            "validate_all"]

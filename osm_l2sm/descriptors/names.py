@@ -1,10 +1,12 @@
-"""Deterministic DNS-1123 names for the networks of an NS instance."""
+"""Deterministic names for the networks of an NS instance (DNS-1123 labels, a subset of what
+:mod:`osm_l2sm.model.names` allows)."""
 from __future__ import annotations
 
 import hashlib
 import re
 
-MAX_LABEL = 63
+from osm_l2sm.model.names import MAX_NETWORK_NAME
+
 _HASH_LEN = 8
 
 
@@ -22,8 +24,8 @@ def network_name(ns_name: str, vld_id: str) -> str:
     """
     raw = f"{ns_name}-{vld_id}"
     label = dns_label(raw)
-    if label == raw and len(label) <= MAX_LABEL:
+    if label == raw and len(label) <= MAX_NETWORK_NAME:
         return label
     digest = hashlib.sha256(f"{ns_name}\0{vld_id}".encode()).hexdigest()[:_HASH_LEN]
-    head = label[: MAX_LABEL - _HASH_LEN - 1].rstrip("-")
+    head = label[: MAX_NETWORK_NAME - _HASH_LEN - 1].rstrip("-")
     return f"{head}-{digest}" if head else digest

@@ -2,18 +2,17 @@
 
 Networks: one per virtual link of the NSD's first deployment flavour that osm-l2sm wires; the others (the management
 network, links of VM members) are listed in ``not_wired`` with why. Attachments: one per (member-vnf-index, KDU,
-ext-cpd on a wired link), interfaces ``net1``.. in the VNFD's ext-cpd order. KDU values: the label and annotation
-L2S-M reads, our ``l2sm`` block the CDN charts read, deep-merged with the user's ``additionalParams`` (user wins).
+ext-cpd on a wired link), interfaces ``net1``.. in the VNFD's ext-cpd order. KDUs: their interfaces, their routes
+to the NS's other subnets, and the user's ``additionalParams``, from which the model renders their Helm values
+(:mod:`osm_l2sm.model.helm`).
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import ipaddress
-import json
 from typing import Iterable
 
-from osm_l2sm.model import Attachment, KduDeployment, Network, Plan, UnwiredLink
+from osm_l2sm.model import Attachment, KduDeployment, Network, Plan, Route, UnwiredLink
 
 from .errors import DescriptorError
 from .names import network_name
@@ -29,17 +28,6 @@ WIRE_MGMT_KEY = "l2sm_wire_mgmt"
 MGMT = f"management network: KDUs reach it on the cluster's pod network (--wire-mgmt or {WIRE_MGMT_KEY} wires it)"
 MIXED = "not wired by osm-l2sm (the VM side is RO's)"
 VM_ONLY = "joins VM members only (RO's)"
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    """A new dict: ``override`` wins, mappings are merged key by key, everything else replaced."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _config_list(config: dict, key: str, path: list) -> list:
@@ -212,15 +200,13 @@ def plan_ns(packages: Iterable[Package] | Topology, ns_name: str, config: dict |
         for kdu in vnfd.body["kdu"]:
             attachments = [Attachment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"], cpd=cpd,
                                       network=net_of[vl].name, interface=f"net{i}", address=address,
-                                      cluster=cluster)
+                                      cluster=cluster, vld=vl)
                            for i, (cpd, vl, address) in enumerate(connected, start=1)]
-            plan.attachments += attachments
             user = user_params.get((member, kdu["name"]), {})
-            values = deep_merge(_kdu_values(attachments, networks),
-                                user.get("additionalParams") or {})
             chart = user.get("kdu_model") or _chart(vnfd, kdu)
-            plan.kdus.append(KduDeployment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"],
-                                           chart=chart, values=values, cluster=cluster))
+            plan.kdus.append(KduDeployment(member_vnf_index=member, vnfd_id=vnfd.id, kdu=kdu["name"], chart=chart,
+                                           params=user.get("additionalParams") or {}, cluster=cluster,
+                                           interfaces=attachments, routes=_routes(attachments, networks)))
     plan.networks = [dataclasses.replace(n, clusters=spanned_clusters(plan.attachments, n.name))
                      for n in plan.networks]
     return plan
@@ -231,7 +217,7 @@ def _chart(vnfd: Package, kdu: dict) -> str:
     return str(path) if path is not None else kdu["helm-chart"]
 
 
-def _routes(attachments: list[Attachment], networks: list[Network]) -> list[dict]:
+def _routes(attachments: list[Attachment], networks: list[Network]) -> list[Route]:
     """Routes to the NS's other subnets through the gateway of the first attached link that has one.
 
     A KDU holding a link's gateway address is the router of that link and gets no route through it.
@@ -241,29 +227,14 @@ def _routes(attachments: list[Attachment], networks: list[Network]) -> list[dict
     routes, done = [], set()
     for att in attachments:
         net = by_name[att.network]
-        if not net.gateway or not att.address or att.address.split("/")[0] == net.gateway:
+        if not net.gateway or not att.address or att.ip == net.gateway:
             continue
         for other in networks:
             if other.name in own or not other.cidr or other.cidr in done:
                 continue
             if ipaddress.ip_network(other.cidr).overlaps(ipaddress.ip_network(net.cidr)):
                 continue
-            routes.append({"to": other.cidr, "via": net.gateway, "interface": att.interface})
+            routes.append(Route(to=other.cidr, via=net.gateway, interface=att.interface))
             done.add(other.cidr)
     return routes
 
-
-def _kdu_values(attachments: list[Attachment], networks: list[Network]) -> dict:
-    vld_of = {n.name: n.vld for n in networks}
-    annotation = [{"name": a.network, "ips": [a.address]} if a.address else {"name": a.network}
-                  for a in attachments]
-    # a KDU on no L2S-M network keeps its pods as the chart makes them: no l2sm label, no networks annotation
-    pod = {"podLabels": {"l2sm": "true"}, "podAnnotations": {"l2sm/networks": json.dumps(annotation)}}
-    return {
-        **(pod if attachments else {}),
-        "l2sm": {
-            "networks": [{"name": a.network, "interface": a.interface, "ips": [a.address] if a.address else [],
-                          "vld": vld_of[a.network]} for a in attachments],
-            "routes": _routes(attachments, networks),
-        },
-    }

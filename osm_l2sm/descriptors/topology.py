@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from osm_l2sm.model.addresses import reserved
+
 from .errors import DescriptorError, descriptor_strictness
 from .package import Package
 
@@ -189,7 +191,7 @@ def parse_ip(address, source: str, path, what: str = "address") -> ipaddress.IPv
 
 def check_host(ip: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network | None, source: str, path,
                what: str = "address") -> ipaddress.IPv4Address:
-    """``ip`` must be a host address of ``subnet``: inside it, not its network or broadcast address.
+    """``ip`` must be a host address of ``subnet``: inside it, one a host may take (:mod:`osm_l2sm.model.addresses`).
 
     These problems matter because osm-l2sm configures the addresses (``osm_accepts`` says so: validation adds it
     to the message)."""
@@ -198,7 +200,7 @@ def check_host(ip: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network | None, 
                               ADDRESSES)
     if ip not in subnet:
         raise DescriptorError(source, path, f"{what} {ip} is outside the link's subnet {subnet}", ADDRESSES)
-    if subnet.prefixlen < 31 and ip in (subnet.network_address, subnet.broadcast_address):
+    if reserved(ip, subnet) is not None:
         raise DescriptorError(source, path, f"{what} {ip} is the network or broadcast address of {subnet}",
                               ADDRESSES)
     return ip

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from dataclasses import dataclass, field
 
 from osm_l2sm.errors import L2smError
-
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+from osm_l2sm.model.names import NETWORK_NAME_RULE, is_network_name
 
 
 @dataclass(frozen=True)
@@ -25,8 +23,8 @@ class NetworkRequest:
 
 
 def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME.match(name.strip()):
-        raise L2smError(f"invalid network name {name!r} in l2sm/networks (expected a DNS-1123 name)")
+    if not isinstance(name, str) or not is_network_name(name.strip()):
+        raise L2smError(f"invalid network name {name!r} in l2sm/networks ({NETWORK_NAME_RULE})")
     return name.strip()
 
 

@@ -9,6 +9,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model.addresses import bare, host_range
 
 
 def _network(cidr: str, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -29,10 +30,7 @@ def _range_bounds(spec: str) -> tuple:
         if first > last:
             raise L2smError(f"podAddressRange {spec!r} ends before it starts")
         return first, last
-    net = _network(spec, "podAddressRange")
-    if net.num_addresses <= 2:
-        return net.network_address, net.broadcast_address
-    return net.network_address + 1, net.broadcast_address - 1
+    return host_range(_network(spec, "podAddressRange"))
 
 
 def address_plan(network_cidr: str | None, pod_address_range: str | None):
@@ -48,7 +46,9 @@ def address_plan(network_cidr: str | None, pod_address_range: str | None):
         else:
             if first not in cidr or last not in cidr:
                 raise L2smError(f"podAddressRange {pod_address_range} lies outside networkCIDR {network_cidr}")
-            prefix = cidr.prefixlen
+            # never the CIDR's network or broadcast address, which a range written FIRST-LAST may include
+            low, high = host_range(cidr)
+            first, last, prefix = max(first, low), min(last, high), cidr.prefixlen
     else:
         first, last = _range_bounds(str(cidr))
         prefix = cidr.prefixlen
@@ -67,21 +67,16 @@ def candidates(network_cidr: str | None, pod_address_range: str | None) -> Itera
         ip += 1
 
 
-def bare_ip(address: str) -> str:
-    """``10.0.0.2/24`` -> ``10.0.0.2``."""
-    return address.split("/", 1)[0]
-
-
 def allocate(network_cidr: str | None, pod_address_range: str | None, used: Iterable[str],
              network: str = "network") -> str | None:
     """The lowest free address (``IP/PREFIX``), None for an L2-only network; L2smError when the range is full.
 
     ``used`` holds addresses with or without a prefix length.
     """
-    taken = {bare_ip(a) for a in used}
+    taken = {bare(a) for a in used}
     has_range = address_plan(network_cidr, pod_address_range) is not None
     for address in candidates(network_cidr, pod_address_range):
-        if bare_ip(address) not in taken:
+        if bare(address) not in taken:
             return address
     if not has_range:
         return None

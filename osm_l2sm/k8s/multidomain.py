@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network
+from osm_l2sm.model.addresses import host_range
 
 from .l2network import create_l2network, l2network
 from .target import L2NetworkTarget
@@ -69,10 +70,7 @@ def cluster_access(value: str, namespace: str | None = None) -> ClusterAccess:
 def split_range(cidr: str, parts: int, gateway: str | None = None) -> list[str]:
     """The host addresses of ``cidr`` (without ``gateway`` when it sits at either end) cut into ``parts``
     contiguous ``FIRST-LAST`` ranges, as even as possible."""
-    net = ipaddress.ip_network(cidr, strict=False)
-    first, last = net.network_address + 1, net.broadcast_address - 1
-    if net.prefixlen >= net.max_prefixlen - 1:
-        first, last = net.network_address, net.broadcast_address
+    first, last = host_range(ipaddress.ip_network(cidr, strict=False))
     if gateway and ipaddress.ip_address(gateway) == first:
         first += 1
     elif gateway and ipaddress.ip_address(gateway) == last:

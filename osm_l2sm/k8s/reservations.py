@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import ipam
+from osm_l2sm.model.addresses import bare
 
 RESERVATION_SECONDS = 120.0  # well past the longest admission timeout Kubernetes allows (30 s)
 
@@ -25,7 +25,7 @@ class Reservations:
         expiry = self._clock() + RESERVATION_SECONDS
         with self._lock:
             for address in addresses:
-                self._held[(namespace, network, ipam.bare_ip(address))] = (pod, expiry)
+                self._held[(namespace, network, bare(address))] = (pod, expiry)
 
     def holders(self, namespace: str, network: str, stored: dict[str, str]) -> dict[str, str]:
         """bare ip -> pod of the live reservations on ``network``; ``stored`` (ip -> pod, what stored pods hold)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from osm_l2sm.controller.addresses import check_ips, parse_ips
 from osm_l2sm.errors import L2smError
+from osm_l2sm.model.addresses import bare
 
 from . import ipam
 from .annotations import NetworkRequest, parse_networks_annotation
@@ -79,7 +80,7 @@ def addresses_held_by_pods(pods: Iterable[dict], network: str) -> dict[str, str]
         for entry in multus_entries(annotations.get(MULTUS_ANNOTATION)):
             if entry.get("name") == network:
                 for ip in entry.get("ips") or []:
-                    holders.setdefault(ipam.bare_ip(ip), meta["name"])
+                    holders.setdefault(bare(ip), meta["name"])
         try:
             requests = parse_networks_annotation(annotations.get(NETWORKS_ANNOTATION))
         except L2smError:
@@ -87,13 +88,13 @@ def addresses_held_by_pods(pods: Iterable[dict], network: str) -> dict[str, str]
         for req in requests:
             if req.name == network:
                 for ip in req.ips:
-                    holders.setdefault(ipam.bare_ip(ip), meta["name"])
+                    holders.setdefault(bare(ip), meta["name"])
     return holders
 
 
 def _addresses_for(pod: str, req: NetworkRequest, net: NetworkInfo, current: list[str]) -> list[str]:
     def free(ip: str) -> bool:
-        return net.holders.get(ipam.bare_ip(ip), pod) == pod
+        return net.holders.get(bare(ip), pod) == pod
 
     if req.ips:
         try:  # the controller's own checks and words (it would refuse the port at the CNI ADD)
@@ -102,8 +103,8 @@ def _addresses_for(pod: str, req: NetworkRequest, net: NetworkInfo, current: lis
             raise WiringError(str(err), "InvalidAddress") from None
         for ip in req.ips:
             if not free(ip):
-                raise WiringError(f"address {ipam.bare_ip(ip)} on network {net.name} is already used by pod "
-                                  f"{net.holders[ipam.bare_ip(ip)]}", "AddressInUse")
+                raise WiringError(f"address {bare(ip)} on network {net.name} is already used by pod "
+                                  f"{net.holders[bare(ip)]}", "AddressInUse")
         return list(req.ips)
     if current and all(free(ip) for ip in current):
         return list(current)

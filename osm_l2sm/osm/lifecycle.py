@@ -11,9 +11,10 @@ import logging
 from typing import Callable
 
 from osm_l2sm import descriptors
-from osm_l2sm.descriptors import decode_params, deep_merge, encode_params
+from osm_l2sm.descriptors import decode_params, encode_params
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Network, NetworkTarget, Plan
+from osm_l2sm.model.helm import deep_merge
 
 from . import nsconfig
 

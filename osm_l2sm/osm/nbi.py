@@ -6,7 +6,6 @@ the documented SOL005 REST API itself. Both raise :class:`~osm_l2sm.errors.L2smE
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ import yaml
 from urllib3.exceptions import InsecureRequestWarning
 
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import wait_until
 
 from .nsconfig import osmclient_form
 
@@ -289,23 +289,27 @@ class RestNbi:
 
         ``gone_is_done``: after a delete the operation disappears with its NS, which means it finished.
         """
-        deadline = time.monotonic() + timeout
-        while True:
+        state = ""
+
+        def final() -> dict | None:
+            nonlocal state
             resp = self._send("GET", f"/nslcm/v1/ns_lcm_op_occs/{op_id}", ok_404=gone_is_done)
             if resp.status_code == 404:
                 return {"operationState": "COMPLETED"}
             op = resp.json()
             state = op.get("operationState", "")
-            if state in FINAL_OP_STATES:
-                if state != "COMPLETED":
-                    detail = op.get("detailed-status") or op.get("errorMessage") or ""
-                    raise L2smError(f"OSM operation {op_id} ({op.get('lcmOperationType', 'lcm')}) ended "
-                                    f"{state}" + (f": {detail}" if detail else ""), status=500)
-                return op
-            if time.monotonic() >= deadline:
-                raise OperationTimeout(f"OSM operation {op_id} still {state or 'pending'} after {timeout:g}s",
-                                       status=504)
-            time.sleep(interval)
+            if state not in FINAL_OP_STATES:
+                return None
+            if state != "COMPLETED":
+                detail = op.get("detailed-status") or op.get("errorMessage") or ""
+                raise L2smError(f"OSM operation {op_id} ({op.get('lcmOperationType', 'lcm')}) ended "
+                                f"{state}" + (f": {detail}" if detail else ""), status=500)
+            return op
+
+        op = wait_until(final, timeout, interval)
+        if op is None:
+            raise OperationTimeout(f"OSM operation {op_id} still {state or 'pending'} after {timeout:g}s", status=504)
+        return op
 
     # -- K8s clusters ------------------------------------------------------------------------------------------
     def list_k8sclusters(self) -> list[dict]:
@@ -325,21 +329,23 @@ class RestNbi:
     def wait_k8scluster(self, cluster_id: str, timeout: float = 600.0, interval: float = 2.0) -> dict:
         """Poll the K8s cluster until OSM's LCM has set it up (``_admin.operationalState`` ENABLED, as osmclient's
         ``--wait``); raise on ERROR or when still pending after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            cluster = self._json("GET", f"/admin/v1/k8sclusters/{cluster_id}")
+        last: dict = {}
+
+        def enabled() -> dict | None:
+            cluster = last["cluster"] = self._json("GET", f"/admin/v1/k8sclusters/{cluster_id}")
             admin = cluster.get("_admin") or {}
-            state = admin.get("operationalState") or "unknown"
-            if state == "ENABLED":
-                return cluster
+            state = last["state"] = admin.get("operationalState") or "unknown"
             if state == "ERROR":
                 detail = admin.get("detailed-status") or ""
                 raise L2smError(f"OSM could not set up K8s cluster {cluster.get('name')} ({cluster_id}): ERROR"
                                 + (f": {str(detail).splitlines()[0]}" if detail else ""), status=500)
-            if time.monotonic() >= deadline:
-                raise OperationTimeout(f"K8s cluster {cluster.get('name')} ({cluster_id}) still {state} after "
-                                       f"{timeout:g}s (OSM's LCM sets it up; it stays registered)", status=504)
-            time.sleep(interval)
+            return cluster if state == "ENABLED" else None
+
+        cluster = wait_until(enabled, timeout, interval)
+        if cluster is None:
+            raise OperationTimeout(f"K8s cluster {last['cluster'].get('name')} ({cluster_id}) still {last['state']} "
+                                   f"after {timeout:g}s (OSM's LCM sets it up; it stays registered)", status=504)
+        return cluster
 
 
 class OsmclientNbi(RestNbi):

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import re
 
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
-
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS-1123 label: what every target accepts
+from osm_l2sm.model.names import check_network_name
 
 
 def osmclient_form(config: dict | None, source: str = "--config") -> dict:
@@ -46,9 +43,7 @@ def user_network_names(config: dict | None, source: str = "--config") -> dict[st
                 raise L2smError(f"{where} names {len(distinct)} networks ({', '.join(map(str, distinct))}): "
                                 "osm-l2sm makes one network per virtual link, whatever the VIM; give one name")
             given = distinct[0]
-        if not isinstance(given, str) or not _LABEL.match(given):
-            raise L2smError(f"{where}: {given!r} is not a network name (lower-case letters, digits and '-', "
-                            "at most 63, as Kubernetes names)")
+        check_network_name(given, where)
         if given in names.values():
             other = next(vl for vl, name in names.items() if name == given)
             raise L2smError(f"{where}: {given!r} is already the network of virtual link {other!r}; two virtual "
@@ -58,21 +53,12 @@ def user_network_names(config: dict | None, source: str = "--config") -> dict[st
 
 
 def with_user_networks(plan: Plan, names: dict[str, str]) -> Plan:
-    """``plan`` with each virtual link in ``names`` on the network named there: its network, attachments, and the
-    KDU values (``l2sm.networks`` and the ``l2sm/networks`` annotation) all renamed."""
+    """``plan`` with each virtual link in ``names`` on the network named there: its network and the KDUs' interfaces
+    renamed (their Helm values follow)."""
     renamed = {n.name: names[n.vld] for n in plan.networks if n.vld in names and names[n.vld] != n.name}
     if not renamed:
         return plan
     plan.networks = [dataclasses.replace(n, name=renamed.get(n.name, n.name)) for n in plan.networks]
-    plan.attachments = [dataclasses.replace(a, network=renamed.get(a.network, a.network)) for a in plan.attachments]
     for kdu in plan.kdus:
-        values = kdu.values
-        for net in (values.get("l2sm") or {}).get("networks") or []:
-            net["name"] = renamed.get(net.get("name"), net.get("name"))
-        annotations = values.get("podAnnotations") or {}
-        if isinstance(annotations.get("l2sm/networks"), str):
-            entries = json.loads(annotations["l2sm/networks"])
-            for entry in entries:
-                entry["name"] = renamed.get(entry.get("name"), entry.get("name"))
-            annotations["l2sm/networks"] = json.dumps(entries)
+        kdu.interfaces = [dataclasses.replace(a, network=renamed.get(a.network, a.network)) for a in kdu.interfaces]
     return plan

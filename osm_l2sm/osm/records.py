@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import yaml
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.model import Network, Plan
+from osm_l2sm.model import KduDeployment, Network, Plan
+from osm_l2sm.model.helm import networks_annotation
 
 from osm_l2sm.descriptors import load_descriptor_text
 
@@ -166,17 +167,15 @@ class NsPlans:
         kdu = next((k for k in entry.plan.kdus if k.member_vnf_index == member and k.kdu == kdu_name), None)
         if kdu is None:
             raise L2smError(f"NS {ns_id} has no KDU {kdu_name!r} in member-vnf-index {member}", status=404)
-        joined = {a.network for a in entry.plan.attachments if a.member_vnf_index == member and a.kdu == kdu_name}
-        if not joined:  # a KDU on no wired link (e.g. only the management network) gets no values at all
-            return KduNetworks(ns_id, member, kdu_name, [], "[]", {})
+        joined = {a.network for a in kdu.interfaces}  # none for a KDU on no wired link (e.g. only management)
         return KduNetworks(ns_id, member, kdu_name, [n for n in entry.plan.networks if n.name in joined],
-                           kdu.values["podAnnotations"]["l2sm/networks"], _routes_by_network(kdu.values["l2sm"]))
+                           networks_annotation(kdu.interfaces), _routes_by_network(kdu))
 
 
-def _routes_by_network(values: dict) -> dict[str, list[dict]]:
-    """The KDU's planned routes (``l2sm.routes``: to, via, interface) keyed by the network of their interface."""
-    network_of = {n["interface"]: n["name"] for n in values.get("networks") or []}
+def _routes_by_network(kdu: KduDeployment) -> dict[str, list[dict]]:
+    """The KDU's planned routes keyed by the network of their interface, as CNI routes."""
+    network_of = {a.interface: a.network for a in kdu.interfaces}
     routes: dict[str, list[dict]] = {}
-    for route in values.get("routes") or []:
-        routes.setdefault(network_of[route["interface"]], []).append({"dst": route["to"], "gw": route["via"]})
+    for route in kdu.routes:
+        routes.setdefault(network_of[route.interface], []).append({"dst": route.to, "gw": route.via})
     return routes

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from osm_l2sm.errors import L2smError
-from osm_l2sm.model import Plan
+from osm_l2sm.model import Attachment, Plan, Route
 from osm_l2sm.processes import wait_until
 
 from .profiles import SandboxProfile, load_profile
@@ -35,7 +35,8 @@ class Knf:
 
     kdu: str
     member: str
-    values: dict
+    interfaces: list[Attachment]
+    routes: list[Route]
     profile: SandboxProfile
     cluster: str | None = None
 
@@ -43,22 +44,14 @@ class Knf:
     def pod(self) -> str:
         return self.kdu
 
-    @property
-    def interfaces(self) -> list[dict]:
-        return self.values.get("l2sm", {}).get("networks", [])
-
-    @property
-    def routes(self) -> list[dict]:
-        return self.values.get("l2sm", {}).get("routes", [])
-
     def first_ip(self) -> str:
-        return self.interfaces[0]["ips"][0].split("/")[0]
+        return self.interfaces[0].ip
 
 
 def knfs_of(plan: Plan, packages: list) -> list[Knf]:
     """The plan's KDUs with their profiles; a missing or broken profile is an error naming its file."""
     roots = {p.id: p.root for p in packages if p.kind == "vnfd"}
-    return [Knf(kdu=k.kdu, member=k.member_vnf_index, values=k.values, cluster=k.cluster,
+    return [Knf(kdu=k.kdu, member=k.member_vnf_index, interfaces=k.interfaces, routes=k.routes, cluster=k.cluster,
                 profile=load_profile(roots.get(k.vnfd_id), k.kdu)) for k in plan.kdus]
 
 
@@ -67,9 +60,9 @@ def peer_env(knfs: list[Knf]) -> dict:
     env = {}
     for knf in knfs:
         for itf in knf.interfaces:
-            if itf.get("ips"):
-                key = re.sub(r"[^A-Z0-9]", "_", f"{knf.kdu}_{itf['interface']}".upper())
-                env[f"{key}_IP"] = itf["ips"][0].split("/")[0]
+            if itf.address:
+                key = re.sub(r"[^A-Z0-9]", "_", f"{knf.kdu}_{itf.interface}".upper())
+                env[f"{key}_IP"] = itf.ip
     return env
 
 
@@ -77,8 +70,7 @@ def script(knf: Knf) -> str:
     """Routes from the plan, then the profile's setup, then its command: one shell script per pod."""
     lines = ["set -e"]
     for r in knf.routes:
-        lines.append(f"ip route replace {shlex.quote(r['to'])} via {shlex.quote(r['via'])} "
-                     f"dev {shlex.quote(r['interface'])}")
+        lines.append(f"ip route replace {shlex.quote(r.to)} via {shlex.quote(r.via)} dev {shlex.quote(r.interface)}")
     lines.extend(knf.profile.setup)
     lines.append(f'touch "$POD_DIR/{READY_MARK}"')
     lines.append(f"exec {knf.profile.command}" if knf.profile.command else "exec sleep infinity")
@@ -114,11 +106,11 @@ class KnfRunner:
         env.update(self._peers, **self.env)
         env.update(POD_NAME=knf.pod, POD_DIR=str(self.files(knf)))
         for itf in knf.interfaces:
-            prefix = itf["interface"].upper()
-            env[f"{prefix}_IF"] = itf["interface"]
-            env[f"{prefix}_NETWORK"] = itf["name"]
-            if itf.get("ips"):
-                iface = ipaddress.ip_interface(itf["ips"][0])
+            prefix = itf.interface.upper()
+            env[f"{prefix}_IF"] = itf.interface
+            env[f"{prefix}_NETWORK"] = itf.network
+            if itf.address:
+                iface = ipaddress.ip_interface(itf.address)
                 env.update({f"{prefix}_ADDR": str(iface), f"{prefix}_IP": str(iface.ip),
                             f"{prefix}_CIDR": str(iface.network)})
         return env
@@ -145,7 +137,7 @@ class KnfRunner:
                 files = self.files(knf)
                 files.mkdir(parents=True, exist_ok=True)
                 (files / READY_MARK).unlink(missing_ok=True)
-                nets = [(i["name"], (i.get("ips") or [None])[0]) for i in knf.interfaces]
+                nets = [(i.network, i.address) for i in knf.interfaces]
                 self.sandbox.run_pod(knf.pod, self.node(knf), nets, command=["sh", "-c", script(knf)],
                                      env=self.pod_env(knf))
                 started.append(knf)

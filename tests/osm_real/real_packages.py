@@ -2,7 +2,6 @@
 ``osm ns-create`` does, for the OSM-mode tests (a plain module, shared with the real-pods tier)."""
 from __future__ import annotations
 
-import csv
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -12,8 +11,9 @@ from osm_l2sm.errors import L2smError
 from tests.conftest import unavailable
 
 from tests.osm_real.osm_real_kit import REPO, RealNbi, kit_dir
+from tests.osm_real.real_corpus import members, read_corpus
 
-NS_CLASSES = {"ns": ("knf", "vm"), "vm-ns": ("knf", "vm"), "tgz-ns": ("tgz-knf",)}  # NSD class -> its VNFDs' classes
+NS_CLASSES = ("ns", "vm-ns", "tgz-ns")  # the corpus classes of NSD packages
 
 
 def corpus_dir() -> Path:
@@ -29,7 +29,7 @@ def corpus_dir() -> Path:
 
 @dataclass
 class NsPackage:
-    """One NSD package of the corpus and the VNF packages beside it (same source repository and format)."""
+    """One NSD package of the corpus and the VNF packages beside it that it lists."""
 
     nsd: Path
     vnfds: list[Path]
@@ -37,17 +37,11 @@ class NsPackage:
 
 
 def ns_packages(root: Path) -> list[NsPackage]:
-    with open(root / "MANIFEST.tsv", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    found = []
-    for row in rows:
-        if row["class"] not in NS_CLASSES:
-            continue
-        group = Path(row["dest"]).parts[1]
-        vnfds = [root / r["dest"] for r in rows
-                 if Path(r["dest"]).parts[1] == group and r["class"] in NS_CLASSES[row["class"]]]
-        found.append(NsPackage(root / row["dest"], vnfds, row["dest"].split("/", 1)[1]))
-    return found
+    """Every NSD package of the corpus with its members (:func:`real_corpus.members`: the VNF packages of its
+    folder that it lists)."""
+    entries = read_corpus(root)
+    return [NsPackage(e.path, [m.path for m in members(e, entries)], e.dest.split("/", 1)[1])
+            for e in entries if e.cls in NS_CLASSES]
 
 
 @dataclass
