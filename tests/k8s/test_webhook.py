@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from osm_l2sm.k8s.reservations import RESERVATION_SECONDS, Reservations
 from tests.k8s.conftest import free_port, write_test_pki
-from tests.k8s.test_operator import MULTUS, Cluster, _addresses, cluster, controller, operator  # noqa: F401
+from tests.k8s.test_operator import MULTUS, Cluster, _addresses, cluster, controller_token, operator  # noqa: F401
 from tests.polling import wait_for
 
 
