@@ -172,26 +172,22 @@ def test_a_check_that_follows_a_changed_mac_keeps_the_address_held(sb, pod_ns):
         cni(sb, "DEL", config(), pod_ns)
 
 
-def test_second_add_of_same_ifname_fails_cleanly(sb, pod_ns):
-    assert cni(sb, "ADD", config(address="10.30.0.3/24"), pod_ns)[0] == 0
-    try:
-        before = leftovers(sb)
-        status, error = cni(sb, "ADD", config(address="10.30.0.4/24"), pod_ns, container="ctr2")
-        assert status == 1 and "net1" in error["msg"]
-        assert leftovers(sb) == before
-    finally:
-        cni(sb, "DEL", config(), pod_ns)
-
-
-def test_a_second_interface_of_one_container_on_the_same_network_is_refused_and_leaves_nothing(sb, pod_ns):
+@pytest.mark.parametrize("second, refusal", [
+    # the same interface name from another container of the pod's namespace
+    (dict(container="ctr2"), "net1"),
+    # a second interface of one container on the same network
+    (dict(ifname="net2"), "attached to network blue already (as net1)"),
+], ids=["same-ifname", "same-network"])
+def test_a_second_add_that_is_refused_leaves_nothing(sb, pod_ns, second, refusal):
     assert cni(sb, "ADD", config(address="10.30.0.5/24"), pod_ns)[0] == 0
     try:
         before = leftovers(sb)
-        status, error = cni(sb, "ADD", config(address="10.30.0.6/24"), pod_ns, ifname="net2")
-        assert (status, error["code"]) == (1, 7), error
-        assert "attached to network blue already (as net1)" in error["msg"]
+        status, error = cni(sb, "ADD", config(address="10.30.0.6/24"), pod_ns, **second)
+        assert status == 1 and refusal in error["msg"], error
         assert leftovers(sb) == before
-        assert "net2" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+        if "ifname" in second:
+            assert error["code"] == 7, error
+            assert second["ifname"] not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
     finally:
         cni(sb, "DEL", config(), pod_ns)
 
