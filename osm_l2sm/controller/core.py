@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from osm_l2sm.errors import L2smError
 
-from .flows import DEFAULT_FLOWS, network_flows, switch_context
+from .flows import DEFAULT_FLOWS, network_flows, shared, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
 from .state import State
@@ -64,6 +64,8 @@ class Controller:
         self.wake = None  # () -> None, set by the OpenFlow app: batches are waiting in the outbox
         self._progress = threading.Condition()
         self._unsettled = 0  # batches queued since the last settle; a resync counts as a settle's worth
+        # per switch: how many of its networks hold each shared flow (flows.shared), beside ``runtime.flows``
+        self._holders: dict[str, collections.Counter] = {}
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
     def _queue(self, name: str, networks, **fields) -> int:
@@ -85,6 +87,7 @@ class Controller:
         by_network = self.state.ports_by_network
         sets = {n: network_flows(ctx, net, by_network.get(n, {}).values()) for n, net in self.state.networks.items()}
         self.runtime.flows[name] = {n: flows for n, flows in sets.items() if flows}
+        self._holders[name] = collections.Counter(f for flows in sets.values() for f in flows if shared(f))
         flows = set(DEFAULT_FLOWS).union(*sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
@@ -107,7 +110,10 @@ class Controller:
             ctx = switch_context(state, name)
             if ctx is None:
                 continue
+            if name not in rt.flows:
+                self._holders[name] = collections.Counter()
             sent = rt.flows.setdefault(name, {})
+            holders = self._holders.setdefault(name, collections.Counter())
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
             add, remove, changed = set(), set(), []
             for net_name in targets:
@@ -117,8 +123,21 @@ class Controller:
                 if new == old:
                     continue
                 changed.append(net_name)
-                add |= new - old
-                remove |= old - new
+                for flow in new - old:
+                    if not shared(flow):
+                        add.add(flow)
+                    else:  # written once, for the first network of the switch that needs it
+                        holders[flow] += 1
+                        if holders[flow] == 1:
+                            add.add(flow)
+                for flow in old - new:
+                    if not shared(flow):
+                        remove.add(flow)
+                    else:  # removed with the last network of the switch that needs it
+                        holders[flow] -= 1
+                        if not holders[flow]:
+                            del holders[flow]
+                            remove.add(flow)
                 if new:
                     sent[net_name] = new
                 else:
