@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from osm_l2sm.errors import L2smError
 
-from .flows import DEFAULT_FLOWS, network_flows, shared, switch_context
+from .flows import DEFAULT_FLOWS, group_flows, group_of, network_flows, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
 from .state import State
@@ -64,8 +64,10 @@ class Controller:
         self.wake = None  # () -> None, set by the OpenFlow app: batches are waiting in the outbox
         self._progress = threading.Condition()
         self._unsettled = 0  # batches queued since the last settle; a resync counts as a settle's worth
-        # per switch: how many of its networks hold each shared flow (flows.shared), beside ``runtime.flows``
-        self._holders: dict[str, collections.Counter] = {}
+        # per switch, beside ``runtime.flows``: the group each network needs there (flows.group_of), and the group
+        # flows (flows.group_flows) it was sent
+        self._groups: dict[str, dict[str, int]] = {}
+        self._group_flows: dict[str, frozenset] = {}
 
     # -- computing batches (state lock held) ---------------------------------------------------------------------
     def _queue(self, name: str, networks, **fields) -> int:
@@ -87,8 +89,10 @@ class Controller:
         by_network = self.state.ports_by_network
         sets = {n: network_flows(ctx, net, by_network.get(n, {}).values()) for n, net in self.state.networks.items()}
         self.runtime.flows[name] = {n: flows for n, flows in sets.items() if flows}
-        self._holders[name] = collections.Counter(f for flows in sets.values() for f in flows if shared(f))
-        flows = set(DEFAULT_FLOWS).union(*sets.values())
+        groups = {n: group_of(self.state.networks[n].id, flows) for n, flows in sets.items()}
+        self._groups[name] = {n: g for n, g in groups.items() if g}
+        self._group_flows[name] = group_flows(ctx, set(self._groups[name].values()))
+        flows = set(DEFAULT_FLOWS).union(self._group_flows[name], *sets.values())
         for _ in range(passes):
             self.runtime.generation[name] = self.runtime.generation.get(name, 1) ^ 1
         self.runtime.generation.setdefault(name, 0)  # without passes: what the flows written now carry
@@ -110,10 +114,10 @@ class Controller:
             ctx = switch_context(state, name)
             if ctx is None:
                 continue
-            if name not in rt.flows:
-                self._holders[name] = collections.Counter()
+            if name not in rt.flows:  # nothing sent since it (re)connected
+                self._groups[name], self._group_flows[name] = {}, frozenset()
             sent = rt.flows.setdefault(name, {})
-            holders = self._holders.setdefault(name, collections.Counter())
+            groups = self._groups.setdefault(name, {})
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
             add, remove, changed = set(), set(), []
             for net_name in targets:
@@ -123,25 +127,23 @@ class Controller:
                 if new == old:
                     continue
                 changed.append(net_name)
-                for flow in new - old:
-                    if not shared(flow):
-                        add.add(flow)
-                    else:  # written once, for the first network of the switch that needs it
-                        holders[flow] += 1
-                        if holders[flow] == 1:
-                            add.add(flow)
-                for flow in old - new:
-                    if not shared(flow):
-                        remove.add(flow)
-                    else:  # removed with the last network of the switch that needs it
-                        holders[flow] -= 1
-                        if not holders[flow]:
-                            del holders[flow]
-                            remove.add(flow)
+                add |= new - old
+                remove |= old - new
+                group = group_of(net.id, new) if new else None
+                if group:
+                    groups[net_name] = group
+                else:
+                    groups.pop(net_name, None)
                 if new:
                     sent[net_name] = new
                 else:
                     sent.pop(net_name, None)
+            if changed or networks is None:  # the group flows: the groups of its networks, its tunnels
+                wanted = group_flows(ctx, set(groups.values()))
+                had = self._group_flows.get(name, frozenset())
+                add |= wanted - had
+                remove |= had - wanted
+                self._group_flows[name] = wanted
             if add or remove:
                 replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
                 remove = {f for f in remove if _key(f) not in replaced}
@@ -191,7 +193,8 @@ class Controller:
         return {name: {"connected": name in rt.datapaths, "queued": rt.queued.get(name, 0),
                        "acknowledged": rt.acked.get(name, 0), "generation": rt.generation.get(name),
                        "settled": name in rt.settled,
-                       "flows": len(DEFAULT_FLOWS) + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
+                       "flows": len(DEFAULT_FLOWS) + len(self._group_flows.get(name, ()))
+                       + sum(len(f) for f in list(rt.flows.get(name, {}).values()))
                        if name in rt.datapaths else 0}
                 for name in sorted(dict(self.state.switches))}
 

@@ -6,9 +6,9 @@ Pipeline (OpenFlow 1.3, works on the OVS userspace datapath with kernel VXLAN de
   (the key's high part, its "group") outside an 802.1Q C-tag (its low part), so ids go far beyond the 4094 of one
   tag (:data:`MAX_KEY`). OpenFlow 1.3 matches only the outer tag, so a tunnelled frame is classified in two steps.
 * table 0 classifies. An access port of network N writes metadata ``N << 1``. A tunnel port carrying S-tag G pops
-  it, writes ``G << 1 | 1`` and goes to table 1; those flows are shared by the networks of group G on the switch
-  (:func:`shared`: the controller removes one only when no network of the switch still has it). Anything else is
-  dropped (table miss).
+  it, writes ``G << 1 | 1`` and goes to table 1. Those flows belong to the switch, not to a network
+  (:func:`group_flows`): they are there while a network of group G takes tunnelled frames on the switch
+  (:func:`group_of`). Anything else is dropped (table miss).
 * table 1 takes the C-tag of a network of group G: pops it, writes ``N << 1 | 1`` ("from tunnel"), goes to table 2.
 * table 2 forwards inside the network named by the metadata only, so no frame ever crosses networks. Known MACs go
   to their local port, or get the key's tags pushed and go to the tunnel towards the switch hosting them. The rest
@@ -30,6 +30,7 @@ ofport) or is an edge of an inter-domain network: a network without ports costs 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -99,9 +100,35 @@ def _key(network_id: int) -> tuple:
             ("push_vlan", ETH_TYPE_8021AD), ("set_field", "vlan_vid", VLAN_PRESENT | outer))
 
 
-def shared(flow: "Flow") -> bool:
-    """A flow several networks hold alike (a tunnel's S-tag classifier): removed only when none holds it."""
-    return flow.table == CLASSIFY_TABLE and flow.actions[-1:] == (("goto_table", KEY_TABLE),)
+
+
+def _key_flow(network_id: int) -> Flow:
+    """Table 1: the C-tag of ``network_id`` within its group names the network of a tunnelled frame."""
+    outer, inner = key_tags(network_id)
+    return Flow(KEY_TABLE, PRIO_CLASSIFY, (("metadata", (outer << 1 | FROM_TUNNEL, ALL_BITS)),
+                                           ("vlan_vid", VLAN_PRESENT | inner)),
+                (("pop_vlan",), ("write_metadata", _metadata(network_id, True), ALL_BITS),
+                 ("goto_table", FORWARD_TABLE)))
+
+
+def group_of(network_id: int, flows) -> int | None:
+    """The group (S-tag) whose classifiers the switch needs for network ``network_id``, whose flows on it are
+    ``flows``; ``None`` when the network takes no tunnelled frame there."""
+    return key_tags(network_id)[0] if _key_flow(network_id) in flows else None
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _group_flows(tunnel_ofports: tuple, group: int) -> tuple:
+    actions = (("pop_vlan",), ("write_metadata", group << 1 | FROM_TUNNEL, ALL_BITS), ("goto_table", KEY_TABLE))
+    return tuple(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", VLAN_PRESENT | group)),
+                      actions) for ofport in tunnel_ofports)
+
+
+def group_flows(ctx: "SwitchContext", groups) -> frozenset:
+    """Table 0: a frame from any tunnel of the switch with the S-tag of one of ``groups`` goes to table 1. One set
+    per switch, however many networks of a group it carries (they would be the same flows in every network)."""
+    ofports = tuple(sorted(ctx.tunnels.values()))
+    return frozenset().union(*(_group_flows(ofports, g) for g in groups))
 
 
 @dataclass(frozen=True)
@@ -180,21 +207,14 @@ def network_flows(ctx: SwitchContext, net: Network, ports) -> frozenset:
         members.update(ctx.other_edges)  # the edges stand for the other clusters' ports
     remote_peers = sorted(members & tunnels.keys())
     from_tunnel, from_local = _metadata(nid, True), _metadata(nid)
-    classify_tunnel = (("pop_vlan",), ("write_metadata", from_tunnel, ALL_BITS), ("goto_table", FORWARD_TABLE))
-    outer, inner = key_tags(nid)
-    group = (("pop_vlan",), ("write_metadata", outer << 1 | FROM_TUNNEL, ALL_BITS), ("goto_table", KEY_TABLE))
     to_local = tuple(("output", o) for o in local_ofports)
     to_links = tuple(tuple(a) for a in to_links)
     if to_local or to_links:
         # a tunnelled frame of the network has somewhere to go only here: to the local ports and, on an edge, to
         # every domain link. A switch with neither takes none (its peers send it none either: they tunnel only to
         # the switches with ports in the network, and to the edges), so a network costs nothing where it has no port
-        for ofport in tunnels.values():
-            flows.append(Flow(CLASSIFY_TABLE, PRIO_CLASSIFY, (("in_port", ofport), ("vlan_vid", VLAN_PRESENT | outer)),
-                              group))
-        if tunnels:
-            flows.append(Flow(KEY_TABLE, PRIO_CLASSIFY, (("metadata", (outer << 1 | FROM_TUNNEL, ALL_BITS)),
-                                                         ("vlan_vid", VLAN_PRESENT | inner)), classify_tunnel))
+        if tunnels:  # the S-tag classifiers of its group are the switch's (group_flows)
+            flows.append(_key_flow(nid))
         flows.append(Flow(FORWARD_TABLE, PRIO_FLOOD, (("metadata", (from_tunnel, ALL_BITS)),), to_local + to_links))
     if not local_ofports:
         return frozenset(flows)  # nothing local to send out
@@ -236,7 +256,9 @@ def desired_flows(state, switch_name: str) -> list[Flow]:
         if ctx is None:
             return []
         grouped = ports_by_network(state.ports)
-        flows = set(DEFAULT_FLOWS)
+        flows, groups = set(DEFAULT_FLOWS), set()
         for name, net in state.networks.items():
-            flows |= network_flows(ctx, net, grouped.get(name, ()))
-        return sorted(flows)
+            own = network_flows(ctx, net, grouped.get(name, ()))
+            flows |= own
+            groups.add(group_of(net.id, own))
+        return sorted(flows | group_flows(ctx, groups - {None}))
