@@ -6,8 +6,10 @@ replaces the entry with the same table, priority and match; DELETE_STRICT remove
 empty match removes the entries whose cookie matches under the mask), and reconnects when the controller goes away,
 keeping its flows (like an OVS bridge in fail_mode=secure). It does not forward packets.
 
-Run by bench/scale as a child process; commands arrive as JSON lines on stdin ({"cmd": "stats"}) and answers leave
-as JSON lines on stdout.
+Run by bench/scale as a child process: ``ofemu.py SPEC_FILE``, a JSON file (``{"controller": [host, port],
+"switches": [{"name", "dpid", "ports"}]}``; a file, since a hundred switches with a thousand ports each do not fit
+in a command line); commands arrive as JSON lines on stdin ({"cmd": "stats"}) and answers leave as JSON lines on
+stdout.
 """
 from __future__ import annotations
 
@@ -107,7 +109,8 @@ class Switch:
 
 
 async def main() -> None:
-    spec = json.loads(sys.argv[1])  # {"controller": [host, port], "switches": [{"name", "dpid", "ports"}]}
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
     host, port = spec["controller"]
     switches = [Switch(s["name"], s["dpid"], s["ports"]) for s in spec["switches"]]
     tasks = [asyncio.create_task(s.run(host, port)) for s in switches]

@@ -6,7 +6,10 @@ import re
 
 from osm_l2sm.errors import L2smError
 
-MAX_NETWORK_ID = 4094
+from .flows import MAX_KEY
+
+MAX_NETWORK_ID = MAX_KEY  # a network's id is its key on tunnels (flows.key_tags)
+MAX_TAG = 4094  # an inter-domain network's global tag: one 802.1Q tag on domain links
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _DPID = re.compile(r"^[0-9a-f]{16}$")
@@ -70,6 +73,6 @@ def check_interdomain(value) -> dict | None:
     if value is None:
         return None
     tag = value.get("tag") if isinstance(value, dict) else None
-    if not isinstance(tag, int) or isinstance(tag, bool) or not 1 <= tag <= MAX_NETWORK_ID:
-        raise L2smError(f"interdomain must be {{\"tag\": 1..{MAX_NETWORK_ID}}} (got {value!r})", 400)
+    if not isinstance(tag, int) or isinstance(tag, bool) or not 1 <= tag <= MAX_TAG:
+        raise L2smError(f"interdomain must be {{\"tag\": 1..{MAX_TAG}}} (got {value!r})", 400)
     return {"tag": tag}

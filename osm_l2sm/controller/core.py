@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from osm_l2sm.errors import L2smError
 
-from .flows import DEFAULT_FLOWS, network_flows, switch_context
+from .flows import DEFAULT_FLOWS, group_flows, group_of, network_flows, switch_context
 from .metrics import ControllerMetrics
 from .records import port_id
 from .sessions import SwitchSession
@@ -93,7 +93,10 @@ class Controller:
         by_network = self.state.ports_by_network
         sets = {n: network_flows(ctx, net, by_network.get(n, {}).values()) for n, net in self.state.networks.items()}
         session.flows = {n: flows for n, flows in sets.items() if flows}
-        flows = set(DEFAULT_FLOWS).union(*sets.values())
+        groups = {n: group_of(self.state.networks[n].id, flows) for n, flows in sets.items()}
+        session.groups = {n: g for n, g in groups.items() if g}
+        session.group_flows = group_flows(ctx, set(session.groups.values()))
+        flows = set(DEFAULT_FLOWS).union(session.group_flows, *sets.values())
         for _ in range(passes):
             session.generation = (1 if session.generation is None else session.generation) ^ 1
         if session.generation is None:
@@ -116,7 +119,7 @@ class Controller:
             if ctx is None:
                 continue
             session = sessions[name]
-            sent = session.flows
+            sent, groups = session.flows, session.groups
             targets = set(state.networks) | set(sent) if networks is None else set(networks)
             add, remove, changed = set(), set(), []
             for net_name in targets:
@@ -128,10 +131,21 @@ class Controller:
                 changed.append(net_name)
                 add |= new - old
                 remove |= old - new
+                group = group_of(net.id, new) if new else None
+                if group:
+                    groups[net_name] = group
+                else:
+                    groups.pop(net_name, None)
                 if new:
                     sent[net_name] = new
                 else:
                     sent.pop(net_name, None)
+            if changed or networks is None:  # the group flows: the groups of its networks, its tunnels
+                wanted = group_flows(ctx, set(groups.values()))
+                had = session.group_flows
+                add |= wanted - had
+                remove |= had - wanted
+                session.group_flows = wanted
             if add or remove:
                 replaced = {_key(f) for f in add}  # an ADD with the same match replaces the flow in place
                 remove = {f for f in remove if _key(f) not in replaced}

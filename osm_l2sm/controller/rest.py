@@ -21,6 +21,8 @@ from .core import Controller
 LOG = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # bytes; the largest real body (a switch with a tunnel to every peer) is a few kB per 100 peers
 MAX_DEPTH = 8       # nesting of objects and arrays; real bodies have 3
+PAGE_MAX = 1000     # networks in one page of GET /networks?limit=
+NEXT_HEADER = "X-Next-After"  # on a page that is not the last: the ``after`` of the next page
 
 
 def _depth(data) -> int:
@@ -52,6 +54,26 @@ def _body() -> dict:
     if _depth(data) > MAX_DEPTH:
         raise L2smError(f"body nests deeper than {MAX_DEPTH} levels", 400)
     return data
+
+
+def _network_page(state, args) -> Response:
+    """GET /networks?limit=N&after=NAME: at most N networks (1..PAGE_MAX, default PAGE_MAX) whose names sort after
+    NAME, in name order; when more follow, the NEXT_HEADER header holds the name to pass as ``after``."""
+    raw = args.get("limit", str(PAGE_MAX))
+    if not raw.isdigit() or not 1 <= int(raw) <= PAGE_MAX:
+        raise L2smError(f"limit must be a number from 1 to {PAGE_MAX} (got {raw!r})", 400)
+    limit, after = int(raw), args.get("after", "")
+    names = sorted(n for n in list(state.networks) if n > after)
+    parts = []
+    for name in names[:limit]:
+        try:
+            parts.append(state.network_json(name))
+        except KeyError:
+            pass  # deleted while we read
+    resp = Response("[" + ",".join(parts) + "]", mimetype="application/json")
+    if len(names) > limit:
+        resp.headers[NEXT_HEADER] = names[limit - 1]
+    return resp
 
 
 def _field(data: dict, key: str, required: bool = True):
@@ -128,7 +150,9 @@ def create_app(controller: Controller, token: str | None = None) -> Flask:
 
     @app.get(f"{API}/networks")
     def list_networks():
-        return Response(state.list_networks_json(), mimetype="application/json")
+        if "limit" not in request.args and "after" not in request.args:
+            return Response(state.list_networks_json(), mimetype="application/json")
+        return _network_page(state, request.args)
 
     @app.post(f"{API}/networks")
     def create_network():

@@ -16,6 +16,8 @@ class SwitchSession:
     datapath: object
     generation: int | None = None  # cookie generation of the flows written (None: no flows written yet)
     flows: dict = field(default_factory=dict)           # network -> flows sent for it
+    groups: dict = field(default_factory=dict)          # network -> the tunnel group it needs here (flows.group_of)
+    group_flows: frozenset = frozenset()                # the group flows (flows.group_flows) sent
     queued: int = 0                                     # last flow batch queued (1, 2, ...)
     acked: int = 0                                      # last batch the switch acknowledged
     resynced: int | None = None                         # batch of the last full resync
@@ -24,7 +26,7 @@ class SwitchSession:
     sweep_due: float | None = None                      # not swept yet: when it is swept anyway
 
     def flow_count(self) -> int:
-        return sum(len(f) for f in list(self.flows.values()))
+        return len(self.group_flows) + sum(len(f) for f in list(self.flows.values()))
 
 
 @dataclass

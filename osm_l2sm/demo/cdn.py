@@ -269,17 +269,30 @@ class CdnDemo:
             added = self._exec(PROBE_POD, f"ip addr add {probe_ip} dev net1")
             if added.returncode != 0:
                 raise L2smError(f"probe pod: ip addr add {probe_ip}: {added.stderr.strip()}")
-            leaked = self._exec_ok(PROBE_POD, f"ping -c2 -W1 {target}")
+            # the target's ARP answer would come back within a millisecond on one layer-2 network: unanswered
+            # after half a second (no MAC learnt) means the frames never reached it
+            pinged = self._exec_ok(PROBE_POD, f"ping -c1 -W0.5 {target}")
+            leaked = pinged or "lladdr" in self._exec(PROBE_POD, f"ip neigh show {target}").stdout
         finally:
             self.sandbox.delete_pod(PROBE_POD)
-        self._check("network_isolation", not leaked, "reachable" if leaked else "unreachable", "unreachable",
+        self._check("network_isolation", not leaked, "reachable" if leaked else "ARP unanswered", "ARP unanswered",
                     f"{probe_ip} on {cache.interfaces[0].network} -> {target} without the router")
         blocked_url = f"http://{target}:8080/"
         from_router = self._exec_ok(router.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
-        from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
-        self._check("firewall_blocks", from_router and not from_cache,
-                    "blocked" if not from_cache else "open", "blocked",
+        # the cache's SYN reaches the router, whose FORWARD policy drops it: its counter says so at once
+        dropped = self._forward_drops(router)
+        from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 0.5 {blocked_url}")
+        dropped = self._forward_drops(router) - dropped
+        self._check("firewall_blocks", from_router and not from_cache and dropped > 0,
+                    f"blocked ({dropped} dropped by the firewall)" if not from_cache and dropped else
+                    "open" if from_cache else "unanswered, not dropped by the firewall", "blocked",
                     f"{blocked_url} answers the router ({'yes' if from_router else 'no'}) but not the cache")
+
+    def _forward_drops(self, router: Knf) -> int:
+        """Packets the router's FORWARD policy (DROP) has dropped so far."""
+        out = self._exec(router.pod, "iptables -w -L FORWARD -n -v -x").stdout or ""
+        found = re.search(r"^Chain FORWARD \(policy DROP (\d+) packets", out, re.MULTILINE)
+        return int(found.group(1)) if found else 0
 
 
 def format_report(report: Report) -> str:

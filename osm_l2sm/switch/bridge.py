@@ -14,6 +14,7 @@ from osm_l2sm.errors import L2smError
 from .ovs import OvsInstance, kernel_datapath_available
 
 IFNAMSIZ = 15
+VLAN_LIMIT = 2  # VLAN headers OVS parses: the two tags of a network key
 
 
 def _get(ovs: OvsInstance, table: str, record: str, column: str) -> str:
@@ -25,9 +26,12 @@ def ensure_bridge(ovs: OvsInstance, bridge: str, dpid: str, controller_target: s
     """Create or correct the bridge. Settings already right are left alone, so a running bridge keeps its
     controller connection and its flows."""
     datapath_type = datapath_type or ("system" if kernel_datapath_available() else "netdev")
+    # vlan-limit=2: a network's key on a tunnel is two VLAN tags (an 802.1ad S-tag outside an 802.1Q C-tag), and
+    # OVS parses only the outer one unless told otherwise (docs/controller-api.md "Flows")
     ovs.vsctl("--may-exist", "add-br", bridge, "--", "set", "bridge", bridge,
               f"datapath_type={datapath_type}", "protocols=OpenFlow13", "fail_mode=secure",
-              f"other-config:datapath-id={dpid}", "other-config:disable-in-band=true")
+              f"other-config:datapath-id={dpid}", "other-config:disable-in-band=true",
+              "--", "set", "Open_vSwitch", ".", f"other_config:vlan-limit={VLAN_LIMIT}")
     current = ovs.vsctl("get-controller", bridge).split()
     if current != [controller_target]:
         ovs.vsctl("set-controller", bridge, controller_target)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from osm_l2sm.controller.flows import (CLASSIFY_TABLE, FORWARD_TABLE, VLAN_PRESENT, Flow, desired_flows)
+from osm_l2sm.controller.flows import (CLASSIFY_TABLE, FORWARD_TABLE, KEY_TABLE, VLAN_PRESENT, Flow, desired_flows,
+                                       key_tags)
 from osm_l2sm.controller.state import State
 
 MAC_A = "02:00:00:00:00:0a"
@@ -56,27 +57,45 @@ def test_no_flow_of_one_network_outputs_to_a_port_of_another(state):
                 assert not outputs(flow) & others, flow
 
 
-def test_tunnel_egress_always_tags_with_the_network_and_ingress_matches_the_tag(state):
+def key_actions(nid: int) -> list:
+    outer, inner = key_tags(nid)
+    return [("push_vlan", 0x8100), ("set_field", "vlan_vid", VLAN_PRESENT | inner),
+            ("push_vlan", 0x88a8), ("set_field", "vlan_vid", VLAN_PRESENT | outer)]
+
+
+def test_tunnel_egress_always_carries_the_network_key_and_ingress_matches_it(state):
     tunnel_ofports = {101, 102, 103}
-    seen_egress = seen_ingress = 0
+    seen_egress = seen_ingress = seen_key = 0
     for switch in ("s1", "s2", "s3"):
         for flow in desired_flows(state, switch):
             if outputs(flow) & tunnel_ofports:
                 seen_egress += 1
                 actions = list(flow.actions)
                 push = actions.index(("push_vlan", 0x8100))
-                tag = actions[push + 1]
-                assert tag == ("set_field", "vlan_vid", VLAN_PRESENT | network_of(state, flow))
+                assert actions[push:push + 4] == key_actions(network_of(state, flow))
                 first_tunnel_out = min(i for i, a in enumerate(actions) if a[0] == "output" and a[1] in tunnel_ofports)
-                assert push < first_tunnel_out
+                assert push + 4 <= first_tunnel_out
                 assert all(a[1] not in tunnel_ofports for a in actions[:push] if a[0] == "output")
             match = flow.match_dict
             if flow.table == CLASSIFY_TABLE and match.get("in_port") in tunnel_ofports:
-                seen_ingress += 1
-                assert "vlan_vid" in match and flow.actions[0] == ("pop_vlan",)
-                nid = match["vlan_vid"] ^ VLAN_PRESENT
-                assert ("write_metadata", nid << 1 | 1, 0xFFFFFFFFFFFFFFFF) in flow.actions
-    assert seen_egress and seen_ingress
+                seen_ingress += 1  # the S-tag: the key's group
+                group = match["vlan_vid"] ^ VLAN_PRESENT
+                assert flow.actions == (("pop_vlan",), ("write_metadata", group << 1 | 1, 0xFFFFFFFFFFFFFFFF),
+                                        ("goto_table", KEY_TABLE))
+            if flow.table == KEY_TABLE and flow.actions:
+                seen_key += 1  # the C-tag within the group names the network
+                group = match["metadata"][0] >> 1
+                nid = (group - 1) * 4094 + (match["vlan_vid"] ^ VLAN_PRESENT)
+                assert flow.actions == (("pop_vlan",), ("write_metadata", nid << 1 | 1, 0xFFFFFFFFFFFFFFFF),
+                                        ("goto_table", FORWARD_TABLE))
+    assert seen_egress and seen_ingress and seen_key
+
+
+def test_network_keys_are_24_bits_carried_as_two_tags():
+    assert key_tags(1) == (1, 1) and key_tags(4094) == (1, 4094) and key_tags(4095) == (2, 1)
+    assert key_tags(4094 * 4094) == (4094, 4094)
+    keys = {key_tags(n) for n in range(1, 3 * 4094 + 7)}
+    assert len(keys) == 3 * 4094 + 6 and all(1 <= t <= 4094 for k in keys for t in k)
 
 
 def test_frames_from_a_tunnel_never_go_back_out_to_a_tunnel(state):
@@ -100,15 +119,15 @@ def test_same_macs_in_two_networks_get_separate_unicast_flows(state):
     flows = [f for f in desired_flows(state, "s1") if f.match_dict.get("eth_dst") == MAC_B]
     by_net = {network_of(state, f): f for f in flows}
     assert set(by_net) == {net_id(state, "blue"), net_id(state, "red")}
-    # both go to s2 over the same tunnel, but each carries its own network's tag
-    tags = {a for f in flows for a in f.actions if a[0] == "set_field"}
-    assert tags == {("set_field", "vlan_vid", VLAN_PRESENT | net_id(state, n)) for n in ("blue", "red")}
+    # both go to s2 over the same tunnel, but each carries its own network's key
+    keys = {tuple(a for a in f.actions if a[0] != "output") for f in flows}
+    assert keys == {tuple(key_actions(net_id(state, n))) for n in ("blue", "red")}
 
 
 def test_unknown_traffic_is_dropped_by_table_miss(state):
     flows = desired_flows(state, "s3")
     misses = [f for f in flows if not f.match and f.priority == 0]
-    assert {f.table for f in misses} == {CLASSIFY_TABLE, FORWARD_TABLE}
+    assert {f.table for f in misses} == {CLASSIFY_TABLE, FORWARD_TABLE, KEY_TABLE}
     assert all(not f.actions for f in misses)
 
 
@@ -141,6 +160,7 @@ def test_a_switch_without_ports_of_a_network_holds_none_of_its_flows(state):
     green = net_id(state, "green")
     for switch in ("s1", "s2"):
         flows = desired_flows(state, switch)
-        assert not any(network_of(state, f) == green or f.match_dict.get("vlan_vid") == VLAN_PRESENT | green
-                       for f in flows), switch
-    assert any(f.match_dict.get("vlan_vid") == VLAN_PRESENT | green for f in desired_flows(state, "s3"))
+        assert not any(network_of(state, f) == green or ("write_metadata", green << 1 | 1, 0xFFFFFFFFFFFFFFFF)
+                       in f.actions for f in flows), switch
+    assert any(f.table == KEY_TABLE and f.match_dict.get("vlan_vid") == VLAN_PRESENT | green
+               for f in desired_flows(state, "s3"))

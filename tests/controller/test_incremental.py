@@ -98,7 +98,10 @@ def test_incremental_flows_equal_the_full_computation_after_every_change(seed):
         try:
             if op == "create":
                 tag = rng.choice((None, None, 100 + nets.index(net)))
-                created = controller.create_network(net, interdomain={"tag": tag} if tag else None)[1]
+                # ids past one VLAN tag's 4094: networks whose keys share an S-tag (a group), in several groups
+                nid = rng.choice((None, None, 4094 * rng.randint(1, 2) + rng.randint(1, 3)))
+                created = controller.create_network(net, interdomain={"tag": tag} if tag else None,
+                                                    network_id=nid)[1]
                 touched = {b.switch for b in deliver(controller)}
                 # a new network has no ports: no switch gets flows for it but the edges when inter-domain
                 assert not created or touched <= (state.edges() if tag else set()), step
@@ -182,7 +185,7 @@ def test_a_network_made_again_keeps_its_id_when_free():
     assert controller.create_network("red", network_id=7)[0]["id"] == 7
     assert controller.create_network("blue", network_id=7)[0]["id"] == 1, "taken: the lowest free id"
     assert controller.create_network("red", network_id=9)[0]["id"] == 7, "an existing network keeps its id"
-    for bad in (0, 4095, "7", True):
+    for bad in (0, 4094 * 4094 + 1, "7", True):
         with pytest.raises(L2smError, match="id must be"):
             controller.create_network("green", network_id=bad)
 

@@ -76,6 +76,25 @@ def test_networks_create_get_list_delete(client):
     assert client.get_network("blue")["id"] == blue["id"]
 
 
+def test_networks_list_in_pages_follows_the_next_header_to_every_network(controller, client):
+    names = sorted(f"n{i:02d}" for i in range(7))
+    for name in reversed(names):
+        client.create_network(name)
+    seen, after, pages = [], "", 0
+    while after is not None:
+        resp = raw(controller, "GET", f"/api/v1/networks?limit=3&after={after}")
+        assert resp.status_code == 200
+        page = resp.json()
+        assert len(page) <= 3 and page == [client.get_network(n["name"]) for n in page]
+        seen += [n["name"] for n in page]
+        after, pages = resp.headers.get("X-Next-After"), pages + 1
+    assert seen == names and pages == 3
+    assert [n["name"] for n in raw(controller, "GET", "/api/v1/networks?after=n04").json()] == ["n05", "n06"]
+    for bad in ("0", "1001", "x", "-1"):
+        resp = raw(controller, "GET", f"/api/v1/networks?limit={bad}")
+        assert resp.status_code == 400 and "limit" in resp.json()["error"], bad
+
+
 @pytest.mark.parametrize("body", [
     b"not json", b"[1, 2]", b"42", b'"name"', b"{}", b'{"name": ""}', b'{"name": "a/b"}', b'{"name": "x y"}',
     b'{"name": "-lead"}', b'{"name": 7}', b'{"name": ["x"]}', b'{"name": "' + b"a" * 64 + b'"}',

@@ -77,6 +77,26 @@ def test_same_subnet_networks_are_isolated_both_ways(nets):
     assert neighbour_resolved(nets, "c", "10.10.0.4")
 
 
+def test_a_network_past_4094_crosses_nodes_and_not_into_the_network_with_its_low_tag(nets):
+    """Network 4094 + blue's id is keyed by blue's C-tag under another S-tag: real OVS keeps them apart."""
+    client = nets.controller_client()
+    blue = client.get_network("blue")["id"]
+    far = client.create_network("far", cidr="10.10.0.0/24", network_id=blue + 4094)
+    assert far["id"] == blue + 4094 > 4094
+    try:
+        nets.run_pod("e", "node1", [("far", "10.10.0.11/24")])
+        nets.run_pod("f", "node2", [("far", "10.10.0.12/24")])
+        assert ping(nets, "e", "10.10.0.12", count=3)
+        assert not ping(nets, "e", "10.10.0.2")  # b, on blue on node2
+        assert not neighbour_resolved(nets, "e", "10.10.0.2")
+        assert not neighbour_resolved(nets, "a", "10.10.0.12")
+    finally:
+        for pod in ("e", "f"):
+            if nets.pod(pod):
+                nets.delete_pod(pod)
+        client.delete_network("far")
+
+
 def test_detach_stops_traffic_and_reattach_restores_it(nets):
     nets.run_pod("e", "node1", [("blue", "10.10.0.6/24")])
     try:
