@@ -39,6 +39,12 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+    tar.addfile(info)
+
+
 def _osm_layout(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """``helm-charts/X`` → ``helm-chart-v3s/X``; a chart already under ``helm-chart-v3s/`` wins."""
     legacy = LEGACY_CHARTS_FOLDER + "/"
@@ -70,6 +76,12 @@ def build_package(folder, out_dir) -> Path:
     out = out_dir / f"{pkg.id}.tar.gz"
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w") as tar:
+        # a folder entry for each folder, as `osm package-build` writes them: OSM's mongo storage (osm_common
+        # FsMongo) recreates a package's folders only from these entries
+        folders = {top} | {f"{top}/{parent.as_posix()}" for rel, _ in files for parent in Path(rel).parents
+                           if parent != Path(".")}
+        for name in sorted(folders):
+            _add_dir(tar, name)
         for rel, data in files:
             _add(tar, f"{top}/{rel}", data)
         _add(tar, f"{top}/{CHECKSUMS}", checksums.encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -68,9 +69,14 @@ def test_build_writes_checksums_that_verify_and_dereferences_charts(tmp_path):
     out = build_package(DESCRIPTORS / "router_firewall_knf", tmp_path)
     assert out == tmp_path / "router_firewall_knf.tar.gz"
     with tarfile.open(out) as tar:
-        members = {m.name: m for m in tar.getmembers()}
+        everything = tar.getmembers()
+        folders = {m.name for m in everything if m.isdir()}
+        members = {m.name: m for m in everything if not m.isdir()}
         assert all(name.startswith("router_firewall_knf/") for name in members)
         assert all(m.isfile() for m in members.values())  # no symlink survives
+        # every folder has its entry, before its files (OSM's mongo storage makes folders only from these)
+        assert {str(Path(name).parent) for name in members} <= folders
+        assert [m.name for m in everything][:1] == ["router_firewall_knf"]
         chart = "router_firewall_knf/helm-chart-v3s/router-firewall/Chart.yaml"
         assert chart in members
         lines = tar.extractfile("router_firewall_knf/checksums.txt").read().decode().splitlines()

@@ -110,3 +110,28 @@ def check_router_cut_off_stalls_the_download_then_it_resumes(cdn: Cdn) -> None:
 
 CHECKS = (check_ping_crosses_one_router, check_traceroute_shows_two_hops,
           check_download_matches_the_content_servers_sha256, check_router_cut_off_stalls_the_download_then_it_resumes)
+
+
+# What an NS of L2S-M leaves at the controller and on the node while it runs: each must be back to what it was once
+# the NS is gone.
+FOOTPRINT = {
+    "the controller's networks": lambda cluster: {n["name"] for n in cluster.controller_networks()},
+    "the controller's ports": lambda cluster: {p["interface"] for p in cluster.controller_ports()},
+    "the node's bridge ports": lambda cluster: cluster.ovs_ports(),
+    "the node's ends of the pods' L2S-M interfaces": lambda cluster: cluster.host_ends(),
+}
+
+
+def footprint(cluster: Cluster) -> dict[str, set]:
+    return {what: probe(cluster) for what, probe in FOOTPRINT.items()}
+
+
+def back_to(cluster: Cluster, before: dict[str, set]) -> None:
+    """Wait until every part of :data:`FOOTPRINT` is as in ``before``; if one never is, the assertion shows what is
+    left over."""
+    for what, probe in FOOTPRINT.items():
+        try:
+            wait_for(lambda: probe(cluster) == before[what], f"{what} back to before", timeout=120, interval=2)
+        except BaseException:
+            assert probe(cluster) == before[what], f"{what} left over"
+            raise

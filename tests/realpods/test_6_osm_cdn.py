@@ -25,7 +25,7 @@ from tests.osm_real.osm_real_kit import (LOCAL, lcm_install_kdus, lcm_uninstall_
                                          prepare_osm_tier, start_nbi, stop_nbi)
 from tests.osm_real.real_packages import corpus_dir, instantiate
 from tests.polling import wait_for
-from tests.realpods.cdn_checks import CHECKS, KDUS, SIZE_MIB, Cdn, planned_addresses
+from tests.realpods.cdn_checks import CHECKS, KDUS, SIZE_MIB, Cdn, back_to, footprint, planned_addresses
 from tests.realpods.conftest import CACHE, RELEASE, RELEASE_NS, ROOT, TEST_IMAGE, Cluster, pod_manifest
 from tests.realpods.timings import report_timing
 
@@ -100,15 +100,6 @@ def _config() -> dict:
         for kdu, member in MEMBERS.items()]}
 
 
-def _back_to(probe, before: set, what: str) -> None:
-    """Wait until ``probe()`` is ``before`` again; if it never is, the assertion shows what is left over."""
-    try:
-        wait_for(lambda: probe() == before, f"{what} back to before", timeout=120, interval=2)
-    except BaseException:
-        assert probe() == before, f"{what} left over"
-        raise
-
-
 def _diagnostics(service: Cdn) -> str:
     """What the pods, their neighbours and the operator looked like when a check failed."""
     cluster = service.cluster
@@ -127,12 +118,20 @@ def _diagnostics(service: Cdn) -> str:
     return "\n".join(parts)
 
 
+def run_checks(service: Cdn) -> None:
+    """Every seed check; what the pods looked like is printed when one fails."""
+    for check in CHECKS:
+        try:
+            check(service)
+        except BaseException:
+            print(_diagnostics(service), file=sys.stderr)
+            raise
+
+
 def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_nothing(osm):
     cluster, nbi, lcm = osm["cluster"], osm["nbi"], osm["lcm"]
     bin_dir = CACHE / "bin"
-    ovs_before, host_ends_before = cluster.ovs_ports(), cluster.host_ends()
-    networks_before = {n["name"] for n in cluster.controller_networks()}
-    ports_before = {p["interface"] for p in cluster.controller_ports()}
+    before = footprint(cluster)
     name = f"cdn-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
     ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", _config())
@@ -146,12 +145,7 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
         service.wait_until_serving()
         # the charts got no L2S-M value: the cache's route to the content side came with its attachment
         assert "10.0.2.0/24 via 10.0.1.1 dev net1" in service.exec("cdn-cache", "ip -4 route").stdout
-        for check in CHECKS:
-            try:
-                check(service)
-            except BaseException:
-                print(_diagnostics(service), file=sys.stderr)
-                raise
+        run_checks(service)
         report_timing(f"CDN service in OSM mode: NBI ns-create to every seed check passed "
                       f"{time.monotonic() - started:.0f} s")
     finally:
@@ -164,10 +158,7 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
              "the NS's pods gone", timeout=180, interval=2)
     wait_for(lambda: not cluster.kubectl("-n", NAMESPACE, "get", "l2networks", "-o", "name").stdout.strip(),
              "the NS's L2Networks removed by the operator", timeout=120, interval=2)
-    _back_to(lambda: {n["name"] for n in cluster.controller_networks()}, networks_before, "the controller's networks")
-    _back_to(lambda: {p["interface"] for p in cluster.controller_ports()}, ports_before, "the controller's ports")
-    _back_to(cluster.ovs_ports, ovs_before, "the node's bridge ports")
-    _back_to(cluster.host_ends, host_ends_before, "the node's ends of the pods' L2S-M interfaces")
+    back_to(cluster, before)
 
 
 def test_a_pod_of_a_real_users_ns_with_only_a_management_vl_starts_as_osm_made_it(osm):
