@@ -398,11 +398,11 @@ class State:
         with self.lock:
             if name not in self.switches:
                 raise L2smError(f"no switch named {name}", 404)
-            self._journal(delete=[("switches", name)])
+            gone = [pid for pid, port in self.ports.items() if port.switch == name]  # its node's ports go with it
+            self._journal(delete=[("switches", name)] + [("ports", pid) for pid in gone])
             del self.switches[name]
-            self.runtime.connected.discard(name)
-            self.runtime.settled.discard(name)
-            self.runtime.unsettled.pop(name, None)
-            self.runtime.unswept.pop(name, None)
-            self.runtime.ofports.pop(name, None)
-            self.changed(*{p.network for p in self.ports.values() if p.switch == name})
+            for held in (self.runtime.connected, self.runtime.settled):
+                held.discard(name)
+            for held in (self.runtime.unsettled, self.runtime.unswept, self.runtime.ofports):
+                held.pop(name, None)
+            self.changed(*{self._drop_port(pid).network for pid in gone})
