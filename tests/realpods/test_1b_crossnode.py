@@ -3,6 +3,8 @@ values), and pods pinned to different nodes share a link layer through the VXLAN
 pods, over the nodes' underlay (isolation and broadcast across nodes: test_3_isolation)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.polling import wait_for
@@ -10,6 +12,12 @@ from tests.realpods.conftest import NODE_NAMES, Cluster, l2network, pod_manifest
 
 pytestmark = pytest.mark.skipif(len(NODE_NAMES) < 3, reason="needs the cluster of 3 nodes")
 ONE, TWO, THREE = NODE_NAMES[:3]
+
+
+def _mtu(cluster: Cluster, node: str, ifname: str) -> int:
+    """A link's MTU in a node's network namespace (its /sys is the host's)."""
+    out = cluster.on_node("ip", "-o", "link", "show", "dev", ifname, node=node).stdout
+    return int(re.search(r" mtu (\d+) ", out).group(1))
 
 
 def test_every_switch_has_a_tunnel_to_every_other_node(l2sm: Cluster):
@@ -21,10 +29,8 @@ def test_every_switch_has_a_tunnel_to_every_other_node(l2sm: Cluster):
         assert set(switches[node]["tunnels"]) == set(l2sm.nodes) - {node}, switches[node]
     # the VXLAN devices fit the nodes' underlay (eth0, MTU 1500): 1450, so that no encapsulated frame exceeds it
     for node in l2sm.nodes:
-        underlay = l2sm.on_node("cat", "/sys/class/net/eth0/mtu", node=node).stdout.strip()
         for peer in set(l2sm.nodes) - {node}:
-            mtu = l2sm.on_node("cat", f"/sys/class/net/vx-{peer}/mtu", node=node).stdout.strip()
-            assert (underlay, mtu) == ("1500", "1450"), (node, peer)
+            assert (_mtu(l2sm, node, "eth0"), _mtu(l2sm, node, f"vx-{peer}")) == (1500, 1450), (node, peer)
 
 
 @pytest.fixture(scope="module")
