@@ -96,6 +96,11 @@ def register(sub) -> None:
     attach.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster account, then KUBECONFIG)")
     attach.add_argument("--plugin", default="/opt/cni/bin/l2sm-cni",
                         help="the node's l2sm-cni executable (default /opt/cni/bin/l2sm-cni)")
+    attach.add_argument("--peers-from-nodes", metavar="RUN_DIR",
+                        help="also keep the switch of this OVS run directory tunnelled to every other node of the "
+                             "cluster (from the Node objects: a node that joins or leaves needs no restart)")
+    attach.add_argument("--rest", help="controller REST URL, where the switch registers its tunnels "
+                                       "(with --peers-from-nodes)")
     attach.set_defaults(func=_node_attach)
 
 
@@ -138,7 +143,12 @@ def _node_attach(args) -> int:
     from osm_l2sm.k8s.node_attach import run_node_attach
 
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    run_node_attach(args.node, args.kubeconfig, args.plugin)
+    from osm_l2sm.errors import L2smError
+
+    if args.peers_from_nodes and not args.rest:
+        raise L2smError("--peers-from-nodes needs --rest")
+    run_node_attach(args.node, args.kubeconfig, args.plugin, args.peers_from_nodes, args.rest,
+                    os.environ.get(TOKEN_ENV))
     return 0
 
 

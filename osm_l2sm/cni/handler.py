@@ -178,7 +178,9 @@ class Handler:
     def announce(self, host_ifs=None) -> list[str]:
         """Register again the ports of this node's attachments (``host_ifs``, default all) with the controller,
         which may have started empty; returns those to try again later (their network is not there yet, or the
-        controller did not answer). One whose interface left the bridge is not announced: DEL or GC removes it."""
+        controller did not answer). One whose interface left the bridge is not announced: DEL or GC removes it. One
+        whose host end is gone (its pod went while no daemon answered the DEL, a node that left and joined again)
+        is torn down instead: its port is released, not announced."""
         on_bridge = set(port_names(self.ovs, self.node.bridge))
         later = []
         for host_if, rec in self.attachments.items():
@@ -187,6 +189,9 @@ class Handler:
             with self.lock:
                 if self.attachments.get(host_if) != rec:
                     continue  # deleted or attached again meanwhile: that request told the controller
+                if not link.host_end_exists(host_if):
+                    self._teardown(host_if, rec.netns, rec.ifname)
+                    continue
                 mac = rec.mac or _pod_mac(rec)
                 try:
                     self.client.attach_port(rec.network, self.node.switch, host_if, mac=mac, ips=rec.ips)

@@ -48,10 +48,11 @@ class Registrations:
         with self.lock:
             if name not in self.switches:
                 raise L2smError(f"no switch named {name}", 404)
-            self._journal(delete=[("switches", name)])
+            gone = [pid for pid, port in self.ports.items() if port.switch == name]  # its node's ports go with it
+            self._journal(delete=[("switches", name)] + [("ports", pid) for pid in gone])
             del self.switches[name]
             session = self.runtime.forget(name)
-            self.changed(*{p.network for p in self.ports.values() if p.switch == name})
+            self.changed(*{self._drop_port(pid).network for pid in gone})
             return session
 
     def switch_by_dpid(self, dpid: str) -> str | None:

@@ -231,5 +231,13 @@ def multus_attached(pod: dict) -> set[str]:
         return set()
 
 
-def run_node_attach(node: str, kubeconfig: str | None = None, plugin: str = DEFAULT_PLUGIN) -> None:
-    NodeAttach(node, api_client(kubeconfig), plugin).run()
+def run_node_attach(node: str, kubeconfig: str | None = None, plugin: str = DEFAULT_PLUGIN,
+                    peers_run_dir: str | None = None, rest: str | None = None, token: str | None = None) -> None:
+    """Attach and detach forever; with ``peers_run_dir``, also keep the switch of that OVS run directory's tunnels
+    to every other node (:mod:`.node_peers`), registered at the controller ``rest``."""
+    api = api_client(kubeconfig)
+    if peers_run_dir:
+        from .node_peers import start_node_peers
+
+        start_node_peers(node, api, peers_run_dir, rest, token)
+    NodeAttach(node, api, plugin).run()

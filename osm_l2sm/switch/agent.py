@@ -65,14 +65,14 @@ def connect_controller(ovs: OvsInstance, node: str, controller: str, tls: tuple[
 
 
 def add_tunnel(ovs: OvsInstance, node: str, peer: str, local_ip: str, peer_ip: str, underlay_dev: str,
-               bridge: str = DEFAULT_BRIDGE, mtu: int = 1500, netns: str | None = None) -> str:
+               bridge: str = DEFAULT_BRIDGE, mtu: int | None = None, netns: str | None = None) -> str:
     """The tunnel to a peer node of the cluster; returns its interface name."""
     return ensure_tunnel(ovs, bridge, peer, local_ip, peer_ip, underlay_dev, vni=pair_vni(node, peer), mtu=mtu,
                          netns=netns)
 
 
 def add_domain_links(ovs: OvsInstance, node: str, links: DomainLinks, bridge: str = DEFAULT_BRIDGE,
-                     mtu: int = 1500, netns: str | None = None) -> dict[str, str]:
+                     mtu: int | None = None, netns: str | None = None) -> dict[str, str]:
     """One link per peer cluster, to that cluster's edge; returns {peer cluster: interface}."""
     return {cluster: ensure_tunnel(ovs, bridge, f"d-{cluster}", links.local_ip, ip, links.dev,
                                    vni=pair_vni(node, edge), mtu=mtu, netns=netns)
@@ -110,7 +110,7 @@ def read_record(run_dir: str) -> dict:
 
 def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str, underlay_dev: str,
               peers: dict[str, str] | None = None, bridge: str = DEFAULT_BRIDGE, netns: str | None = None,
-              token: str | None = None, mtu: int = 1500, tls: tuple[str, str, str] | None = None,
+              token: str | None = None, mtu: int | None = None, tls: tuple[str, str, str] | None = None,
               domain: DomainLinks | None = None, register_switch: bool = True) -> dict | None:
     """Start OVS when needed, ensure the bridge, one tunnel per peer (``peers``: name -> address) and, for an edge,
     the domain links; register with the controller unless ``register_switch`` is False (a switch the controller
@@ -132,7 +132,8 @@ def switch_up(node: str, run_dir: str, controller: str, rest: str, local_ip: str
         with record_lock(ovs.run_dir):
             write_json_atomic(_record_path(ovs.run_dir), {  # written first: down must find it
                 "node": node, "bridge": bridge, "netns": netns, "peers": dict(peers),
-                "domain": asdict(domain) if domain else None})
+                "domain": asdict(domain) if domain else None, "local_ip": local_ip, "underlay_dev": underlay_dev,
+                "mtu": mtu})
             tunnels = {peer: add_tunnel(ovs, node, peer, local_ip, ip, underlay_dev, bridge, mtu, netns)
                        for peer, ip in sorted(peers.items())}
             links = add_domain_links(ovs, node, domain, bridge, mtu, netns) if domain else None

@@ -72,6 +72,9 @@ def port_names(ovs: OvsInstance, bridge: str) -> list[str]:
     return ovs.vsctl("list-ports", bridge).split()
 
 
+VXLAN_OVERHEAD = 50  # outer IPv4 20, UDP 8, VXLAN 8 and the inner Ethernet header 14
+
+
 def tunnel_name(peer: str) -> str:
     """``vx-<peer>``, or ``vx-<hash>`` when that would not fit an interface name."""
     name = f"vx-{peer}"
@@ -90,8 +93,9 @@ def _ipr(netns: str | None):
 
 
 def ensure_tunnel(ovs: OvsInstance, bridge: str, peer: str, local_ip: str, remote_ip: str, underlay_dev: str,
-                  vni: int = 4789, dstport: int = 4789, mtu: int = 1500, netns: str | None = None) -> str:
-    """A kernel VXLAN device towards ``remote_ip``, up and plugged into the bridge; returns its name."""
+                  vni: int = 4789, dstport: int = 4789, mtu: int | None = None, netns: str | None = None) -> str:
+    """A kernel VXLAN device towards ``remote_ip``, up and plugged into the bridge; returns its name. Its MTU is
+    ``mtu``, or when None the underlay device's less VXLAN_OVERHEAD: what fits the underlay unfragmented."""
     name = tunnel_name(peer)
     for value in (local_ip, remote_ip):
         try:
@@ -102,6 +106,8 @@ def ensure_tunnel(ovs: OvsInstance, bridge: str, peer: str, local_ip: str, remot
         under = ipr.link_lookup(ifname=underlay_dev)
         if not under:
             raise L2smError(f"underlay device {underlay_dev} not found" + (f" in netns {netns}" if netns else ""))
+        if mtu is None:
+            mtu = ipr.get_links(under[0])[0].get_attr("IFLA_MTU") - VXLAN_OVERHEAD
         wanted = {"IFLA_VXLAN_ID": vni, "IFLA_VXLAN_LOCAL": local_ip, "IFLA_VXLAN_GROUP": remote_ip,
                   "IFLA_VXLAN_PORT": dstport, "IFLA_VXLAN_LINK": under[0]}
         existing = ipr.link_lookup(ifname=name)

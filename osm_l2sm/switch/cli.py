@@ -47,7 +47,8 @@ def register(sub):
     up.add_argument("--peer", action="append", type=_peer, default=[], metavar="NAME=IP",
                     help="a peer node and its underlay address (repeat)")
     up.add_argument("--bridge", default=DEFAULT_BRIDGE, help=f"bridge name (default {DEFAULT_BRIDGE})")
-    up.add_argument("--tunnel-mtu", type=int, default=1500, help="MTU of the VXLAN devices (default 1500)")
+    up.add_argument("--tunnel-mtu", type=int,
+                    help="MTU of the VXLAN devices (default: the underlay device's less 50, the VXLAN overhead)")
     up.add_argument("--domain-peer", action="append", type=_domain_peer, default=[], metavar="CLUSTER=EDGE@IP",
                     help="an edge node's domain link: the peer cluster, its edge's switch name and address (repeat)")
     up.add_argument("--domain-ip", metavar="IP", help="this edge's address on the inter-domain underlay")

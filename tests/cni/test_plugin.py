@@ -343,3 +343,21 @@ def test_del_with_ovs_down_still_removes_the_pod_interface_and_asks_to_retry(sb,
     assert cni(sb, "DEL", config(), pod_ns) == (0, {})
     assert result["interfaces"][0]["name"] not in port_names(ovs, BRIDGE)
     assert not any(p["interface"] == result["interfaces"][0]["name"] for p in sb.controller_client().list_ports())
+
+
+def test_an_attachment_whose_host_end_went_without_a_del_is_released_not_announced_again(sb, pod_ns):
+    """A pod gone while no daemon answered its DEL (a node that left the cluster and joined again): when the node
+    daemon tells the next controller instance its ports, that one is torn down and released, so its address can be
+    given to a new pod."""
+    status, result = cni(sb, "ADD", config(address="10.30.0.7/24"), pod_ns)
+    assert status == 0, result
+    host = result["interfaces"][0]["name"]
+    netns.run(sb.layout.node_netns("node1"), ["ip", "link", "del", host], check=True)  # both ends go
+    sb.restart_controller()  # a new instance: the daemon registers its switch and announces its ports again
+    client = sb.controller_client()
+    wait_for(lambda: host not in {p["interface"] for p in client.list_ports()}, "the gone pod's port released",
+             timeout=60)
+    assert host not in port_names(sb.node_ovs("node1"), BRIDGE)
+    status, result = cni(sb, "ADD", config(address="10.30.0.7/24"), pod_ns, container="ctr2")
+    assert status == 0, result  # the address is free again
+    assert cni(sb, "DEL", config(), pod_ns, container="ctr2") == (0, {})

@@ -168,6 +168,22 @@ def test_switches_register_update_unregister_and_topology(controller, client):
     assert raw(controller, "PUT", "/api/v1/switches/node9", data=b"{{").status_code == 400
 
 
+def test_an_unregistered_switch_releases_its_ports_and_their_addresses(controller, client):
+    """A node removed from the cluster: its switch unregistered, the ports of its pods go too (and survive a
+    restart gone), the other switch's stay, and the addresses are free again."""
+    client.create_network("blue", "10.0.0.0/24")
+    client.register_switch("node1", "00000000000000a1", {"node2": "vx-node2"})
+    client.register_switch("node2", "00000000000000a2", {"node1": "vx-node1"})
+    client.attach_port("blue", "node1", "p1", "02:00:00:00:00:01", ["10.0.0.1/24"])
+    client.attach_port("blue", "node2", "p2", "02:00:00:00:00:02", ["10.0.0.2/24"])
+    client.unregister_switch("node2")
+    assert [p["id"] for p in client.list_ports()] == ["node1/p1"]
+    controller.kill()
+    controller.start()
+    assert [p["id"] for p in client.list_ports()] == ["node1/p1"]
+    assert client.attach_port("blue", "node1", "p3", "02:00:00:00:00:03", ["10.0.0.2/24"])["ips"] == ["10.0.0.2/24"]
+
+
 def test_unknown_routes_and_methods_are_json_errors(controller):
     assert raw(controller, "GET", "/api/v1/nothing").status_code == 404
     resp = raw(controller, "PATCH", "/api/v1/networks")

@@ -1,9 +1,12 @@
-"""Fixtures of the real-pods tier: a one-node Kubernetes cluster with a real kubelet, containerd, runc and Multus
-(``scripts/k8s-node-cluster``), the project's image built from ``docker/Dockerfile`` (``scripts/build-k8s-node-images``)
-and the stock ``helm install l2sm helm-charts/l2sm``.
+"""Fixtures of the real-pods tier: a Kubernetes cluster of NODES nodes (3; OSM_L2SM_REALPODS_NODES sets it), each
+with a real kubelet, containerd, runc, kube-proxy and Multus (``scripts/k8s-node-cluster up --nodes``), the project's
+image built from ``docker/Dockerfile`` (``scripts/build-k8s-node-images``) and the stock ``helm install l2sm
+helm-charts/l2sm``.
 
-The cluster lives in its own network and mount namespaces, so every command that talks to it (kubectl, helm) runs
-through ``nsenter``. Started once per session, stopped (by pid, with everything it made) even when a test fails.
+Each node lives in its own network and mount namespaces, joined to the others by an underlay, so every command that
+talks to the cluster (kubectl, helm) runs through ``nsenter``. Started once per session, stopped (by pid, with
+everything it made) even when a test fails. A test pins a pod to a node with ``pod_manifest(..., node=...)``; pods
+left unpinned go to node 1, where the single-node tests look.
 """
 from __future__ import annotations
 
@@ -38,6 +41,15 @@ NODE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sche
 RELEASE, RELEASE_NS = "l2sm", "l2sm-system"
 TEST_IMAGE = "localhost/l2sm-testpod:local"
 COMPONENTS = ("controller", "operator", "switch", "cni")
+NODES = int(os.environ.get("OSM_L2SM_REALPODS_NODES", "3"))
+FIRST_NODE = os.environ.get("K8S_NODE_NAME", "k8s-node")  # scripts/k8s-node-cluster's node 1
+NODE_NAMES = [FIRST_NODE] + [f"{FIRST_NODE}-{i}" for i in range(2, NODES + 1)]  # its names for nodes 2, 3, ...
+
+
+def node(i: int) -> str:
+    """Node ``i``'s name (1-based), or the last node's when the cluster has fewer: tests spread their pods with it
+    and still run on a smaller cluster."""
+    return NODE_NAMES[min(i, len(NODE_NAMES)) - 1]
 PROGRESS_LINE = re.compile(r"^[\w-]+ \[\d+/\d+ \d+\.\ds\] ")  # scripts/progress.sh
 
 
@@ -109,6 +121,24 @@ class Cluster:
     def netns(self) -> str:
         return self.env["K8S_NODE_NETNS"]
 
+    @property
+    def nodes(self) -> list[str]:
+        """The nodes' names, node 1 first."""
+        return self.env.get("K8S_NODES", self.env["K8S_NODE_NAME"]).split(",")
+
+    def node_env(self, node: int | str, key: str) -> str:
+        """Node ``node``'s setting ``key`` (NAME, NETNS, MNT, IP, CONTAINERD_ADDRESS); ``node``: 1-based or a name."""
+        index = node if isinstance(node, int) else self.nodes.index(node) + 1
+        return self.env[f"K8S_NODE_{index}_{key}"]
+
+    def node_of(self, pod: str, namespace: str = "default") -> str:
+        return self.get("pod", pod, namespace)["spec"]["nodeName"]
+
+    def ctr(self, *args, node: int | str = 1, check: bool = True):
+        """``ctr`` on a node's containerd (namespace k8s.io)."""
+        return self.on_node("ctr", "--address", self.node_env(node, "CONTAINERD_ADDRESS"), "-n", "k8s.io", *args,
+                            node=node, check=check)
+
     def _in_netns(self, *args) -> list[str]:
         return ["nsenter", f"--net=/run/netns/{self.netns}", *map(str, args)]
 
@@ -123,11 +153,13 @@ class Cluster:
                                    f"HELM_DATA_HOME={helm_home}/data", CACHE / "bin" / "helm", *args),
                    timeout=timeout, check=check)
 
-    def on_node(self, *args, timeout: float = 60, check: bool = True, input: str | None = None, env=None):
-        """A command in the node's network and mount namespaces with a node's plain environment, as the runtime
-        runs CNI plugins."""
+    def on_node(self, *args, timeout: float = 60, check: bool = True, input: str | None = None, env=None,
+                node: int | str = 1):
+        """A command in a node's (node 1's unless told) network and mount namespaces with a node's plain
+        environment, as the runtime runs CNI plugins."""
         base = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        return run("nsenter", f"--net=/run/netns/{self.netns}", f"--mount={self.env['K8S_NODE_MNT']}",
+        return run("nsenter", f"--net=/run/netns/{self.node_env(node, 'NETNS')}",
+                   f"--mount={self.node_env(node, 'MNT')}",
                    "env", "-i", *[f"{k}={v}" for k, v in {**base, **(env or {})}.items()], *args,
                    timeout=timeout, check=check, input=input)
 
@@ -153,17 +185,32 @@ class Cluster:
     def annotations(self, pod: str, namespace: str = "default") -> dict:
         return (self.get("pod", pod, namespace) or {}).get("metadata", {}).get("annotations") or {}
 
-    def ovs_ports(self) -> set[str]:
-        """Ports of the node's L2S-M bridge, read in the switch pod."""
-        out = self.kubectl("-n", RELEASE_NS, "exec", f"daemonset/{RELEASE}-switch", "--", "ovs-vsctl",
-                           "list-ports", "br-l2sm").stdout
-        return set(out.split())
+    def switch_pod(self, node: int | str = 1) -> str:
+        """The name of the running switch pod of a node (not one being deleted)."""
+        name = self.node_env(node, "NAME")
+        items = json.loads(self.kubectl("-n", RELEASE_NS, "get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE},"
+                                        "app.kubernetes.io/component=switch", "--field-selector",
+                                        f"spec.nodeName={name},status.phase=Running", "-o", "json").stdout)["items"]
+        found = [p["metadata"]["name"] for p in items if not p["metadata"].get("deletionTimestamp")]
+        assert len(found) == 1, f"running switch pods on {name}: {found}"
+        return found[0]
 
-    def host_ends(self) -> set[str]:
-        """The node's veth ends of L2S-M interfaces (l2<hash>)."""
-        out = self.on_node("ip", "-o", "link", "show").stdout
-        return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
-                if line.split(":")[1].strip().startswith("l2")}
+    def ovs_ports(self, node: int | str | None = None) -> set[str]:
+        """Ports of a node's L2S-M bridge (every node's when None), read in its switch pod."""
+        ports: set[str] = set()
+        for each in ([node] if node is not None else range(1, len(self.nodes) + 1)):
+            ports |= set(self.kubectl("-n", RELEASE_NS, "exec", self.switch_pod(each), "-c", "switch", "--",
+                                      "ovs-vsctl", "list-ports", "br-l2sm").stdout.split())
+        return ports
+
+    def host_ends(self, node: int | str | None = None) -> set[str]:
+        """A node's veth ends of L2S-M interfaces (l2<hash>; every node's when None)."""
+        ends: set[str] = set()
+        for each in ([node] if node is not None else range(1, len(self.nodes) + 1)):
+            out = self.on_node("ip", "-o", "link", "show", node=each).stdout
+            ends |= {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
+                     if line.split(":")[1].strip().startswith("l2")}
+        return ends
 
     def controller_get(self, path: str):
         """GET /api/v1/<path> of the controller, in the controller pod, with its token."""
@@ -201,7 +248,7 @@ def k8s_node(pytestconfig):
     keep = os.environ.get("OSM_L2SM_REALPODS_KEEP") == "1"  # debugging: leave the cluster up, reuse it next time
     try:
         if not (keep and Path(CACHE / "k8s-node" / "run" / "holder.pid").exists()):
-            run_showing_progress(pytestconfig, SCRIPTS / "k8s-node-cluster", "up", timeout=900)
+            run_showing_progress(pytestconfig, SCRIPTS / "k8s-node-cluster", "up", "--nodes", NODES, timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
         timings = Path(env["K8S_NODE_RUN"], "timings").read_text().split()
@@ -241,15 +288,17 @@ def l2sm(k8s_node: Cluster) -> Cluster:
     return k8s_node
 
 
-def pod_manifest(name: str, annotation: str | None, labelled: bool = True, command: str = "sleep infinity") -> dict:
-    """A pod of the test image asking for L2S-M networks the way upstream's examples do."""
+def pod_manifest(name: str, annotation: str | None, labelled: bool = True, command: str = "sleep infinity",
+                 node: str = FIRST_NODE) -> dict:
+    """A pod of the test image asking for L2S-M networks the way upstream's examples do, pinned to ``node`` with a
+    nodeSelector."""
     metadata: dict = {"name": name}
     if labelled:
         metadata["labels"] = {"l2sm": "true"}
     if annotation is not None:
         metadata["annotations"] = {"l2sm/networks": annotation}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-            "spec": {"terminationGracePeriodSeconds": 1,
+            "spec": {"terminationGracePeriodSeconds": 1, "nodeSelector": {"kubernetes.io/hostname": node},
                      "containers": [{"name": "main", "image": TEST_IMAGE, "imagePullPolicy": "Never",
                                      "command": ["sh", "-c", command],
                                      "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}}]}}

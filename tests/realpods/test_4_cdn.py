@@ -1,5 +1,6 @@
 """The reference CDN service on real pods: the three KNF charts of ``descriptors/`` installed with Helm with the values
-``osm-l2sm plan`` gives them, then the checks of OSM PoC 14 (``cdn_checks``)."""
+``osm-l2sm plan`` gives them, each KNF on its own node (a nodeSelector), then the checks of OSM PoC 14
+(``cdn_checks``)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 
 from tests.realpods import cdn_checks
 from tests.realpods.cdn_checks import SIZE_MIB, Cdn, planned_addresses
-from tests.realpods.conftest import ROOT, TEST_IMAGE, Cluster, l2network
+from tests.realpods.conftest import ROOT, TEST_IMAGE, Cluster, l2network, node
 from tests.realpods.timings import report_timing
 
 
@@ -29,9 +30,9 @@ def cdn(l2sm: Cluster, tmp_path_factory):
     l2sm.apply(*[l2network(n["name"], n["cidr"]) for n in plan["networks"]])
     values_dir = tmp_path_factory.mktemp("cdn-values")
     started = time.monotonic()
-    for kdu in plan["kdus"]:
+    for i, kdu in enumerate(plan["kdus"], start=1):
         values = Path(values_dir, f"{kdu['kdu']}.json")
-        values.write_text(json.dumps(kdu["values"]))
+        values.write_text(json.dumps({**kdu["values"], "nodeSelector": {"kubernetes.io/hostname": node(i)}}))
         repository, tag = TEST_IMAGE.rsplit(":", 1)
         size = ["--set", f"content.sizeMiB={SIZE_MIB}"] if kdu["kdu"] == "content-server" else []  # its key only
         l2sm.helm("install", kdu["kdu"], Path(kdu["chart"]).resolve(), "-f", values,
@@ -40,7 +41,9 @@ def cdn(l2sm: Cluster, tmp_path_factory):
     service = Cdn(l2sm, "default", {k["kdu"]: f"app.kubernetes.io/instance={k['kdu']}" for k in plan["kdus"]},
                   planned_addresses(plan["kdus"]))
     service.wait_until_serving()
-    report_timing(f"CDN service up {time.monotonic() - started:.0f} s after the first helm install")
+    placed = {kdu: l2sm.node_of(service.pod(kdu)) for kdu in service.selectors}
+    assert len(set(placed.values())) == min(3, len(l2sm.nodes)), placed
+    report_timing(f"CDN service up {time.monotonic() - started:.0f} s after the first helm install; KNFs on {placed}")
     yield service
     for kdu in plan["kdus"]:
         l2sm.helm("uninstall", kdu["kdu"], "--wait", "--timeout", "120s", check=False)

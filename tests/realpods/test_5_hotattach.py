@@ -1,11 +1,11 @@
 """Attach and detach on a running pod by editing its ``l2sm/networks`` annotation: the interface appears with its
-address and carries traffic, then goes with its ports."""
+address and carries traffic to its peer on another node, then goes with its ports."""
 from __future__ import annotations
 
 import pytest
 
 from tests.polling import wait_for
-from tests.realpods.conftest import Cluster, ipv4_of, l2network, pod_manifest, workload
+from tests.realpods.conftest import Cluster, ipv4_of, l2network, node, pod_manifest, workload
 
 BOTH = '[{"name": "hot-a", "ips": ["10.40.0.1/24"]}, {"name": "hot-b", "ips": ["10.41.0.1/24"]}]'
 
@@ -15,7 +15,7 @@ def hot(l2sm: Cluster):
     with workload(l2sm, l2network("hot-a", "10.40.0.0/24"), l2network("hot-b", "10.41.0.0/24"),
                   pod_manifest("hot-1", '[{"name": "hot-a", "ips": ["10.40.0.1/24"]}]'),
                   pod_manifest("hot-2", '[{"name": "hot-a", "ips": ["10.40.0.2/24"]}, '
-                                        '{"name": "hot-b", "ips": ["10.41.0.2/24"]}]')) as cluster:
+                                        '{"name": "hot-b", "ips": ["10.41.0.2/24"]}]', node=node(2))) as cluster:
         yield cluster
 
 

@@ -26,7 +26,7 @@ from tests.osm_real.osm_real_kit import (LOCAL, lcm_install_kdus, lcm_uninstall_
 from tests.osm_real.real_packages import corpus_dir, instantiate
 from tests.polling import wait_for
 from tests.realpods.cdn_checks import CHECKS, KDUS, SIZE_MIB, Cdn, back_to, footprint, planned_addresses
-from tests.realpods.conftest import CACHE, RELEASE, RELEASE_NS, ROOT, TEST_IMAGE, Cluster, pod_manifest
+from tests.realpods.conftest import CACHE, RELEASE, RELEASE_NS, ROOT, TEST_IMAGE, Cluster, node, pod_manifest
 from tests.realpods.timings import report_timing
 
 pytestmark = pytest.mark.osm_real
@@ -91,13 +91,14 @@ def osm(l2sm: Cluster, tmp_path_factory):
 
 def _config() -> dict:
     """What an OSM user gives `osm ns-create --config`: the namespace and the KNFs' own values (images of this
-    cluster, the file size), nothing of L2S-M's."""
+    cluster, the file size, each KNF on its own node), nothing of L2S-M's."""
     repository, tag = TEST_IMAGE.rsplit(":", 1)
     image = {"repository": repository, "tag": tag, "pullPolicy": "Never"}
     return {"k8s-namespace": NAMESPACE, "additionalParamsForVnf": [
         {"member-vnf-index": member, "additionalParamsForKdu": [{"kdu_name": kdu, "additionalParams": {
-            "image": image, **({"content": {"sizeMiB": SIZE_MIB}} if kdu == "content-server" else {})}}]}
-        for kdu, member in MEMBERS.items()]}
+            "image": image, "nodeSelector": {"kubernetes.io/hostname": node(i)},
+            **({"content": {"sizeMiB": SIZE_MIB}} if kdu == "content-server" else {})}}]}
+        for i, (kdu, member) in enumerate(MEMBERS.items(), start=1)]}
 
 
 def _diagnostics(service: Cdn) -> str:
@@ -145,9 +146,11 @@ def test_stock_osm_ns_create_runs_the_cdn_on_real_pods_and_termination_leaves_no
         service.wait_until_serving()
         # the charts got no L2S-M value: the cache's route to the content side came with its attachment
         assert "10.0.2.0/24 via 10.0.1.1 dev net1" in service.exec("cdn-cache", "ip -4 route").stdout
+        placed = {kdu: cluster.node_of(service.pod(kdu), NAMESPACE) for kdu in KDUS}
+        assert len(set(placed.values())) == min(3, len(cluster.nodes)), placed
         run_checks(service)
         report_timing(f"CDN service in OSM mode: NBI ns-create to every seed check passed "
-                      f"{time.monotonic() - started:.0f} s")
+                      f"{time.monotonic() - started:.0f} s; KNFs on {placed}")
     finally:
         if kdus:
             lcm_uninstall_kdus(lcm, bin_dir, osm["nbi_run"], kdus, netns=cluster.netns)

@@ -9,7 +9,7 @@ import time
 
 from tests.pinger import Pinger
 from tests.polling import wait_for
-from tests.realpods.conftest import CACHE, RELEASE_NS, Cluster, l2network, pod_manifest, workload
+from tests.realpods.conftest import CACHE, RELEASE_NS, Cluster, l2network, node, pod_manifest, workload
 from tests.realpods.timings import report_timing
 
 SELECTOR = "app.kubernetes.io/component=controller"
@@ -36,9 +36,9 @@ def controller_pod(cluster: Cluster) -> tuple[str, bool] | None:
 
 def test_a_deleted_controller_pod_is_rebuilt_without_losing_a_ping(l2sm: Cluster):
     with workload(l2sm, l2network("rb-net", "10.50.0.0/24"), l2network("rb-other", "10.51.0.0/24"),
-                  pod_manifest("rb-1", '[{"name": "rb-net", "ips": ["10.50.0.1/24"]}]'),
-                  pod_manifest("rb-2", '[{"name": "rb-net", "ips": ["10.50.0.2/24"]}]'),
-                  pod_manifest("rb-3", '[{"name": "rb-other", "ips": ["10.51.0.3/24"]}]')) as cluster:
+                  pod_manifest("rb-1", '[{"name": "rb-net", "ips": ["10.50.0.1/24"]}]', node=node(1)),
+                  pod_manifest("rb-2", '[{"name": "rb-net", "ips": ["10.50.0.2/24"]}]', node=node(2)),
+                  pod_manifest("rb-3", '[{"name": "rb-other", "ips": ["10.51.0.3/24"]}]', node=node(3))) as cluster:
         assert "1 received" in cluster.exec("rb-1", "ping", "-c", "1", "-W", "2", "10.50.0.2").stdout
         before = wait_for(lambda: (v := views(cluster)) and all(
             s["flows"] == "acknowledged" for n in v["networks"] for s in n["switches"].values()) and v,
@@ -64,7 +64,7 @@ def test_a_deleted_controller_pod_is_rebuilt_without_losing_a_ping(l2sm: Cluster
                       f"answered, {lost} lost")
         assert lost == 0, "".join(pinger.lines[-20:])
 
-        cluster.apply(pod_manifest("rb-4", '[{"name": "rb-net", "ips": ["10.50.0.4/24"]}]'))
+        cluster.apply(pod_manifest("rb-4", '[{"name": "rb-net", "ips": ["10.50.0.4/24"]}]', node=node(3)))
         try:
             cluster.wait_ready("rb-4", timeout=120)
             assert "1 received" in cluster.exec("rb-4", "ping", "-c", "1", "-W", "2", "10.50.0.1").stdout

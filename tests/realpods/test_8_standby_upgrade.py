@@ -12,7 +12,8 @@ import pytest
 
 from osm_l2sm.controller.leader import LEADER_LABEL
 from tests.polling import wait_for
-from tests.realpods.conftest import ROOT, RELEASE, RELEASE_NS, Cluster, l2network, pod_manifest, workload
+from tests.realpods.conftest import (NODE_NAMES, ROOT, RELEASE, RELEASE_NS, Cluster, l2network, node, pod_manifest,
+                                     workload)
 from tests.realpods.timings import report_timing
 
 CHART = ROOT / "helm-charts" / "l2sm"
@@ -81,29 +82,42 @@ def attach_time(cluster: Cluster, name: str, created: float) -> float:
 
 @pytest.fixture(scope="module")
 def pair(l2sm: Cluster):
+    """keep-a (node 1) and keep-b (node 2), the pair of every test here; keep-c (node 2) and keep-d (node 3), a pair
+    away from node 1."""
     with workload(l2sm, l2network("keep-net", "10.50.0.0/24"),
-                  pod_manifest("keep-a", '[{"name": "keep-net", "ips": ["10.50.0.1/24"]}]'),
-                  pod_manifest("keep-b", '[{"name": "keep-net", "ips": ["10.50.0.2/24"]}]')) as cluster:
-        wait_for(lambda: cluster.exec("keep-a", "ping", "-c", "1", "-W", "1", "10.50.0.2", check=False)
-                 .returncode == 0, "keep-a reaches keep-b", timeout=60)
+                  pod_manifest("keep-a", '[{"name": "keep-net", "ips": ["10.50.0.1/24"]}]', node=node(1)),
+                  pod_manifest("keep-b", '[{"name": "keep-net", "ips": ["10.50.0.2/24"]}]', node=node(2)),
+                  pod_manifest("keep-c", '[{"name": "keep-net", "ips": ["10.50.0.3/24"]}]', node=node(2)),
+                  pod_manifest("keep-d", '[{"name": "keep-net", "ips": ["10.50.0.4/24"]}]', node=node(3))) as cluster:
+        for pod, peer in (("keep-a", "10.50.0.2"), ("keep-c", "10.50.0.4")):
+            wait_for(lambda p=pod, a=peer: cluster.exec(p, "ping", "-c", "1", "-W", "1", a, check=False)
+                     .returncode == 0, f"{pod} reaches {peer}", timeout=60)
         yield cluster
 
 
+def switch_ready_on(cluster: Cluster, name: str) -> bool:
+    found = [p for p in pods(cluster, "app.kubernetes.io/component=switch") if p["spec"].get("nodeName") == name]
+    return len(found) == 1 and all(c.get("ready") for c in found[0]["status"].get("containerStatuses", [])) \
+        and bool(found[0]["status"].get("containerStatuses"))
+
+
 def test_a_switch_pod_restarted_on_purpose_keeps_its_node_talking(pair: Cluster):
-    """First, while the controller holds every fact: the new pod's switch registers again and is resynced."""
-    [switch] = pods(pair, f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=switch")
+    """First, while the controller holds every fact: the new pod's switch registers again and is resynced. Node 1's
+    switch pod goes: keep-a (node 1) recovers when it is back; the pair of nodes 2 and 3 loses nothing."""
+    switch = pair.switch_pod(1)
     start_pinging(pair, "keep-a", "10.50.0.2", 60)
+    start_pinging(pair, "keep-c", "10.50.0.4", 60)
     time.sleep(2)
     deleted = time.monotonic()
-    pair.kubectl("-n", RELEASE_NS, "delete", "pod", switch["metadata"]["name"], "--wait=true", "--timeout=120s",
-                 timeout=180)
-    wait_for(lambda: (p := pods(pair, "app.kubernetes.io/component=switch")) and all(
-        c.get("ready") for c in p[0]["status"].get("containerStatuses", [])) and p, "the new switch pod Ready",
-        timeout=240, interval=1)
+    pair.kubectl("-n", RELEASE_NS, "delete", "pod", switch, "--wait=true", "--timeout=120s", timeout=180)
+    wait_for(lambda: switch_ready_on(pair, NODE_NAMES[0]), "the new switch pod Ready", timeout=240, interval=1)
     ready = time.monotonic() - deleted
     sent, lost = ping_result(pair, "keep-a", 60)
+    far_sent, far_lost = ping_result(pair, "keep-c", 60)
     report_timing(f"switch pod restart: new pod Ready {ready:.0f} s after the delete; {lost} of {sent} pings at "
-                  "10 ms lost")
+                  f"10 ms lost by its node's pod; {far_lost} of {far_sent} by a pair of two other nodes")
+    if len(NODE_NAMES) >= 3:
+        assert far_lost == 0, f"a pair away from the restarted switch lost {far_lost} of {far_sent} pings"
     assert pair.exec("keep-a", "ping", "-c", "3", "-W", "2", "10.50.0.2", check=False).returncode == 0, \
         "the pair talks again after the switch pod's restart, without its pods restarted"
     assert pair.get("pod", "keep-a")["status"]["containerStatuses"][0]["restartCount"] == 0
@@ -118,10 +132,10 @@ def test_a_standby_controller_takes_over_from_a_killed_leader(pair: Cluster):
         time.sleep(2)
         container = pair.get("pod", first, RELEASE_NS)["status"]["containerStatuses"][0]["containerID"]
         killed = time.monotonic()
-        pair.on_node("ctr", "--address", pair.env["CONTAINERD_ADDRESS"], "-n", "k8s.io", "tasks", "kill", "-s",
-                     "SIGKILL", container.split("://", 1)[1])
+        pair.ctr("tasks", "kill", "-s", "SIGKILL", container.split("://", 1)[1],
+                 node=pair.node_of(first, RELEASE_NS))
         pair.kubectl("-n", RELEASE_NS, "delete", "pod", first, "--grace-period=0", "--force", "--wait=false")
-        pair.apply(pod_manifest("keep-late", "keep-net"))  # created while no replica leads
+        pair.apply(pod_manifest("keep-late", "keep-net", node=node(3)))  # created while no replica leads
         try:
             second = wait_for(lambda: (name := leader(pair)) not in (None, first) and name, "a new leader",
                               timeout=60, interval=0.2)
@@ -143,8 +157,8 @@ def test_helm_upgrade_to_a_new_tag_rolls_controller_and_operator_while_pairs_tal
     [controller] = pods(pair, CONTROLLER)
     image = controller["status"]["containerStatuses"][0]["image"]  # as containerd names it
     repository = image.rsplit(":", 1)[0]
-    pair.on_node("ctr", "--address", pair.env["CONTAINERD_ADDRESS"], "-n", "k8s.io", "images", "tag", "--force",
-                 image, f"{repository}:0.1.0-next")
+    for node in pair.nodes:  # the new pods may go to any node
+        pair.ctr("images", "tag", "--force", image, f"{repository}:0.1.0-next", node=node)
     start_pinging(pair, "keep-a", "10.50.0.2", 60)
     digest = start_transfer(pair, "keep-a", "keep-b", "10.50.0.2")
     started = time.monotonic()

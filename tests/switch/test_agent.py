@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import random
 import secrets
 import signal
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -204,3 +206,35 @@ def test_controller_exits_cleanly_on_sigterm_and_keeps_its_state(tmp_path):
         assert [n["name"] for n in proc.client().list_networks()] == ["blue"]
     finally:
         proc.stop()
+
+
+def test_set_peers_adds_and_removes_tunnels_at_the_underlays_mtu_and_registers_them(node):
+    """A node joined and one left: the running switch's tunnels follow with nothing restarted; the VXLAN devices
+    get the underlay's MTU less the VXLAN overhead (ul0: 1500 -> 1450)."""
+    ns, run_dir, name = node["ns"], node["run_dir"], node["name"]
+    client = node["controller"].client()
+    of_target = f"tcp:{node['gateway']}:{node['controller'].of_listen.rsplit(':', 1)[1]}"
+    up = osm_l2sm(ns, "switch", "up", "--node", name, "--run-dir", run_dir, "--controller", of_target,
+                  "--rest", node["controller"].url, "--local-ip", node["ip"], "--underlay-dev", "ul0",
+                  "--peer", "peer-a=10.255.0.1", "--peer", "peer-b=10.255.0.2")
+    assert up.returncode == 0, up.stderr
+    ovs = OvsInstance(run_dir)
+    pids = open(os.path.join(run_dir, "ovs-vswitchd.pid")).read()
+    assert sh("cat", "/sys/class/net/vx-peer-a/mtu", ns=ns).stdout.strip() == "1450"
+
+    # in the node's namespace, as node-attach runs beside the switch
+    peers = {"peer-b": "10.255.0.2", "peer-c": "10.255.0.3", name: node["ip"]}
+    done = sh(sys.executable, "-c", "import json, sys; from osm_l2sm.switch import set_peers; "
+              "print(json.dumps([sorted(s) for s in set_peers(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3])]))",
+              run_dir, json.dumps(peers), node["controller"].url, ns=ns)
+    assert json.loads(done.stdout) == [["peer-c"], ["peer-a"]], done.stderr
+    assert sorted(ovs.vsctl("list-ports", "br-l2sm").split()) == ["vx-peer-b", "vx-peer-c"]
+    links = sh("ip", "-o", "-d", "link", ns=ns).stdout
+    assert "vx-peer-a" not in links and "remote 10.255.0.3" in links
+    assert sh("cat", "/sys/class/net/vx-peer-c/mtu", ns=ns).stdout.strip() == "1450"
+    assert client.list_switches()[0]["tunnels"] == {"peer-b": "vx-peer-b", "peer-c": "vx-peer-c"}
+    assert open(os.path.join(run_dir, "ovs-vswitchd.pid")).read() == pids  # nothing restarted
+    # a switch brought down removes the tunnels set_peers made too
+    down = osm_l2sm(ns, "switch", "down", "--node", name, "--run-dir", run_dir, "--rest", node["controller"].url)
+    assert down.returncode == 0, down.stderr
+    assert "vx-" not in sh("ip", "-o", "link", ns=ns).stdout
