@@ -23,6 +23,9 @@ if REPO not in sys.path:
 
 from tests.controllers import controller, controller_token  # noqa: E402,F401 (the one controller fixture)
 
+# the real-pods cluster's fixtures, one bring-up for every tier that uses it
+pytest_plugins = ["tests.realpods.cluster_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -24,7 +24,7 @@ for folder in (ROOT, ROOT / "tests" / "osm_real", Path(__file__).parent):
 from osm_full_kit import prepare_full_osm, start_full_osm, start_lcm, stop_full_osm  # noqa: E402
 from osm_real_kit import prepare_osm_tier  # noqa: E402
 from osmclient_kit import TlsFront, prepare_osmclient  # noqa: E402
-from tests.realpods.conftest import CACHE, RELEASE_NS, k8s_node, l2sm  # noqa: E402,F401
+from tests.realpods.conftest import CACHE, RELEASE_NS  # noqa: E402
 from tests.realpods.test_6_osm_cdn import _forward, _l2sm_with_osm, _node_ip  # noqa: E402
 
 DIST = "/usr/lib/python3/dist-packages"  # where LCM's podLabels script looks for its kustomization.yaml
