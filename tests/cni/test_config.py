@@ -41,7 +41,7 @@ def test_routes_come_from_args_cni_in_the_results_form():
 
 def test_network_defaults_to_name_and_mtu_to_overlay_size():
     netconf = parse_netconf(conf())
-    assert (netconf.network, netconf.mtu) == ("blue", 1450)
+    assert (netconf.network, netconf.mtu) == ("blue", 1442)
 
 
 def test_node_owned_fields_of_a_network_configuration_are_ignored():

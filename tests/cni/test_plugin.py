@@ -28,7 +28,7 @@ def test_add_check_del_round_trip(sb, pod_ns):
     assert pod == {"name": "net1", "mac": pod["mac"], "sandbox": netns.path(pod_ns)}
     assert result["ips"] == [{"address": "10.30.0.1/24", "interface": 1}]
     assert "10.30.0.1/24" in netns.run(pod_ns, ["ip", "-o", "addr", "show", "net1"]).stdout
-    assert "mtu 1450" in netns.run(pod_ns, ["ip", "link", "show", "net1"]).stdout
+    assert "mtu 1442" in netns.run(pod_ns, ["ip", "link", "show", "net1"]).stdout
     assert "tx-checksumming: off" in netns.run(pod_ns, ["ethtool", "-k", "net1"]).stdout
     ports = [p for p in sb.controller_client().list_ports() if p["interface"] == host["name"]]
     assert ports and ports[0]["network"] == "blue" and ports[0]["mac"].lower() == pod["mac"].lower()
