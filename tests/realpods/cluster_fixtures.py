@@ -41,21 +41,25 @@ def k8s_node(pytestconfig):
             run(SCRIPTS / "k8s-node-cluster", "down", timeout=600, check=False)
 
 
-
-@pytest.fixture(scope="session")
-def l2sm(k8s_node: Cluster) -> Cluster:
+def install_l2sm(cluster: Cluster) -> None:
     """The stock ``helm install l2sm helm-charts/l2sm`` with every component Ready; the time from the install to
     Ready is printed."""
     started = time.monotonic()
-    k8s_node.helm("upgrade", "--install", RELEASE, ROOT / "helm-charts" / "l2sm", "-n", RELEASE_NS,
-                  "--create-namespace")
+    cluster.helm("upgrade", "--install", RELEASE, ROOT / "helm-charts" / "l2sm", "-n", RELEASE_NS,
+                 "--create-namespace")
     try:
         for component in COMPONENTS:
-            wait_for(lambda c=component: l2sm_ready(k8s_node, c), f"l2sm {component} Ready", timeout=240, interval=2)
+            wait_for(lambda c=component: l2sm_ready(cluster, c), f"l2sm {component} Ready", timeout=240, interval=2)
     except AssertionError:
-        pods = k8s_node.kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide", check=False).stdout
-        logs = k8s_node.kubectl("-n", RELEASE_NS, "logs", "--all-containers", "--tail=20", "--prefix", "-l",
-                                "app.kubernetes.io/instance=l2sm", check=False).stdout
+        pods = cluster.kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide", check=False).stdout
+        logs = cluster.kubectl("-n", RELEASE_NS, "logs", "--all-containers", "--tail=20", "--prefix", "-l",
+                               "app.kubernetes.io/instance=l2sm", check=False).stdout
         raise AssertionError(f"the l2sm chart did not come up:\n{pods}\n{logs[-4000:]}") from None
     report_timing(f"l2sm chart Ready {time.monotonic() - started:.0f} s after helm install")
+
+
+@pytest.fixture(scope="session")
+def l2sm(k8s_node: Cluster) -> Cluster:
+    """The stock chart installed and Ready (:func:`install_l2sm`); a test that removes it installs it again."""
+    install_l2sm(k8s_node)
     return k8s_node

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from tests.polling import wait_for
-from tests.realpods.conftest import NODE_NAMES, SCRIPTS, Cluster, l2network, pod_manifest, run, workload
+from tests.realpods.conftest import (NODE_NAMES, RELEASE_NS, SCRIPTS, Cluster, l2network, l2sm_ready, pod_manifest,
+                                    run, workload)
 from tests.realpods.test_8_standby_upgrade import ping_result, start_pinging, switch_ready_on
 from tests.realpods.timings import report_timing
 
@@ -25,8 +26,26 @@ def _tunnels_to(cluster: Cluster, peer: str, nodes: list[str]) -> dict[str, bool
     return {n: f"vx-{peer}" in cluster.ovs_ports(n) for n in nodes}
 
 
+def _control_plane_off(cluster: Cluster, node: str) -> None:
+    """The chart's controller and operator moved off ``node`` (cordoned meanwhile): the node that leaves here is a
+    worker; the controller's own pod going away is the rebuild and standby tests' case (test_7, test_8)."""
+    cluster.kubectl("cordon", node)
+    try:
+        for component in ("controller", "operator"):
+            pods = cluster.kubectl("-n", RELEASE_NS, "get", "pods", "-l", f"app.kubernetes.io/component={component}",
+                                   "--field-selector", f"spec.nodeName={node}", "-o", "name").stdout.split()
+            if pods:
+                cluster.kubectl("-n", RELEASE_NS, "delete", *pods, "--wait=true", "--timeout=120s", timeout=180)
+        for component in ("controller", "operator"):
+            wait_for(lambda c=component: l2sm_ready(cluster, c), f"l2sm {component} Ready off {node}", timeout=240,
+                     interval=2)
+    finally:
+        cluster.kubectl("uncordon", node)
+
+
 @pytest.fixture(scope="module")
 def moving(l2sm: Cluster):
+    _control_plane_off(l2sm, THREE)
     with workload(l2sm, l2network("move-net", "10.70.0.0/24"),
                   pod_manifest("move-a", '[{"name": "move-net", "ips": ["10.70.0.1/24"]}]', node=ONE),
                   pod_manifest("move-b", '[{"name": "move-net", "ips": ["10.70.0.2/24"]}]', node=TWO),

@@ -1,8 +1,10 @@
 """Nothing stays behind: deleting the pods releases their controller ports, OVS ports and addresses; removing the
-release removes the data plane from the node. Runs last in the tier (it uninstalls the chart)."""
+release removes the data plane from the node. Runs last in the tier (it uninstalls the chart, then installs it
+again for the session's later tiers)."""
 from __future__ import annotations
 
 from tests.polling import wait_for
+from tests.realpods.cluster_fixtures import install_l2sm
 from tests.realpods.conftest import RELEASE, RELEASE_NS, Cluster, l2network, pod_manifest
 
 PODS = ("leak-a", "leak-b")
@@ -39,3 +41,4 @@ def test_deleting_pods_then_the_release_leaves_nothing(l2sm: Cluster):
     assert not l2sm.host_ends()
     bridges = l2sm.on_node("ip", "-o", "link", "show", "br-l2sm", check=False)
     assert bridges.returncode != 0, bridges.stdout
+    install_l2sm(l2sm)  # the session's chart again, for the tiers after this one (osm_full)
