@@ -36,15 +36,17 @@ def pid_alive(pid: int) -> bool:
 
 
 def stop_process(pid: int, alive: Callable[[], bool] | None = None, grace: float = 5.0,
-                 kill_wait: float = 2.0) -> bool:
+                 kill_wait: float = 2.0, group: bool = False) -> bool:
     """SIGTERM ``pid``, wait up to ``grace`` seconds for ``alive()`` to turn false, else SIGKILL and wait up to
     ``kill_wait`` seconds. ``alive`` (default :func:`pid_alive`) tells whether the pid is still the process meant:
-    a recorded pid may have been reused. True when the process is gone."""
+    a recorded pid may have been reused. ``group``: signal the process group ``pid`` leads (a process started in a
+    session of its own, with its workers). True when the process is gone."""
     alive = alive or (lambda: pid_alive(pid))
+    kill = os.killpg if group else os.kill
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
         if not alive():
             return True
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+            kill(pid, sig)
         wait_until(lambda: not alive(), wait, interval=0.05)
     return not alive()

@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from osm_l2sm.processes import stop_process
 
 from tests.conftest import unavailable
 from tests.ports import free_port
@@ -270,16 +271,7 @@ def stop_full_osm(osm: FullOsm) -> None:
     """Each process by its pid, newest first: SIGTERM, then SIGKILL after a few seconds (NBI's subscription thread
     and RO's workers notice a SIGTERM only between sleeps; FerretDB's SQLite files lose nothing)."""
     for proc in reversed(osm.procs):
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _alive(proc.pid):
-                time.sleep(0.1)
-            if not _alive(proc.pid):
-                break
+        stop_process(proc.pid, grace=5.0, kill_wait=10.0, group=True)
     osm.procs.clear()
 
 

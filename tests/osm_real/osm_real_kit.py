@@ -6,7 +6,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from osm_l2sm.cli import main
+from osm_l2sm.processes import stop_process
 from osm_l2sm.descriptors import load_package
 from osm_l2sm.osm.nbi import RestNbi
 from tests.conftest import unavailable
@@ -136,19 +136,7 @@ def start_nbi(tier: dict, log_dir: Path) -> RealNbi:
 def stop_nbi(nbi: RealNbi) -> None:
     """SIGTERM, then SIGKILL: NBI's subscription thread takes up to 25 s to notice a SIGTERM, and the in-memory
     database loses nothing that is not lost anyway."""
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.kill(nbi.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(nbi.pid, os.WNOHANG)[0]:
-                    return
-            except ChildProcessError:
-                return
-            time.sleep(0.1)
+    stop_process(nbi.pid, grace=3.0, kill_wait=10.0)
 
 
 def nbi_storage(nbi: RealNbi) -> Path:
