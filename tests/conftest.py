@@ -83,20 +83,35 @@ def pytest_terminal_summary(terminalreporter) -> None:
     _tier_summary(terminalreporter)
 
 
+def _tier_of(nodeid: str) -> str:
+    parts = nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+
+
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Each tier's time: its tests' setup, call and teardown, so the fixtures a tier brings up count for it."""
+    tier = _tier_of(report.nodeid)
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
 def _tier_summary(terminalreporter) -> None:
-    """One line per test tier (tests/<tier>/): how many passed, failed and skipped, so CI shows each tier ran."""
+    """One line per test tier (tests/<tier>/): how many passed, failed and skipped, so CI shows each tier ran, and
+    how long the tier took."""
     tiers: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             if outcome != "error" and getattr(report, "when", "call") != "call" and outcome != "skipped":
                 continue
-            parts = report.nodeid.split("/")
-            tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
-            counts = tiers.setdefault(tier, {})
+            counts = tiers.setdefault(_tier_of(report.nodeid), {})
             counts[outcome] = counts.get(outcome, 0) + 1
     if not tiers:
         return
     terminalreporter.section("tests per tier")
     for tier in sorted(tiers):
         counts = tiers[tier]
-        terminalreporter.write_line(f"{tier:<14}" + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
+        outcomes = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+        minutes, seconds = divmod(round(_TIER_SECONDS.get(tier, 0.0)), 60)
+        terminalreporter.write_line(f"{tier:<14}{outcomes:<28}{minutes:3d} min {seconds:02d} s")
