@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.realpods.conftest import RELEASE_NS, Cluster
+from tests.realpods.conftest import NODES, RELEASE_NS, SCRIPTS, Cluster, run
 
 
 def _pods(cluster: Cluster, component: str) -> list[dict]:
@@ -61,3 +61,14 @@ def test_the_plugin_on_the_node_needs_no_cluster_dns(l2sm: Cluster):
     resolv = l2sm.on_node("cat", "/etc/resolv.conf").stdout
     assert "10.96.0.10" not in resolv and "svc.cluster.local" not in resolv, resolv
     assert json.loads(_plugin_add(l2sm, "no-such-network").stdout)["code"] != 11
+
+
+def test_a_second_up_is_refused_and_leaves_the_running_cluster_up(l2sm: Cluster):
+    """`k8s-node-cluster up` while a cluster is up says so and exits non-zero; the cluster stays (it used to be torn
+    down by the failed `up`'s cleanup)."""
+    done = run(SCRIPTS / "k8s-node-cluster", "up", check=False, timeout=60)
+    assert done.returncode != 0 and "a cluster seems to be up" in done.stderr, done.stderr
+    nodes = json.loads(l2sm.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert len(nodes) == int(NODES) and all(
+        c["status"] == "True" for n in nodes for c in n["status"]["conditions"] if c["type"] == "Ready"), nodes
+    assert l2sm.controller_ports() is not None
