@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from osm_l2sm.processes import wait_until
 
 # processes a test may start; a leftover one is a leak (matched on the program name or, for Python, the module)
 PROGRAMS = ("ovs-vswitchd", "ovsdb-server", "kube-apiserver", "etcd", "kubelet", "containerd", "kube-proxy",
@@ -93,9 +94,11 @@ def snapshot(checkout: Path | None = None) -> Snapshot:
 
 def leaks_since(before: Snapshot, checkout: Path | None = None, settle: float = 10.0) -> list[str]:
     """What is new since ``before``, after giving processes that are being stopped ``settle`` seconds to go."""
-    deadline = time.monotonic() + settle
-    while True:
-        found = snapshot(checkout).new_since(before)
-        if not found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.5)
+    found: list[str] = []
+
+    def settled() -> bool:
+        found[:] = snapshot(checkout).new_since(before)
+        return not found
+
+    wait_until(settled, settle, 0.5)
+    return found

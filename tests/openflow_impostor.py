@@ -11,6 +11,8 @@ import struct
 import threading
 import time
 
+from osm_l2sm.processes import wait_until
+
 OFP_VERSION = 4
 HELLO, ECHO_REQUEST, ECHO_REPLY, FEATURES_REQUEST, FEATURES_REPLY = 0, 2, 3, 5, 6
 MULTIPART_REQUEST, MULTIPART_REPLY, BARRIER_REQUEST, BARRIER_REPLY = 18, 19, 20, 21
@@ -24,15 +26,15 @@ class Impostor:
     def __init__(self, host: str, port: int, dpid: str, tls: tuple[str, str, str] | None = None):
         """``tls``: (key, certificate, CA) to present; None for plain TCP."""
         self.dpid = int(dpid, 16)
-        deadline = time.monotonic() + 60
-        while True:  # the controller answers REST before its OpenFlow listener is up
+        def connected() -> socket.socket | None:
             try:
-                raw = socket.create_connection((host, port), timeout=10)
-                break
+                return socket.create_connection((host, port), timeout=10)
             except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+                return None
+
+        raw = wait_until(connected, 60, 0.2)  # the controller answers REST before its OpenFlow listener is up
+        if raw is None:
+            raise ConnectionRefusedError(f"nothing listens for OpenFlow on {host}:{port}")
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False  # OVS does not check the controller's name either, only its CA

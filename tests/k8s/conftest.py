@@ -24,6 +24,7 @@ import requests
 import yaml
 
 from osm_l2sm.k8s.crds import load_manifests
+from osm_l2sm.processes import wait_until
 from tests.ports import free_port
 
 from tests.conftest import unavailable
@@ -138,19 +139,22 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def wait_until_ready(proc: subprocess.Popen, log: Path, url: str, what: str, **request_args) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
     last = "no answer"
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
+        nonlocal last
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with code {proc.returncode}:\n{_tail(log)}")
         try:
             answer = requests.get(url, timeout=5, **request_args)
-            if answer.status_code == 200:
-                return
-            last = f"HTTP {answer.status_code}: {answer.text[:200]}"
         except requests.RequestException as err:
             last = str(err)
-        time.sleep(0.5)
+            return False
+        last = f"HTTP {answer.status_code}: {answer.text[:200]}"
+        return answer.status_code == 200
+
+    if wait_until(ready, START_TIMEOUT, 0.5):
+        return
     raise RuntimeError(f"{what} not ready at {url} after {START_TIMEOUT:.0f}s ({last}):\n{_tail(log)}")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from importlib.metadata import entry_points
 
 import pytest
 from osm_testdata import TOKEN
 
 from osm_l2sm.osm.sdnconn import SdnConnectorBase, SdnConnectorError
+from tests.polling import wait_for
 
 DPID = "00000000000000a1"
 
@@ -152,12 +152,8 @@ def test_status_active_once_the_switch_has_the_ports(controller, real_switch):
     assert sdn.get_connectivity_service_status(uuid, info)["sdn_status"] == "BUILD"
     for port in ports:
         ovs.vsctl("add-port", bridge, port, "--", "set", "interface", port, "type=internal")
-    deadline = time.monotonic() + 30
-    status = sdn.get_connectivity_service_status(uuid, info)
-    while status["sdn_status"] != "ACTIVE" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        status = sdn.get_connectivity_service_status(uuid, info)
-    assert status["sdn_status"] == "ACTIVE", status
+    status = wait_for(lambda: (s := sdn.get_connectivity_service_status(uuid, info))["sdn_status"] == "ACTIVE" and s,
+                      "the connectivity service ACTIVE", timeout=30, interval=0.2)
     assert all(isinstance(p["ofport"], int) for p in status["sdn_info"]["ports"])
     # a port referred to by its OpenFlow number resolves to the interface the switch reported
     ofport = next(p["ofport"] for p in status["sdn_info"]["ports"] if p["interface"] == ports[0])

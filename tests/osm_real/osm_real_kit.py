@@ -8,14 +8,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from osm_l2sm.cli import main
-from osm_l2sm.processes import stop_process
+from osm_l2sm.processes import stop_process, wait_until
 from osm_l2sm.descriptors import load_package
 from osm_l2sm.osm.nbi import RestNbi
 from tests.conftest import unavailable
@@ -124,12 +123,14 @@ def start_nbi(tier: dict, log_dir: Path) -> RealNbi:
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     out.close()
     nbi = RealNbi(f"http://127.0.0.1:{port}/osm", port, proc.pid, log, tier)
-    deadline = time.monotonic() + START_TIMEOUT
-    while b"nbi_memory_launcher: READY" not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_nbi(nbi)
-            pytest.fail(f"OSM NBI did not start on port {port}; see {log}", pytrace=False)
-        time.sleep(0.2)
+    def started() -> str | None:
+        if proc.poll() is not None:
+            return "exited"
+        return "ready" if b"nbi_memory_launcher: READY" in log.read_bytes() else None
+
+    if wait_until(started, START_TIMEOUT, 0.2) != "ready":
+        stop_nbi(nbi)
+        pytest.fail(f"OSM NBI did not start on port {port}; see {log}", pytrace=False)
     return nbi
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+from osm_l2sm.processes import wait_until
 from tests.polling import wait_for
 from tests.realpods.conftest import Cluster
 
@@ -90,17 +91,18 @@ def check_router_cut_off_stalls_the_download_then_it_resumes(cdn: Cdn) -> None:
     cdn.kubectl("wait", "--for=delete", "pod", "-l", router_pods, "--timeout=20s",
                 timeout=60)  # the router stops at once on SIGTERM
     # data already in the cache's socket lands for a moment after the cut; then nothing for 3 s
-    stalled_at = None
-    last, still_since, deadline = cdn.size("/tmp/cut"), time.monotonic(), time.monotonic() + 30
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
+    seen = {"size": cdn.size("/tmp/cut"), "since": time.monotonic()}
+
+    def stalled() -> tuple[int] | None:
         size = cdn.size("/tmp/cut")
-        if size != last:
-            last, still_since = size, time.monotonic()
-        elif time.monotonic() - still_since >= 3:
-            stalled_at = size
-            break
-    assert stalled_at is not None and stalled_at < total, f"the download did not stall: {last} of {total} bytes"
+        if size != seen["size"]:
+            seen.update(size=size, since=time.monotonic())
+            return None
+        return (size,) if time.monotonic() - seen["since"] >= 3 else None
+
+    stall = wait_until(stalled, 30, 0.5)
+    stalled_at = stall[0] if stall else None
+    assert stalled_at is not None and stalled_at < total, f"the download did not stall: {seen['size']} of {total} bytes"
     cdn.kubectl("scale", "deployment", router, "--replicas=1")
     wait_for(lambda: cdn.exec("cdn-cache", "test -e /tmp/cut.done", check=False).returncode == 0,
              "the download to complete after the router came back", timeout=240, interval=1)
