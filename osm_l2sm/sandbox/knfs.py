@@ -159,7 +159,7 @@ class KnfRunner:
                 raise L2smError(f"pod {knf.pod} ({knf.profile.source}) failed during setup: {self._last_line(knf)}")
             return False
 
-        if wait_until(done, timeout, interval=0.2):
+        if wait_until(done, timeout, interval=0.05):
             return
         raise L2smError(f"pod {knf.pod} ({knf.profile.source}) was not ready within {timeout:.0f} s; its last "
                         f"output: {self._last_line(knf)}")
