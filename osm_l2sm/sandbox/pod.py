@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from dataclasses import dataclass, field
+from typing import Callable
 
 from osm_l2sm.cni.runtime import run_plugin
 from osm_l2sm.errors import L2smError
@@ -22,6 +24,16 @@ def cni_config(network: str, address: str | None) -> dict:
     if address:
         config["runtimeConfig"] = {"ips": [address]}
     return config
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """A pod to make: its node, its networks (network, address or None) in interface order, an optional program."""
+    name: str
+    node: str
+    networks: list[tuple[str, str | None]] = field(default_factory=list)
+    command: list[str] | None = None
+    env: dict | None = None
 
 
 class Pod:
@@ -95,3 +107,14 @@ class Pod:
             wait_until(lambda: not netns.holds(self.netns, pid), 3, interval=0.05)
         netns.kill_all(self.netns)
         self.record.pid = None
+
+
+def make_pod(pod: "Pod", spec: PodSpec, save: Callable[[], None]) -> None:
+    """The pod's namespace, its attachments and its program; ``save`` records each step (the caller undoes them)."""
+    netns.create(pod.netns)
+    for network, address in spec.networks:
+        pod.attach(network, address)
+        save()
+    if spec.command:
+        pod.start(spec.command, spec.env)
+        save()
