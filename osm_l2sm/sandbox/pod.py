@@ -59,7 +59,7 @@ class Pod:
     def _cni(self, command: str, network: str, ifname: str, address: str | None) -> dict:
         return run_plugin(command, self.layout.container_id(self.name), netns.path(self.netns), ifname,
                           cni_config(network, address), socket_path=self.layout.cni_socket(self.node),
-                          argv=netns.argv(self.layout.node_netns(self.node), []))
+                          argv=netns.net_argv(self.layout.node_netns(self.node), []))
 
     def attach(self, network: str, address: str | None) -> str:
         ifname = self.next_ifname()
