@@ -4,11 +4,12 @@ removes it, and the network and pod verbs are here."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import os
 import shutil
 import subprocess
-import threading
+from typing import Callable
 
 from osm_l2sm.controller import ControllerClient, ProviderClient
 from osm_l2sm.errors import L2smError
@@ -18,7 +19,7 @@ from osm_l2sm.switch import OvsInstance
 from . import netns
 from .build import PROVIDER_LABEL, Builder, plan, preflight, wait_switches
 from .layout import Layout, check_item_name, node_name
-from .pod import Pod, PodSpec, make_pod
+from .pod import Pod, PodSpec, make_pod, recorder
 from .state import ClusterRecord, PodRecord, SandboxState, StateStore
 
 __all__ = ["Sandbox", "preflight", "temporary_sandbox"]
@@ -261,19 +262,14 @@ class Sandbox:
                     raise L2smError(f"pod {spec.name} exists already in sandbox {self.name}")
                 pods.append(Pod(self.layout, spec.name, PodRecord(node=spec.node)))
                 self._check_networks(state, spec)
-            saving = threading.Lock()
-
-            def save() -> None:
-                with saving:
-                    self.store.save(state)
-
-            state.pods.update((pod.name, pod.record) for pod in pods)
-            save()
+            record = recorder(self.store, state)
+            for pod in pods:
+                record(pod)
             try:
-                in_parallel([functools.partial(make_pod, pod, spec, save) for pod, spec in zip(pods, specs)])
+                in_parallel([functools.partial(make_pod, pod, spec, functools.partial(record, pod))
+                             for pod, spec in zip(pods, specs)])
             except BaseException:
-                for pod in pods:
-                    self._delete_pod(state, pod)
+                in_parallel([functools.partial(self._delete_pod, pod, record) for pod in pods])
                 raise
             return [self._pod_info(pod) for pod in pods]
 
@@ -299,19 +295,25 @@ class Sandbox:
             raise L2smError(f"command in pod {name} did not finish within {timeout} s") from err
 
     def delete_pod(self, name: str) -> None:
+        self.delete_pods([name])
+
+    def delete_pods(self, names: list[str]) -> None:
+        """Delete pods side by side: their programs stopped, their attachments removed, their namespaces gone."""
         preflight()
         with self.store.locked():
             state = self.store.running()
-            self._delete_pod(state, self._pod(state, name))
+            pods = [Pod(self.layout, name, copy.deepcopy(self._pod(state, name).record)) for name in names]
+            record = recorder(self.store, state)
+            in_parallel([functools.partial(self._delete_pod, pod, record) for pod in pods])
 
-    def _delete_pod(self, state: SandboxState, pod: Pod) -> None:
+    @staticmethod
+    def _delete_pod(pod: Pod, record: Callable[..., None]) -> None:
         pod.stop()
         for network in list(pod.record.networks):
             with contextlib.suppress(L2smError):
                 pod.detach(network)
         netns.remove(pod.netns)
-        state.pods.pop(pod.name, None)
-        self.store.save(state)
+        record(pod, gone=True)
 
     def attach(self, pod: str, network: str, address: str | None = None) -> str:
         """Attach a running pod to one more network; returns the new interface name."""

@@ -178,11 +178,9 @@ class KnfRunner:
 def remove_knfs(sandbox: Sandbox, pods: list[str]) -> list[str]:
     """Delete the KNF pods among ``pods`` and their folders; returns the pods that were there."""
     existing = {p["name"] for p in sandbox.pods()}
-    removed = []
+    removed = [pod for pod in pods if pod in existing]
+    sandbox.delete_pods(removed)
     for pod in pods:
-        if pod in existing:
-            sandbox.delete_pod(pod)
-            removed.append(pod)
         shutil.rmtree(sandbox.layout.pod_files(pod), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.remove(sandbox.layout.pod_log(pod))

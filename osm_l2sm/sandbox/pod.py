@@ -1,9 +1,11 @@
 """A pod: a network namespace attached to networks through the CNI plugin, with an optional program inside."""
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -13,7 +15,7 @@ from osm_l2sm.processes import wait_until
 
 from . import netns
 from .layout import POD_MTU, Layout
-from .state import PodRecord
+from .state import PodRecord, SandboxState, StateStore
 
 ENTER_TIMEOUT = 30.0  # seconds for `ip netns exec` to enter the pod's namespace (a moment, even on a busy host)
 
@@ -118,3 +120,18 @@ def make_pod(pod: "Pod", spec: PodSpec, save: Callable[[], None]) -> None:
     if spec.command:
         pod.start(spec.command, spec.env)
         save()
+
+
+def recorder(store: StateStore, state: SandboxState) -> Callable[..., None]:
+    """``record(pod, gone=False)``: the pod's record (a copy: each thread changes its own) into ``state``, or out of
+    it, and the state saved; one at a time, from any thread."""
+    lock = threading.Lock()
+
+    def record(pod: Pod, gone: bool = False) -> None:
+        with lock:
+            if gone:
+                state.pods.pop(pod.name, None)
+            else:
+                state.pods[pod.name] = copy.deepcopy(pod.record)
+            store.save(state)
+    return record
