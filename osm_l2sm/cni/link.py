@@ -14,6 +14,7 @@ import hashlib
 import os
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
@@ -111,30 +112,28 @@ def _tx_offload_off(ifname: str) -> None:
 
 
 def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
-    """Make the veth pair, move one end into ``netns`` as ``ifname``, bring both up; on failure nothing is left. The
-    caller has checked that ``netns`` is a network namespace; deleting the host end undoes it all (addresses and
-    routes added later go with the pod end)."""
+    """Make the veth pair with one end made inside ``netns`` as ``ifname`` (no move between namespaces: the kernel
+    waits out an RCU grace period for each), bring both up; on failure nothing is left. The caller has checked that
+    ``netns`` is a network namespace; deleting the host end undoes it all (addresses and routes added later go with
+    the pod end)."""
     host_if = host_ifname(container_id, ifname)
-    peer_tmp = "p" + host_if[1:]  # a temporary, equally unique name in the node netns
     with IPRoute() as ipr:
+        fd = os.open(netns, os.O_RDONLY)
         try:
-            ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": peer_tmp, "mtu": mtu})
+            # the kernel makes both ends or neither: a name taken in the pod is refused atomically
+            ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": ifname, "mtu": mtu, "net_ns_fd": fd})
         except NetlinkError as err:
+            if err.code == errno.EEXIST and not ipr.link_lookup(ifname=host_if):
+                raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
             raise CniError(IO_FAILURE, f"cannot create veth {host_if}: {err}") from err
+        finally:
+            os.close(fd)
         try:
-            _tx_offload_off(peer_tmp)
-            peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
-            pod_mac = _mac(ipr, peer_index)  # a move keeps the MAC
-            fd = os.open(netns, os.O_RDONLY)
-            try:
-                # move, rename and up in one request: the kernel refuses a name taken in the pod atomically
-                ipr.link("set", index=peer_index, net_ns_fd=fd, ifname=ifname, state="up")
-            except NetlinkError as err:
-                if err.code == errno.EEXIST:
-                    raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
-                raise
-            finally:
-                os.close(fd)
+            with _pod_ipr(netns) as pod:  # this thread is in the pod's namespace: so is the ioctl's socket
+                _tx_offload_off(ifname)
+                peer_index = pod.link_lookup(ifname=ifname)[0]
+                pod.link("set", index=peer_index, state="up")
+                pod_mac = _mac(pod, peer_index)
             host_index = ipr.link_lookup(ifname=host_if)[0]
             ipr.link("set", index=host_index, state="up")
             host_mac = _mac(ipr, host_index)
@@ -175,14 +174,18 @@ def announce(netns: str, ifname: str, ips: list) -> None:
     if not v4:
         return
     with _inside(netns):  # the socket is made in the pod's namespace
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
-            sock.bind((ifname, 0))
-            mac = sock.getsockname()[4]
-            for ip in v4:
-                addr = ip.ip.packed
-                # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
-                sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
-                          struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    try:
+        sock.bind((ifname, 0))
+        mac = sock.getsockname()[4]
+        for ip in v4:
+            addr = ip.ip.packed
+            # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
+            sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
+                      struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+    finally:
+        # closing a packet socket waits out an RCU grace period (milliseconds): not on the ADD's way
+        threading.Thread(target=sock.close, name="packet-socket-close", daemon=True).start()
 
 
 def delete_host_end(host_if: str) -> bool:

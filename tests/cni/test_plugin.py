@@ -132,6 +132,17 @@ def test_bad_add_gives_the_spec_error_and_leaves_nothing(sb, pod_ns, what, make_
     assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
 
 
+def test_an_interface_name_taken_in_the_pod_fails_the_add_and_leaves_nothing(sb, pod_ns):
+    netns.run(pod_ns, ["ip", "link", "add", "net1", "type", "veth", "peer", "name", "other1"], check=True)
+    taken = netns.run(pod_ns, ["ip", "-o", "link", "show", "net1"]).stdout.split("link/ether")[1].split()[0]
+    before = leftovers(sb)
+    status, error = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
+    assert status == 1 and error["code"] == 5, error  # the spec's I/O failure
+    assert "interface net1 already exists in" in error["msg"], error
+    assert leftovers(sb) == before
+    assert taken in netns.run(pod_ns, ["ip", "-o", "link", "show", "net1"]).stdout  # the pod's own, untouched
+
+
 BAD_ADDRESSES = [  # (name, address, the controller's message)
     ("outside", "10.31.0.9/24", "address 10.31.0.9/24 is outside network blue (10.30.0.0/24)"),
     ("wider", "10.30.0.9/16", "address 10.30.0.9/16 has a prefix wider than network blue (10.30.0.0/24)"),
