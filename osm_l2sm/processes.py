@@ -1,11 +1,12 @@
-"""Waiting, the way every box does it: for a condition, with a deadline; and stopping a process (SIGTERM, grace,
-SIGKILL)."""
+"""Waiting, the way every box does it: for a condition, with a deadline; for work run side by side; and stopping a
+process (SIGTERM, grace, SIGKILL)."""
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
@@ -22,6 +23,17 @@ def wait_until(probe: Callable[[], T], timeout: float, interval: float = 0.1) ->
         if result or left <= 0:
             return result
         time.sleep(min(interval, left))
+
+
+def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
+    """Run each of ``calls`` on a thread of its own; their results, in order, once every one has ended (so nothing
+    is left running): the first failure is raised then."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        wait(futures)
+    return [f.result() for f in futures]
 
 
 def pid_alive(pid: int) -> bool:

@@ -14,6 +14,7 @@ import threading
 
 from osm_l2sm.controller import ControllerClient
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import in_parallel
 from osm_l2sm.switch import OvsInstance, add_port, del_port, port_names
 
 from . import link
@@ -21,6 +22,7 @@ from .attachments import Attachments
 from .config import NetConf, NodeConfig, Request, parse_netconf
 from .errors import CONTAINER_UNKNOWN, INVALID_CONFIG, NOT_AVAILABLE, OTHER, TRY_AGAIN_LATER, CniError
 from .records import Attachment, Interface, IpConfig, Result, Route
+from .timing import Steps
 
 LOG = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class Handler:
 
     # --- ADD ---------------------------------------------------------------------------------------------------
     def cmd_add(self, req: Request, conf: NetConf) -> Result:
+        steps = Steps()
         if not link.netns_exists(req.netns):  # before the controller is asked: code 3 wins over 7 or 11
             raise CniError(CONTAINER_UNKNOWN, f"{req.netns or 'CNI_NETNS'} is not an existing network namespace")
         try:
@@ -104,33 +107,56 @@ class Handler:
         if dead:  # else add-port commits the port, then waits its whole timeout for a switch that never applies it
             raise CniError(TRY_AGAIN_LATER, f"{' and '.join(dead)} of bridge {self.node.bridge} is not running on "
                                             f"this node")
+        steps.done("checks")
         undo = []
         try:
-            pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu, conf.ips)
+            pod_link = link.create(req.container_id, req.netns, req.ifname, conf.mtu)
             undo.append(lambda: link.delete_host_end(pod_link.host_if))
-            link.add_routes(req.netns, req.ifname, conf.routes)
-            # pushed before the call: an add-port that timed out has committed the port already
+            steps.done("veth_netns")
+            link.configure(req.netns, req.ifname, conf.ips, conf.routes)
+            steps.done("addresses_routes")
+            # pushed before the calls: an add-port that timed out has committed the port already, and a request that
+            # timed out may still have made the controller's port
             undo.append(lambda: del_port(self.ovs, self.node.bridge, host_if, wait=False))
-            try:
-                add_port(self.ovs, self.node.bridge, host_if)
-            except L2smError as err:
-                raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
-            # pushed before the call: a request that timed out may still have made the port
             release = lambda: self.attachments.owe_release(host_if) or self._release_now(host_if)  # noqa: E731
             undo.append(release)
             ips = [str(ip) for ip in conf.ips]
+            refused = []
+
+            def plug() -> None:
+                started = steps.clock()
+                try:
+                    add_port(self.ovs, self.node.bridge, host_if)
+                except L2smError as err:
+                    raise CniError(OTHER, f"cannot add {host_if} to bridge {self.node.bridge}: {err}") from err
+                finally:
+                    steps.within("ovs_port", started)
+
+            def register() -> None:
+                started = steps.clock()
+                try:
+                    self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac, ips=ips)
+                except L2smError as err:
+                    if _refused(err):  # a definite no: nothing was made, and the port may be another attachment's
+                        refused.append(err)
+                    raise _controller_error(err, f"cannot attach to network {conf.network}") from err
+                finally:
+                    steps.within("controller_port", started)
+
+            # side by side: the controller takes a port before the switch reports it (its flows wait for the port)
             try:
-                self.client.attach_port(conf.network, self.node.switch, host_if, mac=pod_link.pod_mac, ips=ips)
-            except L2smError as err:
-                if _refused(err):  # a definite no: nothing was made, and the port may be another attachment's
+                in_parallel([plug, register])
+            finally:
+                if refused:
                     undo.remove(release)
-                raise _controller_error(err, f"cannot attach to network {conf.network}") from err
+            steps.done("ovs_port_controller")
             self.attachments.add(host_if, Attachment(conf.name, conf.network, req.netns, req.container_id,
                                                      req.ifname, pod_link.pod_mac, ips))
             try:
                 link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
             except (OSError, CniError) as err:  # best effort: the attachment stands without it
                 LOG.warning("gratuitous ARP on %s failed: %s", host_if, err)
+            steps.done("record_announce")
         except BaseException:
             for step in reversed(undo):
                 try:
@@ -138,6 +164,7 @@ class Handler:
                 except Exception:  # keep undoing; the original error is what the runtime must see
                     LOG.exception("undo of a failed ADD of %s", host_if)
             raise
+        LOG.info("%s", steps.line(host_if))
         return add_result(conf, req, pod_link)
 
     # --- DEL and GC ----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The pod's link: a veth pair whose host end stays in the node's netns and whose other end goes into the pod.
 
-All netlink work goes through pyroute2; only the offload switch uses the ``ethtool`` tool. Work inside the pod's
+All netlink work goes through pyroute2; the offload switch is one ethtool ioctl. Work inside the pod's
 namespace is done by the calling thread after setns(2), which moves that thread only: no helper process is forked
 (pyroute2's ``netns=`` forks one per socket, slow, and a fork of a threaded server inherits its connections).
 """
@@ -14,7 +14,7 @@ import hashlib
 import os
 import socket
 import struct
-import subprocess
+import threading
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
@@ -65,8 +65,8 @@ def _setns(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def _pod_ipr(netns: str):
-    """An IPRoute in ``netns``, used by this thread inside that namespace; back in its own one afterwards."""
+def _inside(netns: str):
+    """This thread inside ``netns`` (sockets made meanwhile belong to it); back in its own one afterwards."""
     if not netns_exists(netns):
         raise CniError(CONTAINER_UNKNOWN, f"{netns or 'CNI_NETNS'} is not an existing network namespace")
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -77,54 +77,66 @@ def _pod_ipr(netns: str):
         finally:
             os.close(there)
         try:
-            with IPRoute() as ipr:
-                yield ipr
+            yield
         finally:
             _setns(home)
     finally:
         os.close(home)
 
 
+@contextlib.contextmanager
+def _pod_ipr(netns: str):
+    """An IPRoute in ``netns``, used by this thread inside that namespace."""
+    with _inside(netns), IPRoute() as ipr:
+        yield ipr
+
+
 def _mac(ipr: IPRoute, index: int) -> str:
     return ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
 
 
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17  # linux/ethtool.h: set TX checksumming (what `ethtool -K IF tx off` turns off)
+
+
 def _tx_offload_off(ifname: str) -> None:
-    # The userspace datapath passes frames with partial checksums on unchanged: TCP breaks without this.
-    proc = subprocess.run(["ethtool", "-K", ifname, "tx", "off"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CniError(IO_FAILURE, f"cannot turn TX checksum offload off on {ifname}", proc.stderr.strip())
+    """The userspace datapath passes frames with partial checksums on unchanged: TCP breaks without this. The
+    ethtool request itself (no ``ethtool`` process); the kernel drops the offloads that need it (TSO) too."""
+    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+    request = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            fcntl.ioctl(sock.fileno(), SIOCETHTOOL, request)
+    except OSError as err:
+        raise CniError(IO_FAILURE, f"cannot turn TX checksum offload off on {ifname}", str(err)) from err
 
 
-def create(container_id: str, netns: str, ifname: str, mtu: int, ips: list) -> PodLink:
-    """Make the veth pair, move one end into ``netns`` as ``ifname`` with ``ips``, bring both up; on failure nothing
-    is left. The caller has checked that ``netns`` is a network namespace."""
+def create(container_id: str, netns: str, ifname: str, mtu: int) -> PodLink:
+    """Make the veth pair with one end made inside ``netns`` as ``ifname`` (no move between namespaces: the kernel
+    waits out an RCU grace period for each), bring both up; on failure nothing is left. The caller has checked that
+    ``netns`` is a network namespace; deleting the host end undoes it all (addresses and routes added later go with
+    the pod end)."""
     host_if = host_ifname(container_id, ifname)
-    peer_tmp = "p" + host_if[1:]  # a temporary, equally unique name in the node netns
     with IPRoute() as ipr:
+        fd = os.open(netns, os.O_RDONLY)
         try:
-            ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": peer_tmp, "mtu": mtu})
+            # the kernel makes both ends or neither: a name taken in the pod is refused atomically
+            ipr.link("add", ifname=host_if, kind="veth", mtu=mtu, peer={"ifname": ifname, "mtu": mtu, "net_ns_fd": fd})
         except NetlinkError as err:
+            if err.code == errno.EEXIST and not ipr.link_lookup(ifname=host_if):
+                raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
             raise CniError(IO_FAILURE, f"cannot create veth {host_if}: {err}") from err
+        finally:
+            os.close(fd)
         try:
-            _tx_offload_off(peer_tmp)
-            peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
-            pod_mac = _mac(ipr, peer_index)  # a move keeps the MAC
-            fd = os.open(netns, os.O_RDONLY)
-            try:
-                # move, rename and up in one request: the kernel refuses a name taken in the pod atomically
-                ipr.link("set", index=peer_index, net_ns_fd=fd, ifname=ifname, state="up")
-            except NetlinkError as err:
-                if err.code == errno.EEXIST:
-                    raise CniError(IO_FAILURE, f"interface {ifname} already exists in {netns}") from err
-                raise
-            finally:
-                os.close(fd)
+            with _pod_ipr(netns) as pod:  # this thread is in the pod's namespace: so is the ioctl's socket
+                _tx_offload_off(ifname)
+                peer_index = pod.link_lookup(ifname=ifname)[0]
+                pod.link("set", index=peer_index, state="up")
+                pod_mac = _mac(pod, peer_index)
             host_index = ipr.link_lookup(ifname=host_if)[0]
             ipr.link("set", index=host_index, state="up")
             host_mac = _mac(ipr, host_index)
-            if ips:
-                _add_addresses(netns, ifname, ips)
         except (NetlinkError, OSError, IndexError) as err:
             delete_host_end(host_if)
             raise CniError(IO_FAILURE, f"cannot set up veth {host_if}: {err}") from err
@@ -134,7 +146,11 @@ def create(container_id: str, netns: str, ifname: str, mtu: int, ips: list) -> P
     return PodLink(host_if=host_if, host_mac=host_mac, pod_if=ifname, pod_mac=pod_mac)
 
 
-def _add_addresses(netns: str, ifname: str, ips: list) -> None:
+def configure(netns: str, ifname: str, ips: list, routes: list[dict]) -> None:
+    """The addresses (``ipaddress`` interfaces) on the pod end ``ifname``, then the routes (CNI result form:
+    ``dst``, ``gw``) through it: a gateway must be on one of the interface's networks. One netlink socket."""
+    if not ips and not routes:
+        return
     with _pod_ipr(netns) as pod:
         index = pod.link_lookup(ifname=ifname)[0]
         for ip in ips:
@@ -142,15 +158,6 @@ def _add_addresses(netns: str, ifname: str, ips: list) -> None:
                 pod.addr("add", index=index, address=str(ip.ip), prefixlen=ip.network.prefixlen)
             except NetlinkError as err:
                 raise CniError(IO_FAILURE, f"cannot add address {ip} to {ifname}: {err}") from err
-
-
-def add_routes(netns: str, ifname: str, routes: list[dict]) -> None:
-    """The routes (CNI result form: ``dst``, ``gw``) through ``ifname`` in the pod, after its addresses: a gateway
-    must be on one of the interface's networks."""
-    if not routes:
-        return
-    with _pod_ipr(netns) as pod:
-        index = pod.link_lookup(ifname=ifname)[0]
         for route in routes:
             try:
                 pod.route("replace", dst=route["dst"], gateway=route.get("gw"), oif=index)
@@ -166,15 +173,19 @@ def announce(netns: str, ifname: str, ips: list) -> None:
     v4 = [ip for ip in ips if ip.version == 4]
     if not v4:
         return
-    with _pod_ipr(netns):  # this thread is in the pod's namespace here: the socket is made there
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
-            sock.bind((ifname, 0))
-            mac = sock.getsockname()[4]
-            for ip in v4:
-                addr = ip.ip.packed
-                # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
-                sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
-                          struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+    with _inside(netns):  # the socket is made in the pod's namespace
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    try:
+        sock.bind((ifname, 0))
+        mac = sock.getsockname()[4]
+        for ip in v4:
+            addr = ip.ip.packed
+            # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
+            sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
+                      struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+    finally:
+        # closing a packet socket waits out an RCU grace period (milliseconds): not on the ADD's way
+        threading.Thread(target=sock.close, name="packet-socket-close", daemon=True).start()
 
 
 def delete_host_end(host_if: str) -> bool:

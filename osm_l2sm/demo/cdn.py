@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -258,6 +259,16 @@ class CdnDemo:
         self._check("traceroute_hops", hops == [gateway, target], len(hops), 2, " -> ".join(hops))
 
     def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
+        """The two negative checks at once: each waits half a second for what must not happen, on its own path
+        (the probe's frames stay on the cache network; the firewall's SYN crosses the router)."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            isolation = pool.submit(self._isolation, plan, cache, content)
+            firewall = pool.submit(self._firewall, cache, router, content)
+            checks = [isolation.result(), firewall.result()]
+        for check in checks:
+            self._check(*check)
+
+    def _isolation(self, plan: Plan, cache: Knf, content: Knf) -> tuple:
         target = content.first_ip()
         # A pod on the cache network that uses an address of the content subnet: only a leak between the two
         # networks could let it reach the content server, since no router serves it. The controller refuses an
@@ -275,18 +286,20 @@ class CdnDemo:
             leaked = pinged or "lladdr" in self._exec(PROBE_POD, f"ip neigh show {target}").stdout
         finally:
             self.sandbox.delete_pod(PROBE_POD)
-        self._check("network_isolation", not leaked, "reachable" if leaked else "ARP unanswered", "ARP unanswered",
-                    f"{probe_ip} on {cache.interfaces[0].network} -> {target} without the router")
-        blocked_url = f"http://{target}:8080/"
+        return ("network_isolation", not leaked, "reachable" if leaked else "ARP unanswered", "ARP unanswered",
+                f"{probe_ip} on {cache.interfaces[0].network} -> {target} without the router")
+
+    def _firewall(self, cache: Knf, router: Knf, content: Knf) -> tuple:
+        blocked_url = f"http://{content.first_ip()}:8080/"
         from_router = self._exec_ok(router.pod, f"curl -s -o /dev/null --max-time 3 {blocked_url}")
         # the cache's SYN reaches the router, whose FORWARD policy drops it: its counter says so at once
         dropped = self._forward_drops(router)
         from_cache = self._exec_ok(cache.pod, f"curl -s -o /dev/null --max-time 0.5 {blocked_url}")
         dropped = self._forward_drops(router) - dropped
-        self._check("firewall_blocks", from_router and not from_cache and dropped > 0,
-                    f"blocked ({dropped} dropped by the firewall)" if not from_cache and dropped else
-                    "open" if from_cache else "unanswered, not dropped by the firewall", "blocked",
-                    f"{blocked_url} answers the router ({'yes' if from_router else 'no'}) but not the cache")
+        return ("firewall_blocks", from_router and not from_cache and dropped > 0,
+                f"blocked ({dropped} dropped by the firewall)" if not from_cache and dropped else
+                "open" if from_cache else "unanswered, not dropped by the firewall", "blocked",
+                f"{blocked_url} answers the router ({'yes' if from_router else 'no'}) but not the cache")
 
     def _forward_drops(self, router: Knf) -> int:
         """Packets the router's FORWARD policy (DROP) has dropped so far."""

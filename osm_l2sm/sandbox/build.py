@@ -7,13 +7,14 @@ import ipaddress
 import os
 import shutil
 import zlib
+from typing import Callable
 
 from pyroute2 import IPRoute
 
 from osm_l2sm.controller import ControllerClient, ControllerProcess
 from osm_l2sm.controller.tls import CONTROLLER_NAME, ensure_ca, issue
 from osm_l2sm.errors import L2smError
-from osm_l2sm.processes import pid_alive, stop_process, wait_until
+from osm_l2sm.processes import in_parallel, pid_alive, stop_process, wait_until
 from osm_l2sm.switch import OvsInstance
 
 from . import domains, netns
@@ -141,34 +142,42 @@ class Builder:
 
     # build ------------------------------------------------------------------------------------------------------
     def build(self, state: SandboxState, nodes: int, delay_ms: float | None, loss_pct: float | None) -> None:
-        """Underlay, then per cluster its controller and nodes, the provider, the domain links between the edges;
-        then each switch again with its tunnels (and an edge with its domain links), which registers it."""
+        """Underlay, then the controllers while the nodes' namespaces, underlay links and OVS daemons are made, then
+        each switch with its bridge and CNI daemon, the provider, the domain links between the edges; then each switch
+        again with its tunnels (and an edge with its domain links), which registers it. The nodes are made side by
+        side: each is a namespace of its own, and each step waits for what the one before made in every node."""
         gateway, _ = underlay_addresses(state.underlay, 0)
         domains.linux_bridge(self.layout.underlay_bridge, gateway)
-        members: dict[str, list[Node]] = {}
         for cluster in state.clusters:
-            self.start_controller(state, cluster)
-            members[cluster.label] = []
-            for name in planned_nodes(cluster, nodes):
-                cluster.nodes.append(name)
-                self.store.save(state)
-                node = Node(self.layout, name, len(state.nodes), state.underlay)
-                node.up(cluster.of_port, cluster.controller.url, self.tls(name), self.store.token())
-                members[cluster.label].append(node)
+            cluster.nodes.extend(planned_nodes(cluster, nodes))
+        self.store.save(state)  # every node recorded before any is made: down finds a half-made one
+        made = self.nodes(state)
+        members = {c.label: [n for n in made if n.name in c.nodes] for c in state.clusters}
+        # OVS would back off from a controller not listening yet: the switches are set up once it answers
+        in_parallel([lambda: self._start_controllers(state)] + [node.prepare for node in made])
+        in_parallel([self._node_up(c, node) for c in state.clusters for node in members[c.label]])
         if state.interdomain:
             self.start_provider(state)
         edges = {c.name: members[c.label][-1] for c in state.clusters if c.edge}
         links = domains.connect_edges(self.layout, state.interdomain, edges, delay_ms, loss_pct)
+        # again, with its peers and an edge's domain links: the agent makes and registers them
+        in_parallel([self._node_up(c, node, [peer for peer in members[c.label] if peer is not node],
+                                   links.get(c.name) if node.name == c.edge else None)
+                     for c in state.clusters for node in members[c.label]])
         for cluster in state.clusters:
-            client = self.client(cluster.controller.url)
-            group = members[cluster.label]
-            for node in group:  # again, with its peers and an edge's domain links: the agent makes and registers them
-                node.up(cluster.of_port, cluster.controller.url, self.tls(node.name), self.store.token(),
-                        [peer for peer in group if peer is not node],
-                        links.get(cluster.name) if node.name == cluster.edge else None)
-            wait_switches(client, [n.name for n in group])
+            wait_switches(self.client(cluster.controller.url), cluster.nodes)
         state.ready = True
         self.store.save(state)
+
+    def _start_controllers(self, state: SandboxState) -> None:
+        for cluster in state.clusters:
+            self.start_controller(state, cluster)
+
+    def _node_up(self, cluster: ClusterRecord, node: Node, peers: list[Node] | None = None,
+                 domain=None) -> Callable[[], None]:
+        """``node.up`` as a call for :func:`in_parallel`; its certificate and token read here, by one thread."""
+        tls, token = self.tls(node.name), self.store.token()
+        return lambda: node.up(cluster.of_port, cluster.controller.url, tls, token, peers, domain)
 
     def revive(self, state: SandboxState) -> None:
         """Start again what died in a running sandbox: the daemons of each node (first: a controller started waits

@@ -4,18 +4,22 @@ removes it, and the network and pod verbs are here."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import os
 import shutil
 import subprocess
+from typing import Callable
 
 from osm_l2sm.controller import ControllerClient, ProviderClient
 from osm_l2sm.errors import L2smError
+from osm_l2sm.processes import in_parallel
 from osm_l2sm.switch import OvsInstance
 
 from . import netns
 from .build import PROVIDER_LABEL, Builder, plan, preflight, wait_switches
 from .layout import Layout, check_item_name, node_name
-from .pod import Pod
+from .pod import Pod, PodSpec, make_pod, recorder
 from .state import ClusterRecord, PodRecord, SandboxState, StateStore
 
 __all__ = ["Sandbox", "preflight", "temporary_sandbox"]
@@ -242,35 +246,43 @@ class Sandbox:
     # pods ------------------------------------------------------------------------------------------------------
     def run_pod(self, name: str, node: str, networks: list[tuple[str, str | None]],
                 command: list[str] | None = None, env: dict | None = None) -> dict:
+        return self.run_pods([PodSpec(name, node, networks, command, env)])[0]
+
+    def run_pods(self, specs: list[PodSpec]) -> list[dict]:
+        """Several pods, each as :meth:`run_pod` makes one; their namespaces, attachments and programs are made side
+        by side (each node's CNI daemon takes its requests one at a time). When one fails, none of them is left."""
         preflight()
-        check_item_name("pod", name)
         with self.store.locked():
             state = self.store.running()
-            cluster = state.cluster_of(node)
-            if name in state.pods:
-                raise L2smError(f"pod {name} exists already in sandbox {self.name}")
-            twice = sorted({n for n, _ in networks if [m for m, _ in networks].count(n) > 1})
-            if twice:
-                raise L2smError(f"pod {name} names network {', '.join(twice)} twice: one interface per network")
-            client = self._client(cluster.controller.url)
-            for network, _ in networks:
-                client.get_network(network)  # unknown network: fail before making anything
-            record = PodRecord(node=node)
-            pod = Pod(self.layout, name, record)
-            state.pods[name] = record
-            self.store.save(state)
+            names = [spec.name for spec in specs]
+            pods = []
+            for spec in specs:
+                check_item_name("pod", spec.name)
+                if spec.name in state.pods or names.count(spec.name) > 1:
+                    raise L2smError(f"pod {spec.name} exists already in sandbox {self.name}")
+                pods.append(Pod(self.layout, spec.name, PodRecord(node=spec.node)))
+                self._check_networks(state, spec)
+            record = recorder(self.store, state)
+            for pod in pods:
+                record(pod)
             try:
-                netns.create(pod.netns)
-                for network, address in networks:
-                    pod.attach(network, address)
-                    self.store.save(state)
-                if command:
-                    pod.start(command, env)
-                self.store.save(state)
+                in_parallel([functools.partial(make_pod, pod, spec, functools.partial(record, pod))
+                             for pod, spec in zip(pods, specs)])
             except BaseException:
-                self._delete_pod(state, pod)
+                in_parallel([functools.partial(self._delete_pod, pod, record) for pod in pods])
                 raise
-            return self._pod_info(pod)
+            return [self._pod_info(pod) for pod in pods]
+
+    def _check_networks(self, state: SandboxState, spec: PodSpec) -> None:
+        """Fail before anything is made: an unknown node or network, or one network twice."""
+        cluster = state.cluster_of(spec.node)
+        wanted = [n for n, _ in spec.networks]
+        twice = sorted({n for n in wanted if wanted.count(n) > 1})
+        if twice:
+            raise L2smError(f"pod {spec.name} names network {', '.join(twice)} twice: one interface per network")
+        client = self._client(cluster.controller.url)
+        for network in wanted:
+            client.get_network(network)
 
     def exec_pod(self, name: str, argv: list[str], timeout: float | None = None,
                  capture: bool = True) -> subprocess.CompletedProcess:
@@ -283,19 +295,25 @@ class Sandbox:
             raise L2smError(f"command in pod {name} did not finish within {timeout} s") from err
 
     def delete_pod(self, name: str) -> None:
+        self.delete_pods([name])
+
+    def delete_pods(self, names: list[str]) -> None:
+        """Delete pods side by side: their programs stopped, their attachments removed, their namespaces gone."""
         preflight()
         with self.store.locked():
             state = self.store.running()
-            self._delete_pod(state, self._pod(state, name))
+            pods = [Pod(self.layout, name, copy.deepcopy(self._pod(state, name).record)) for name in names]
+            record = recorder(self.store, state)
+            in_parallel([functools.partial(self._delete_pod, pod, record) for pod in pods])
 
-    def _delete_pod(self, state: SandboxState, pod: Pod) -> None:
+    @staticmethod
+    def _delete_pod(pod: Pod, record: Callable[..., None]) -> None:
         pod.stop()
         for network in list(pod.record.networks):
             with contextlib.suppress(L2smError):
                 pod.detach(network)
         netns.remove(pod.netns)
-        state.pods.pop(pod.name, None)
-        self.store.save(state)
+        record(pod, gone=True)
 
     def attach(self, pod: str, network: str, address: str | None = None) -> str:
         """Attach a running pod to one more network; returns the new interface name."""

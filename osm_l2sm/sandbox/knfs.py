@@ -20,6 +20,7 @@ from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Attachment, Plan, Route
 from osm_l2sm.processes import wait_until
 
+from .pod import PodSpec
 from .profiles import SandboxProfile, load_profile
 
 if TYPE_CHECKING:  # only the Sandbox's public verbs are used here
@@ -131,21 +132,23 @@ class KnfRunner:
     def start(self, knfs: list[Knf] | None = None) -> list[dict]:
         """Start ``knfs`` (default: all), then wait until each is ready; on failure remove the ones started here."""
         knfs = self.knfs if knfs is None else knfs
-        started: list[Knf] = []
+        for knf in knfs:
+            files = self.files(knf)
+            files.mkdir(parents=True, exist_ok=True)
+            (files / READY_MARK).unlink(missing_ok=True)
+        try:  # all at once: a failure leaves none of them, and no folder of theirs (a pod there before stays)
+            self.sandbox.run_pods([PodSpec(knf.pod, self.node(knf), [(i.network, i.address) for i in knf.interfaces],
+                                           ["sh", "-c", script(knf)], self.pod_env(knf)) for knf in knfs])
+        except BaseException:
+            existing = {p["name"] for p in self.sandbox.pods()}
+            self.remove([knf for knf in knfs if knf.pod not in existing])
+            raise
         try:
-            for knf in knfs:
-                files = self.files(knf)
-                files.mkdir(parents=True, exist_ok=True)
-                (files / READY_MARK).unlink(missing_ok=True)
-                nets = [(i.network, i.address) for i in knf.interfaces]
-                self.sandbox.run_pod(knf.pod, self.node(knf), nets, command=["sh", "-c", script(knf)],
-                                     env=self.pod_env(knf))
-                started.append(knf)
             for knf in knfs:
                 self.progress(f"  waiting for {knf.pod}")
                 self._wait_ready(knf)
         except BaseException:
-            self.remove(started)
+            self.remove(knfs)
             raise
         return [self.sandbox.pod(k.pod) for k in knfs]
 
@@ -159,7 +162,7 @@ class KnfRunner:
                 raise L2smError(f"pod {knf.pod} ({knf.profile.source}) failed during setup: {self._last_line(knf)}")
             return False
 
-        if wait_until(done, timeout, interval=0.2):
+        if wait_until(done, timeout, interval=0.05):
             return
         raise L2smError(f"pod {knf.pod} ({knf.profile.source}) was not ready within {timeout:.0f} s; its last "
                         f"output: {self._last_line(knf)}")
@@ -175,11 +178,9 @@ class KnfRunner:
 def remove_knfs(sandbox: Sandbox, pods: list[str]) -> list[str]:
     """Delete the KNF pods among ``pods`` and their folders; returns the pods that were there."""
     existing = {p["name"] for p in sandbox.pods()}
-    removed = []
+    removed = [pod for pod in pods if pod in existing]
+    sandbox.delete_pods(removed)
     for pod in pods:
-        if pod in existing:
-            sandbox.delete_pod(pod)
-            removed.append(pod)
         shutil.rmtree(sandbox.layout.pod_files(pod), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.remove(sandbox.layout.pod_log(pod))

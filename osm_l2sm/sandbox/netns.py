@@ -87,6 +87,12 @@ def argv(name: str, command: list[str]) -> list[str]:
     return ["ip", "netns", "exec", name, *command]
 
 
+def net_argv(name: str, command: list[str]) -> list[str]:
+    """``command`` in the namespace's network only (no mount namespace and /sys of its own, as ``ip netns exec``
+    makes): a few milliseconds less, for a program that needs no more, such as a CNI plugin run by a runtime."""
+    return ["nsenter", f"--net={path(name)}", "--", *command]
+
+
 def run(name: str, command: list[str], check: bool = False, timeout: float | None = None,
         env: dict | None = None, capture: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(argv(name, command), check=check, timeout=timeout, env=env, text=True,

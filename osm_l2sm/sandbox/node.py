@@ -45,13 +45,19 @@ class Node:
         ``rest_url``) and the CNI daemon (``token``: the controller's); safe to repeat. ``peers`` None keeps the
         tunnels and domain links the switch had, and its registration (a node revived while its controller may be
         down too)."""
-        netns.create(self.netns)
-        self._underlay_link()
-        os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
+        self.prepare()
         switch_up(self.name, self.layout.node_dir(self.name), f"ssl:{self.gateway}:{of_port}", rest_url,
                   self.address, UNDERLAY_IF, None if peers is None else {p.name: p.address for p in peers},
                   BRIDGE, self.netns, token, tls=tls, domain=domain, register_switch=peers is not None)
         self.start_cni_daemon(rest_url, token)
+
+    def prepare(self) -> None:
+        """The part of :meth:`up` that needs no controller: namespace, underlay link and OVS daemons; safe to
+        repeat (a sandbox prepares its nodes while its controller starts)."""
+        netns.create(self.netns)
+        self._underlay_link()
+        os.makedirs(self.layout.node_dir(self.name), exist_ok=True)
+        self.ovs.start()
 
     def problems(self) -> list[str]:
         """What keeps this node from serving its pods (empty when nothing does)."""

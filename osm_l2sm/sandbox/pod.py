@@ -1,9 +1,13 @@
 """A pod: a network namespace attached to networks through the CNI plugin, with an optional program inside."""
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
 
 from osm_l2sm.cni.runtime import run_plugin
 from osm_l2sm.errors import L2smError
@@ -11,7 +15,7 @@ from osm_l2sm.processes import wait_until
 
 from . import netns
 from .layout import POD_MTU, Layout
-from .state import PodRecord
+from .state import PodRecord, SandboxState, StateStore
 
 ENTER_TIMEOUT = 30.0  # seconds for `ip netns exec` to enter the pod's namespace (a moment, even on a busy host)
 
@@ -22,6 +26,16 @@ def cni_config(network: str, address: str | None) -> dict:
     if address:
         config["runtimeConfig"] = {"ips": [address]}
     return config
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """A pod to make: its node, its networks (network, address or None) in interface order, an optional program."""
+    name: str
+    node: str
+    networks: list[tuple[str, str | None]] = field(default_factory=list)
+    command: list[str] | None = None
+    env: dict | None = None
 
 
 class Pod:
@@ -47,7 +61,7 @@ class Pod:
     def _cni(self, command: str, network: str, ifname: str, address: str | None) -> dict:
         return run_plugin(command, self.layout.container_id(self.name), netns.path(self.netns), ifname,
                           cni_config(network, address), socket_path=self.layout.cni_socket(self.node),
-                          argv=netns.argv(self.layout.node_netns(self.node), []))
+                          argv=netns.net_argv(self.layout.node_netns(self.node), []))
 
     def attach(self, network: str, address: str | None) -> str:
         ifname = self.next_ifname()
@@ -95,3 +109,29 @@ class Pod:
             wait_until(lambda: not netns.holds(self.netns, pid), 3, interval=0.05)
         netns.kill_all(self.netns)
         self.record.pid = None
+
+
+def make_pod(pod: "Pod", spec: PodSpec, save: Callable[[], None]) -> None:
+    """The pod's namespace, its attachments and its program; ``save`` records each step (the caller undoes them)."""
+    netns.create(pod.netns)
+    for network, address in spec.networks:
+        pod.attach(network, address)
+        save()
+    if spec.command:
+        pod.start(spec.command, spec.env)
+        save()
+
+
+def recorder(store: StateStore, state: SandboxState) -> Callable[..., None]:
+    """``record(pod, gone=False)``: the pod's record (a copy: each thread changes its own) into ``state``, or out of
+    it, and the state saved; one at a time, from any thread."""
+    lock = threading.Lock()
+
+    def record(pod: Pod, gone: bool = False) -> None:
+        with lock:
+            if gone:
+                state.pods.pop(pod.name, None)
+            else:
+                state.pods[pod.name] = copy.deepcopy(pod.record)
+            store.save(state)
+    return record

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from osm_l2sm.cni.link import host_ifname
+from osm_l2sm.cni.timing import parse_line
 from osm_l2sm.sandbox import netns
 from osm_l2sm.sandbox.layout import BRIDGE
 from osm_l2sm.switch import port_names
@@ -58,6 +59,24 @@ def test_routes_of_cni_args_go_into_the_pod_and_the_result(sb, pod_ns):
     assert "via 10.30.0.254 dev net1" in shown, shown
     assert cni(sb, "DEL", config(), pod_ns) == (0, {})
     assert leftovers(sb) == before
+
+
+def test_the_daemon_logs_where_each_add_spent_its_time(sb, pod_ns):
+    # bench/dataplane reads these lines to show the steps of an attach
+    status, result = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
+    assert status == 0, result
+    host = result["interfaces"][0]["name"]
+    log = os.path.join(sb.layout.node_dir("node1"), "cni-daemon.log")
+
+    def logged():
+        with open(log, encoding="utf-8") as f:
+            return [parsed for parsed in map(parse_line, f) if parsed and parsed[0] == host]
+
+    _, steps, parts = wait_for(logged, f"the steps of the ADD of {host} in {log}", timeout=10)[-1]
+    assert list(steps) == ["checks", "veth_netns", "addresses_routes", "ovs_port_controller", "record_announce"]
+    assert set(parts) == {"ovs_port", "controller_port"}
+    assert all(ms >= 0 for ms in [*steps.values(), *parts.values()])
+    assert cni(sb, "DEL", config(), pod_ns) == (0, {})
 
 
 def test_add_announces_the_address_so_neighbours_forget_an_old_mac(sb, pod_ns):
@@ -111,6 +130,17 @@ def test_bad_add_gives_the_spec_error_and_leaves_nothing(sb, pod_ns, what, make_
     assert error["msg"] and "Traceback" not in error["msg"] and "Error:" not in error["msg"]
     assert leftovers(sb) == before
     assert "net1" not in netns.run(pod_ns, ["ip", "-o", "link"]).stdout
+
+
+def test_an_interface_name_taken_in_the_pod_fails_the_add_and_leaves_nothing(sb, pod_ns):
+    netns.run(pod_ns, ["ip", "link", "add", "net1", "type", "veth", "peer", "name", "other1"], check=True)
+    taken = netns.run(pod_ns, ["ip", "-o", "link", "show", "net1"]).stdout.split("link/ether")[1].split()[0]
+    before = leftovers(sb)
+    status, error = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
+    assert status == 1 and error["code"] == 5, error  # the spec's I/O failure
+    assert "interface net1 already exists in" in error["msg"], error
+    assert leftovers(sb) == before
+    assert taken in netns.run(pod_ns, ["ip", "-o", "link", "show", "net1"]).stdout  # the pod's own, untouched
 
 
 BAD_ADDRESSES = [  # (name, address, the controller's message)

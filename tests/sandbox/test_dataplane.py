@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from osm_l2sm.sandbox import netns
+from osm_l2sm.errors import L2smError
+from osm_l2sm.sandbox import PodSpec, netns
 
 from .conftest import neighbour_resolved, ping
 
@@ -209,3 +210,24 @@ def test_sandbox_target_is_an_idempotent_network_target(nets):
     assert target.delete_network("green") is False
     assert next(p for p in nets.pods() if p["name"] == "i")["networks"] == [], "its pods were detached"
     nets.delete_pod("i")
+
+
+def test_pods_made_together_reach_each_other_and_a_failure_leaves_none_of_them(nets):
+    namespaces = netns.names_with_prefix(nets.layout.prefix)
+    ports = sorted(p["interface"] for p in nets.controller_client().list_ports())
+    made = nets.run_pods([PodSpec("g", "node1", [("blue", "10.10.0.8/24")]),
+                          PodSpec("h", "node2", [("blue", "10.10.0.9/24")], ["sleep", "60"])])
+    try:
+        assert [p["name"] for p in made] == ["g", "h"] and made[1]["running"]
+        assert ping(nets, "g", "10.10.0.9")
+    finally:
+        nets.delete_pods(["g", "h"])
+    assert not {"g", "h"} & {p["name"] for p in nets.pods()}
+    assert netns.names_with_prefix(nets.layout.prefix) == namespaces
+    assert sorted(p["interface"] for p in nets.controller_client().list_ports()) == ports
+    with pytest.raises(L2smError, match="10.99.0.1"):  # outside blue's CIDR: the controller refuses j's address
+        nets.run_pods([PodSpec("i", "node1", [("blue", "10.10.0.10/24")], ["sleep", "60"]),
+                       PodSpec("j", "node2", [("blue", "10.99.0.1/24")])])
+    assert not {"i", "j"} & {p["name"] for p in nets.pods()}
+    assert netns.names_with_prefix(nets.layout.prefix) == namespaces
+    assert sorted(p["interface"] for p in nets.controller_client().list_ports()) == ports
