@@ -23,7 +23,7 @@ from .node import Node
 from .pod import Pod
 from .state import ClusterRecord, ControllerRecord, SandboxState, StateStore
 
-REQUIRED_TOOLS = ("ip", "ethtool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl")
+REQUIRED_TOOLS = ("ip", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl")
 PROVIDER_LABEL = "controller-provider"
 
 
@@ -33,7 +33,7 @@ def preflight() -> None:
         raise L2smError("the sandbox needs root (network namespaces, veth and Open vSwitch); run it with sudo")
     for tool in REQUIRED_TOOLS:
         if shutil.which(tool) is None:
-            raise L2smError(f"{tool} is missing: install openvswitch-switch, iproute2 and ethtool")
+            raise L2smError(f"{tool} is missing: install openvswitch-switch and iproute2")
 
 
 def free_underlay(name: str, pool=UNDERLAY_POOL) -> str:
