@@ -153,7 +153,7 @@ class Handler:
             self.attachments.add(host_if, Attachment(conf.name, conf.network, req.netns, req.container_id,
                                                      req.ifname, pod_link.pod_mac, ips))
             try:
-                link.announce(req.netns, req.ifname, conf.ips)  # once the port forwards: the neighbours hear it
+                link.announce(req.netns, req.ifname, conf.ips)  # now, and again once its flows have surely landed
             except (OSError, CniError) as err:  # best effort: the attachment stands without it
                 LOG.warning("gratuitous ARP on %s failed: %s", host_if, err)
             steps.done("record_announce")

@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
@@ -166,10 +167,15 @@ def configure(netns: str, ifname: str, ips: list, routes: list[dict]) -> None:
                                            f"{ifname}: {err}") from err
 
 
+ANNOUNCE_AGAIN_S = (0.2, 1.0)  # after the first: a pod port's flows may land after its ADD has answered
+
+
 def announce(netns: str, ifname: str, ips: list) -> None:
     """A gratuitous ARP for each IPv4 address of the pod end, as the reference bridge plugin sends: neighbours that
     knew an address at another MAC (the pod it replaces, e.g. a restarted router) switch at once instead of after
-    their entries expire. Best effort: a lost announcement only delays them."""
+    their entries expire. Sent now, then again ANNOUNCE_AGAIN_S later from a thread of its own: the controller
+    installs the port's flows once the switch has reported the port, which may come after this ADD answers, and an
+    announcement sent before that is lost. Best effort: a lost announcement only delays the neighbours."""
     v4 = [ip for ip in ips if ip.version == 4]
     if not v4:
         return
@@ -177,15 +183,34 @@ def announce(netns: str, ifname: str, ips: list) -> None:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     try:
         sock.bind((ifname, 0))
-        mac = sock.getsockname()[4]
-        for ip in v4:
-            addr = ip.ip.packed
-            # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
-            sock.send(b"\xff" * 6 + mac + b"\x08\x06" +
-                      struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+        frames = [_garp(sock.getsockname()[4], ip.ip.packed) for ip in v4]
+        for frame in frames:
+            sock.send(frame)
+    except OSError:
+        sock.close()
+        raise
+    # the repeats, then the close (closing a packet socket waits out an RCU grace period): not on the ADD's way
+    threading.Thread(target=_announce_again, args=(sock, frames), name="announce-again", daemon=True).start()
+
+
+def _garp(mac: bytes, addr: bytes) -> bytes:
+    # Ethernet broadcast, ARP request (op 1) whose sender and target are the address itself
+    return (b"\xff" * 6 + mac + b"\x08\x06" +
+            struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, addr, b"\x00" * 6, addr))
+
+
+def _announce_again(sock: socket.socket, frames: list[bytes]) -> None:
+    try:
+        waited = 0.0
+        for at in ANNOUNCE_AGAIN_S:
+            time.sleep(at - waited)
+            waited = at
+            for frame in frames:
+                sock.send(frame)
+    except OSError:  # the pod or its interface went meanwhile
+        pass
     finally:
-        # closing a packet socket waits out an RCU grace period (milliseconds): not on the ADD's way
-        threading.Thread(target=sock.close, name="packet-socket-close", daemon=True).start()
+        sock.close()
 
 
 def delete_host_end(host_if: str) -> bool:

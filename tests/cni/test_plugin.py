@@ -89,10 +89,12 @@ def test_add_announces_the_address_so_neighbours_forget_an_old_mac(sb, pod_ns):
                           "dev", "net1"], check=True)
         status, result = cni(sb, "ADD", config(address="10.30.0.1/24"), pod_ns)
         assert status == 0, result
-        mac = result["interfaces"][1]["mac"].lower()
-        wait_for(lambda: mac in netns.run(other, ["ip", "neigh", "show", "10.30.0.1"]).stdout.lower(),
-                 "the peer's neighbour entry to follow the announcement", timeout=10)
-        assert cni(sb, "DEL", config(), pod_ns) == (0, {})
+        try:
+            mac = result["interfaces"][1]["mac"].lower()
+            wait_for(lambda: mac in netns.run(other, ["ip", "neigh", "show", "10.30.0.1"]).stdout.lower(),
+                     "the peer's neighbour entry to follow the announcement", timeout=10)
+        finally:
+            assert cni(sb, "DEL", config(), pod_ns) == (0, {})
     finally:
         cni(sb, "DEL", config(), other, container="peer")
         netns.remove(other)
