@@ -146,8 +146,6 @@ def _router_pod(env: dict, ns_id: str, namespace: str) -> str:
                                   "jsonpath={.items[*].metadata.name}").stdout.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="measured: LCM's upgrade COMPLETES and a new router pod replaces the old one, "
-                   "but traffic through it had not resumed 90 s later; cause not established yet")
 def test_day2_kdu_upgrade_and_rollback_replace_the_router_pod_and_the_new_one_is_wired(onboarded, tmp_path):
     """``osm ns-action --action_name upgrade`` of the router's KDU with a changed pod template (LCM's helm upgrade,
     values reused): a new router pod replaces the old one, the operator wires it, the seed's checks pass; then
