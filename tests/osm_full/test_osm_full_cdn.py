@@ -24,7 +24,7 @@ from osm_real_kit import LOCAL
 from osm_l2sm.descriptors import build_package
 from tests.polling import wait_for
 from tests.realpods.cdn_checks import KDUS, Cdn, back_to, footprint, planned_addresses
-from tests.realpods.test_6_osm_cdn import _config, run_checks
+from tests.realpods.test_6_osm_cdn import _config, _node_ip, run_checks
 from tests.realpods.timings import report_timing
 
 pytestmark = pytest.mark.osm_full
@@ -113,9 +113,13 @@ def test_osm_ns_create_reaches_ready_the_cdn_passes_and_ns_delete_leaves_nothing
 
 
 def _osm_l2sm(env: dict, *args: str) -> str:
-    """``osm-l2sm ARGS`` against this OSM's NBI (plain HTTP, its admin account); must succeed; its output."""
-    done = subprocess.run([sys.executable, "-m", "osm_l2sm", *args, "--osm-host", env["osm"].url, "--user", "admin",
-                           "--password", "admin", "--project", "admin"], capture_output=True, text=True, timeout=900)
+    """``osm-l2sm ARGS`` where the cluster's API server is reached (its network namespace, as LCM), against this
+    OSM's NBI as seen from there (plain HTTP, its admin account); must succeed; its output."""
+    cluster = env["cluster"]
+    nbi = f"http://{_node_ip(cluster)}:{env['osm'].nbi_port}/osm"
+    done = subprocess.run(["nsenter", f"--net=/run/netns/{cluster.netns}", sys.executable, "-m", "osm_l2sm", *args,
+                           "--osm-host", nbi, "--user", "admin", "--password", "admin", "--project", "admin"],
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"osm-l2sm {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
 
