@@ -29,7 +29,7 @@ def k8s_node(pytestconfig):
     built = time.monotonic()
     keep = os.environ.get("OSM_L2SM_REALPODS_KEEP") == "1"  # debugging: leave the cluster up, reuse it next time
     try:
-        if not (keep and Path(CACHE / "k8s-node" / "run" / "holder.pid").exists()):
+        if not (keep and Path(CACHE / "k8s-node" / "run" / "nodes").exists()):  # the script's own "is up" mark
             run_showing_progress(pytestconfig, SCRIPTS / "k8s-node-cluster", "up", "--nodes", NODES, timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
