@@ -13,7 +13,7 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from .resources import GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, POD_LABEL, POD_LABEL_VALUE, VERSION
-from .wiring import addresses_held_by_pods, multus_entries
+from .wiring import multus_entries, pod_addresses
 
 
 def _raw(call, *args, **kwargs) -> dict:
@@ -75,11 +75,11 @@ def claim_owner(value: str) -> str:
 
 
 def address_holders(network: dict, pods: list[dict], pod: str) -> dict[str, str]:
-    """bare ip -> pod for ``network``: its status claims of live pods (or of ``pod``) plus the other pods' addresses."""
+    """bare ip -> pod for ``network``: what the other pods ask for explicitly, overridden by the status claims of live
+    pods (or of ``pod``), overridden by the addresses the other pods have. An address asked for by one pod while
+    another has it stays the other's (the pod a rolling update replaces keeps its planned addresses until it goes)."""
     live = {p["metadata"]["name"] for p in pods} | {pod}
     assigned = (network.get("status") or {}).get("assignedIPs") or {}
     claims = {ip: claim_owner(owner) for ip, owner in assigned.items()}
-    holders = {ip: owner for ip, owner in claims.items() if owner in live}
-    others = [p for p in pods if p["metadata"]["name"] != pod]
-    holders.update(addresses_held_by_pods(others, network["metadata"]["name"]))
-    return holders
+    held, requested = pod_addresses([p for p in pods if p["metadata"]["name"] != pod], network["metadata"]["name"])
+    return {**requested, **{ip: owner for ip, owner in claims.items() if owner in live}, **held}

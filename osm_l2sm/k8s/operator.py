@@ -132,6 +132,7 @@ def operator_registry(operator: Operator, webhook: kopf.WebhookServer | None = N
     kopf.on.update(*PODS, labels=POD_LABELS, field=("metadata", "annotations", MULTUS_ANNOTATION),
                    id="pod_recount", **on)(operator.pod_recount)
     kopf.on.delete(*PODS, labels=POD_LABELS, id="pod_release", **on)(operator.pod_release)
+    kopf.on.event(*PODS, labels=POD_LABELS, id="pod_gone", **on)(operator.pod_gone)
     if webhook is None:  # kopf refuses admission handlers without a server, so register them only with one
         return registry
     # the id is the path kopf serves it on: the l2sm chart's MutatingWebhookConfiguration calls /l2sm-pods

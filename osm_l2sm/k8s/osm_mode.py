@@ -9,7 +9,8 @@ and addresses, and the plan's routes of the KDU go into those entries as ``cni-a
 the pod: the KNF charts get no values in this mode). A timer removes an NS's networks once no pod of the NS is left
 in the namespace and NBI no longer knows the NS.
 
-It never stops OSM: a pod whose NS needs no L2S-M network for its KDU, whose descriptors cannot be planned, or
+A pod whose chart already gives it ``l2sm/networks`` (an NS made by ``osm-l2sm ns-create``, whose values carry the
+plan) is left to those networks. It never stops OSM: a pod whose NS needs no L2S-M network for its KDU, whose descriptors cannot be planned, or
 that NBI does not know is admitted unchanged with a Warning event saying why. The one refusal left is for a pod of
 an NS that needs networks while NBI cannot be reached, for at most ``refuse_seconds`` from the NS's first refusal;
 then its pods are admitted unwired, with a Warning event. What it did with each NS goes to the status ConfigMap
@@ -184,6 +185,11 @@ def admission(mode: OsmMode, api, pod_admission, body, patch: kopf.Patch, namesp
 def _admit(mode: OsmMode, api, pod_admission, body, patch: kopf.Patch, namespace: str, warnings: list, dryrun: bool,
            decision: _Decision) -> None:
     meta = body["metadata"]
+    if (meta.get("annotations") or {}).get(NETWORKS_ANNOTATION):
+        # its chart's values name its networks (``osm-l2sm ns-create`` made them and planned the KDU): the ordinary
+        # admission wires it to those, and OSM mode makes none of its own (nor a status entry: nothing to collect)
+        log.info("a pod of NS %s names its own networks (l2sm/networks): left to them", decision.ns_id)
+        return None
     try:
         kdu = mode.plans.kdu_networks(meta.get("labels") or {})
     except NsNotPlanned as err:

@@ -21,6 +21,9 @@ from .resources import ERROR_ANNOTATION, MULTUS_ANNOTATION
 from .wiring import NetworkInfo, PodWiring, WiringError, addresses_held_by_pods, multus_entries, pod_requests, wire_pod
 
 CLAIM_ATTEMPTS = 8  # optimistic-concurrency retries when another writer changed an L2Network meanwhile
+# errors a pod waits out, wired as soon as they are gone: a network made later, an address freed, and its planned
+# address held by another pod (the pod a rolling update replaces: the new one is wired once the old one is gone)
+WAITING = ("UnknownNetwork", "AddressesExhausted", "AddressInUse")
 
 
 class PodHandlers:
@@ -117,7 +120,7 @@ class PodHandlers:
             wiring = self.wire(namespace, name, l2sm_pods)
         except WiringError as err:
             self.report(body, err, first_try=retry == 0)
-            if err.reason in ("UnknownNetwork", "AddressesExhausted"):  # may be fixed without touching the pod
+            if err.reason in WAITING:  # may be fixed without touching the pod
                 raise kopf.TemporaryError(str(err), delay=RETRY_SECONDS) from None
             raise kopf.PermanentError(str(err)) from None
         if wiring is not None:
@@ -138,6 +141,22 @@ class PodHandlers:
                 if not status["assignedIPs"]:
                     del status["assignedIPs"]
                 cluster.patch_network_status(self.api(), namespace, net, status)
+
+    def pod_gone(self, type: str, namespace: str, logger, l2sm_pods: Mapping, **_) -> None:
+        """A labelled pod is gone from the API (its sandbox, and so its interfaces, torn down): wire at once the pods
+        of its namespace that wait for an address it held, rather than at their next retry."""
+        if type != "DELETED":
+            return
+        for pod in indexed_pods(l2sm_pods, namespace):  # kopf's index no longer holds the pod that went
+            meta = pod["metadata"]
+            if meta.get("deletionTimestamp") or not (meta.get("annotations") or {}).get(ERROR_ANNOTATION):
+                continue
+            try:
+                wiring = self.wire(namespace, meta["name"], l2sm_pods)
+            except WiringError:  # still waiting: its own handler retries and reports
+                continue
+            if wiring is not None:
+                logger.info("pod %s waited for an address of this pod and is wired now", meta["name"])
 
     def pod_admission(self, body, patch: kopf.Patch, namespace: str | None, warnings: list, l2sm_pods: Mapping,
                       dryrun: bool = False, **_) -> None:

@@ -124,10 +124,28 @@ class L2NetworkTarget(KubernetesTarget):
                          f"{err.status} {err.reason}", status=err.status or 400)
 
     def ensure_network(self, network: Network) -> bool:
+        """Create the L2Network (and its namespace when there is none yet, as Helm's ``--create-namespace`` does:
+        the networks come before the KDUs whose installation would make it)."""
+        body = l2network(network, self.namespace)
         try:
-            return create_l2network(self.api, l2network(network, self.namespace))
+            return create_l2network(self.api, body)
+        except ApiException as err:
+            if err.status != 404 or not self._create_namespace():
+                raise self._api_failure(f"create L2Network {network.name}", err) from None
+        try:
+            return create_l2network(self.api, body)
         except ApiException as err:
             raise self._api_failure(f"create L2Network {network.name}", err) from None
+
+    def _create_namespace(self) -> bool:
+        """True once the namespace is made (False when it was there: the 404 was about something else)."""
+        try:
+            client.CoreV1Api(self.api).create_namespace({"metadata": {"name": self.namespace}})
+            return True
+        except ApiException as err:
+            if err.status == 409:
+                return False
+            raise self._api_failure("create the namespace", err) from None
 
     def delete_network(self, name: str) -> bool:
         try:

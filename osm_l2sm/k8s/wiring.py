@@ -71,16 +71,18 @@ def pod_requests(pod: dict) -> list[NetworkRequest]:
         raise WiringError(str(err), "InvalidAnnotation") from None
 
 
-def addresses_held_by_pods(pods: Iterable[dict], network: str) -> dict[str, str]:
-    """bare ip -> pod name for addresses that pods have on ``network`` or ask for explicitly."""
-    holders: dict[str, str] = {}
+def pod_addresses(pods: Iterable[dict], network: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What pods have on ``network`` (their Multus entries) and what they ask for explicitly (their
+    ``l2sm/networks``), each as bare ip -> pod name."""
+    held: dict[str, str] = {}
+    requested: dict[str, str] = {}
     for pod in pods:
         meta = pod.get("metadata") or {}
         annotations = meta.get("annotations") or {}
         for entry in multus_entries(annotations.get(MULTUS_ANNOTATION)):
             if entry.get("name") == network:
                 for ip in entry.get("ips") or []:
-                    holders.setdefault(bare(ip), meta["name"])
+                    held.setdefault(bare(ip), meta["name"])
         try:
             requests = parse_networks_annotation(annotations.get(NETWORKS_ANNOTATION))
         except L2smError:
@@ -88,8 +90,15 @@ def addresses_held_by_pods(pods: Iterable[dict], network: str) -> dict[str, str]
         for req in requests:
             if req.name == network:
                 for ip in req.ips:
-                    holders.setdefault(bare(ip), meta["name"])
-    return holders
+                    requested.setdefault(bare(ip), meta["name"])
+    return held, requested
+
+
+def addresses_held_by_pods(pods: Iterable[dict], network: str) -> dict[str, str]:
+    """bare ip -> pod name for addresses that pods have on ``network`` or ask for explicitly (the pod that has an
+    address before one that only asks for it: a pod waiting for an address another one holds)."""
+    held, requested = pod_addresses(pods, network)
+    return {**requested, **held}
 
 
 def _addresses_for(pod: str, req: NetworkRequest, net: NetworkInfo, current: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 from osm_l2sm.errors import L2smError
 from osm_l2sm.k8s import ipam
 from osm_l2sm.k8s.annotations import NetworkRequest, parse_networks_annotation
+from osm_l2sm.k8s.cluster import address_holders
 from osm_l2sm.k8s.nad import nad_body
 from osm_l2sm.k8s.wiring import NetworkInfo, WiringError, addresses_held_by_pods, multus_entries, wire_pod
 
@@ -155,6 +156,22 @@ def test_held_addresses_come_from_multus_entries_and_explicit_requests():
     assert addresses_held_by_pods(pods, "a") == {"10.0.0.5": "p1", "10.0.0.6": "p2"}
     assert addresses_held_by_pods(pods, "b") == {}
     assert multus_entries("not json") == [] and multus_entries('{"name": "a"}') == []
+
+
+def test_the_pod_that_has_a_planned_address_keeps_it_while_another_asks_for_it():
+    """A rolling update: the new pod asks for the address the old pod has. Wired again (an operator restart resumes
+    every pod), the old pod keeps it; the new one is refused it as long as the old one has it."""
+    planned = '[{"name": "a", "ips": ["10.0.0.5/24"]}]'
+    old = {"metadata": {"name": "old", "annotations": {
+        "l2sm/networks": planned, "k8s.v1.cni.cncf.io/networks": '[{"name": "a", "ips": ["10.0.0.5/24"]}]'}}}
+    new = {"metadata": {"name": "new", "annotations": {"l2sm/networks": planned}}}
+    network = {"metadata": {"name": "a"}, "status": {"assignedIPs": {"10.0.0.5": "ns/old"}}}
+    for pods in ([new, old], [old, new]):  # whatever the order the pods are listed in
+        assert addresses_held_by_pods(pods, "a") == {"10.0.0.5": "old"}
+        again = wire_pod("old", "ns", parse_networks_annotation(planned),
+                         {"a": _net("a", **{"10_0_0_5": address_holders(network, pods, "old")["10.0.0.5"]})})
+        assert again.addresses == {"a": ["10.0.0.5/24"]}
+        assert address_holders(network, pods, "new") == {"10.0.0.5": "old"}
 
 
 def test_login_finds_the_in_cluster_token_whatever_the_scheme_case(tmp_path):
@@ -458,6 +475,28 @@ def test_annotation_changes_attach_and_detach_and_deletion_releases(operator, cl
     assert not status.get("assignedIPs")
     cluster.create_pod("p2", "net-b")  # the released address is free again
     assert _addresses(wait_for(lambda: cluster.multus("p2"), "p2 on net-b"), "net-b") == ["10.2.0.1/24"]
+
+
+def test_a_pod_planned_an_address_another_pod_has_waits_and_is_wired_once_that_pod_is_gone(operator, cluster):
+    """A Deployment's rolling update: the new pod starts beside the old one, both planned the same address. The new
+    one gets no interface while the old one is there (never two pods on one address), and is wired as soon as the
+    old one is gone."""
+    operator()
+    cluster.create_network("net-p", networkCIDR="10.3.0.0/24")
+    planned = '[{"name": "net-p", "ips": ["10.3.0.5/24"]}]'
+    cluster.create_pod("old", planned)
+    assert _addresses(wait_for(lambda: cluster.multus("old"), "old wired"), "net-p") == ["10.3.0.5/24"]
+    cluster.create_pod("new", planned)
+    error = wait_for(lambda: cluster.annotations("new").get("l2sm/error"), "new told it waits")
+    assert "10.3.0.5" in error and "old" in error
+    assert cluster.multus("new") is None and _addresses(cluster.multus("old"), "net-p") == ["10.3.0.5/24"]
+
+    cluster.delete_pod("old")
+    entries = wait_for(lambda: cluster.multus("new"), "new wired once old is gone")
+    assert _addresses(entries, "net-p") == ["10.3.0.5/24"]
+    wait_for(lambda: "l2sm/error" not in cluster.annotations("new"), "the error cleared on new")
+    wait_for(lambda: cluster.status("net-p").get("assignedIPs") == {"10.3.0.5": f"{cluster.ns}/new"},
+             "the address claimed for new")
 
 
 def test_operator_restart_loses_no_address(operator, cluster):

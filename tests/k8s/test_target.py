@@ -15,6 +15,7 @@ from osm_l2sm.errors import L2smError
 from osm_l2sm.k8s.cluster import get_network
 from osm_l2sm.k8s.target import install_plan, kubernetes_target, uninstall_plan
 from osm_l2sm.model import KduDeployment, Network, NetworkTarget, Plan
+from tests.k8s.conftest import delete_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,19 @@ def test_cr_mode_creates_lists_and_deletes_l2networks(kube_api, crds, k8s_namesp
     assert target.delete_network("v-network-1") is True
     assert target.delete_network("v-network-1") is False
     assert target.list_networks() == ["l2-only"]
+
+
+def test_cr_mode_makes_the_namespace_when_there_is_none_yet(kube_api, crds):
+    """``osm-l2sm ns-create --kubeconfig`` makes the networks before OSM installs the KDUs, which would make the
+    NS's namespace: the first network makes it."""
+    namespace = f"t-{os.urandom(5).hex()}"
+    target = kubernetes_target(kube_api.kubeconfig, namespace, mode="cr")
+    try:
+        assert target.ensure_network(Network("first", cidr="10.0.1.0/24")) is True
+        assert target.ensure_network(Network("second")) is True
+        assert target.list_networks() == ["first", "second"]
+    finally:
+        delete_namespace(crds, namespace)
 
 
 def test_cr_mode_rejected_spec_is_one_readable_error(kube_api, crds, k8s_namespace):

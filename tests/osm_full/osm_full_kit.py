@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import yaml
 from osm_l2sm.processes import stop_process
 
 from tests.conftest import unavailable
+from tests.polling import wait_for
 from tests.ports import free_port
 
 from osm_real_kit import CACHE, REPO, SETUP_TIMEOUT, kit_dir, lcm_python
@@ -136,13 +136,17 @@ def _alive(pid: int) -> bool:
 
 
 def _wait(osm: FullOsm, proc: Proc, ready, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
-        if not _alive(proc.pid) or time.monotonic() > deadline:
-            tail = proc.log.read_text(errors="replace")[-3000:] if proc.log.is_file() else ""
-            stop_full_osm(osm)
-            pytest.fail(f"{what} did not start; see {proc.log}:\n{tail}", pytrace=False)
-        time.sleep(0.3)
+    """Until ``ready()``; if the process ends first or it takes too long, all of ``osm`` is stopped and the test fails
+    with the end of the process's log."""
+    try:
+        wait_for(lambda: ready() or not _alive(proc.pid), f"{what} up", timeout=START_TIMEOUT)
+        if ready():
+            return
+    except pytest.fail.Exception:
+        pass
+    tail = proc.log.read_text(errors="replace")[-3000:] if proc.log.is_file() else ""
+    stop_full_osm(osm)
+    pytest.fail(f"{what} did not start; see {proc.log}:\n{tail}", pytrace=False)
 
 
 def _listening(port: int) -> bool:

@@ -245,6 +245,27 @@ def test_a_pod_of_an_ns_osm_does_not_know_is_admitted_unchanged_with_an_event(os
     assert listed["0000-not-an-ns"]["kdus"] == {"vnf/cdn-cache": "unchanged"}
 
 
+def test_a_kdu_pod_that_names_its_own_networks_is_left_to_them(osm, osm_operator):
+    """An NS made by ``osm-l2sm ns-create``: its KDU charts got the plan as values, so LCM's pods carry the l2sm label
+    and ``l2sm/networks`` (the wrapper's networks) besides LCM's labels. OSM mode leaves them so: no networks of its
+    own for the NS, the annotation as the chart wrote it."""
+    kube, nbi = osm_operator, osm["nbi"]
+    name = f"cdn-{uuid.uuid4().hex[:6]}"
+    ns_id, _ = nbi.ns_create(name, "cdn_ns", "k8s-vim", {"k8s-namespace": kube.ns})
+    vnfs = {v["member-vnf-index-ref"]: v["_id"] for v in nbi.vnf_records(ns_id)}
+    own = json.dumps([{"name": f"{name}-cache-vl", "ips": ["10.0.1.1/24"]}])
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(
+        generate_name="router-firewall-", annotations={"l2sm/networks": own},
+        labels={"l2sm": "true", NS_ID_LABEL: ns_id, VNF_ID_LABEL: vnfs["router"], KDU_NAME_LABEL: "router-firewall"}),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="alpine")]))
+    try:
+        created = kube.core.create_namespaced_pod(kube.ns, pod)
+        assert created.metadata.annotations["l2sm/networks"] == own
+        assert kube.networks() == {}
+    finally:
+        nbi.ns_delete(name, force=True)
+
+
 def pod_from_template(kube: "Kube", deployment: client.V1Deployment) -> client.V1Pod:
     """The pod kube-controller-manager would make from the Deployment's template (none runs in this tier)."""
     template = kube.api.sanitize_for_serialization(deployment.spec.template)

@@ -14,7 +14,7 @@ from tests.conftest import unavailable
 from tests.polling import wait_for
 from tests.realpods.conftest import (CACHE, COMPONENTS, NODES, RELEASE, RELEASE_NS, ROOT, SCRIPTS, Cluster,
                                      l2sm_ready, missing_prerequisite, run, run_showing_progress)
-from tests.realpods.timings import report_timing
+from tests.realpods.timings import TIMINGS, report_timing
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def k8s_node(pytestconfig):
     built = time.monotonic()
     keep = os.environ.get("OSM_L2SM_REALPODS_KEEP") == "1"  # debugging: leave the cluster up, reuse it next time
     try:
-        if not (keep and Path(CACHE / "k8s-node" / "run" / "nodes").exists()):
+        if not (keep and Path(CACHE / "k8s-node" / "run" / "nodes").exists()):  # the script's own "is up" mark
             run_showing_progress(pytestconfig, SCRIPTS / "k8s-node-cluster", "up", "--nodes", NODES, timeout=900)
         env = dict(line.split("=", 1) for line in run(SCRIPTS / "k8s-node-cluster", "env").stdout.split())
         cluster = Cluster(env, started=built)
@@ -63,3 +63,11 @@ def l2sm(k8s_node: Cluster) -> Cluster:
     """The stock chart installed and Ready (:func:`install_l2sm`); a test that removes it installs it again."""
     install_l2sm(k8s_node)
     return k8s_node
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The timings the tests reported (every tier on the cluster: realpods, osm_full)."""
+    if TIMINGS:
+        terminalreporter.section("real-pods timings")
+        for line in TIMINGS:
+            terminalreporter.write_line(line)

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.realpods.timings import TIMINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -44,13 +43,6 @@ def node(i: int) -> str:
     and still run on a smaller cluster."""
     return NODE_NAMES[min(i, len(NODE_NAMES)) - 1]
 PROGRESS_LINE = re.compile(r"^[\w-]+ \[\d+/\d+ \d+\.\ds\] ")  # scripts/progress.sh
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if TIMINGS:
-        terminalreporter.section("real-pods timings")
-        for line in TIMINGS:
-            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items) -> None:
