@@ -55,10 +55,10 @@ def stop_process(pid: int, alive: Callable[[], bool] | None = None, grace: float
     session of its own, with its workers). True when the process is gone."""
     alive = alive or (lambda: pid_alive(pid))
     kill = os.killpg if group else os.kill
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
+    for sig, seconds in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
         if not alive():
             return True
         with contextlib.suppress(ProcessLookupError):
             kill(pid, sig)
-        wait_until(lambda: not alive(), wait, interval=0.05)
+        wait_until(lambda: not alive(), seconds, interval=0.05)
     return not alive()
