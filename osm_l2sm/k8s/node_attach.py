@@ -108,8 +108,9 @@ def del_config(ifname: str) -> dict:
 
 def plan_changes(pod: dict, links: dict[str, int], ours: set[int], nad_config) -> list[Change]:
     """What to run for ``pod``: ADD for each wanted L2S-M interface it lacks, DEL for each L2S-M interface (a veth
-    whose peer is one of our host ends) it should no longer have. ``nad_config(namespace, name)`` gives a NAD's CNI
-    config (None when it is not an L2S-M one)."""
+    whose peer is one of our host ends) it should no longer have. An entry's ``cni-args`` go into its ADD's config
+    as ``args.cni``, as Multus passes them. ``nad_config(namespace, name)`` gives a NAD's CNI config (None when it
+    is not an L2S-M one)."""
     namespace = pod["metadata"]["namespace"]
     changes, wanted = [], set()
     for entry in multus_entries((pod["metadata"].get("annotations") or {}).get(MULTUS_ANNOTATION)):
@@ -120,6 +121,8 @@ def plan_changes(pod: dict, links: dict[str, int], ours: set[int], nad_config) -
         wanted.add(ifname)
         if ifname not in links:
             conf = dict(config, name=name, runtimeConfig={"ips": list(entry.get("ips") or [])})
+            if entry.get("cni-args"):  # as Multus hands them on (OSM mode's routes): the plugin reads args.cni
+                conf["args"] = {"cni": dict(entry["cni-args"])}
             changes.append(Change("ADD", ifname, config.get("network", name), conf))
     for ifname, peer in sorted(links.items()):
         if peer in ours and ifname not in wanted:

@@ -4,17 +4,17 @@ OSM's LCM labels every pod of a KDU with ``osm.etsi.org/ns-id``, ``osm.etsi.org/
 ``osm.etsi.org/kdu-name``. For such a pod the admission webhook (path ``/l2sm-osm-pods``) reads the NS from OSM's NBI
 (read-only, cached per NS: :class:`osm_l2sm.osm.records.NsPlans`), makes the NS's networks as L2Networks in the
 pod's namespace when missing (named after the NS instance, so two instances never share one), and gives the pod the
-``l2sm`` label and the ``l2sm/networks`` annotation of its KDU; the ordinary admission then adds the Multus entries
-and addresses, and the plan's routes of the KDU go into those entries as ``cni-args`` (the CNI plugin adds them in
-the pod: the KNF charts get no values in this mode). A timer removes an NS's networks once no pod of the NS is left
-in the namespace and NBI no longer knows the NS.
+``l2sm`` label, the ``l2sm/networks`` annotation of its KDU and its planned routes as ``l2sm/routes``; the ordinary
+wiring then adds the Multus entries and addresses, with the routes as the entries' ``cni-args`` (the CNI plugin adds
+them in the pod: the KNF charts get no values in this mode), at admission or later for a pod that waits. A timer
+removes an NS's networks once no pod of the NS is left in the namespace and NBI no longer knows the NS.
 
 A pod whose chart already gives it ``l2sm/networks`` (an NS made by ``osm-l2sm ns-create``, whose values carry the
-plan) is left to those networks. It never stops OSM: a pod whose NS needs no L2S-M network for its KDU, whose descriptors cannot be planned, or
-that NBI does not know is admitted unchanged with a Warning event saying why. The one refusal left is for a pod of
-an NS that needs networks while NBI cannot be reached, for at most ``refuse_seconds`` from the NS's first refusal;
-then its pods are admitted unwired, with a Warning event. What it did with each NS goes to the status ConfigMap
-(:mod:`.osm_status`).
+plan) is left to those networks. It never stops OSM: a pod whose NS needs no L2S-M network for its KDU, whose
+descriptors cannot be planned, or that NBI does not know is admitted unchanged with a Warning event saying why. The
+one refusal left is for a pod of an NS that needs networks while NBI cannot be reached, for at most
+``refuse_seconds`` from the NS's first refusal; then its pods are admitted unwired, with a Warning event. What it
+did with each NS goes to the status ConfigMap (:mod:`.osm_status`).
 
 Configured by :class:`~osm_l2sm.k8s.operator_config.OsmConfig` (read from the environment where the operator
 starts, :func:`~osm_l2sm.k8s.operator_config.osm_config_from_env`).
@@ -39,8 +39,8 @@ from osm_l2sm.osm.records import KDU_NAME_LABEL, NS_ID_LABEL, VNF_ID_LABEL, NsNo
 from .l2network import create_l2network, l2network
 from .operator_config import OsmConfig
 from .osm_status import NsStatus, now_text, parse_time
-from .resources import (GROUP, L2NETWORK_PLURAL, MULTUS_ANNOTATION, NETWORKS_ANNOTATION, POD_LABEL,
-                        POD_LABEL_VALUE, VERSION)
+from .resources import (GROUP, L2NETWORK_PLURAL, NETWORKS_ANNOTATION, POD_LABEL, POD_LABEL_VALUE, ROUTES_ANNOTATION,
+                        VERSION)
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +213,11 @@ def _admit(mode: OsmMode, api, pod_admission, body, patch: kopf.Patch, namespace
     wired["metadata"].setdefault("annotations", {})[NETWORKS_ANNOTATION] = kdu.annotation
     patch.setdefault("metadata", {}).setdefault("labels", {})[POD_LABEL] = POD_LABEL_VALUE
     patch["metadata"].setdefault("annotations", {})[NETWORKS_ANNOTATION] = kdu.annotation
+    if kdu.routes:  # on the pod, so a wiring after admission (a pod that waits for an address) has them too
+        routes = json.dumps(kdu.routes, separators=(",", ":"))
+        wired["metadata"]["annotations"][ROUTES_ANNOTATION] = routes
+        patch["metadata"]["annotations"][ROUTES_ANNOTATION] = routes
     pod_admission(body=wired, patch=patch, namespace=namespace, warnings=warnings, dryrun=dryrun)
-    _route_args(patch, kdu.routes)
     names = [n.name for n in kdu.networks]
     decision.record("wired", None, f"KDU {decision.kdu()} wired to {', '.join(names)}", refusingSince=None,
                     networks=names)
@@ -226,19 +229,6 @@ def _no_networks(mode: OsmMode, kdu) -> str:
            if not (known and known.plan and known.plan.networks) else
            f"KDU {kdu.kdu} of member {kdu.member_vnf_index} joins none of its networks")
     return f"osm-l2sm admitted this OSM KDU pod unchanged: NS {kdu.ns_id} needs no L2S-M network for it ({why})"
-
-
-def _route_args(patch: kopf.Patch, routes: dict[str, list[dict]]) -> None:
-    """The KDU's planned routes as ``cni-args`` of its Multus entries (Multus hands them to the CNI plugin as
-    ``args.cni.routes``, and the plugin adds them in the pod)."""
-    annotations = patch.get("metadata", {}).get("annotations", {})
-    if not routes or not annotations.get(MULTUS_ANNOTATION):
-        return
-    entries = json.loads(annotations[MULTUS_ANNOTATION])
-    for entry in entries:
-        if routes.get(entry.get("name")):
-            entry.setdefault("cni-args", {})["routes"] = routes[entry["name"]]
-    annotations[MULTUS_ANNOTATION] = json.dumps(entries, separators=(",", ":"))  # as the operator writes it
 
 
 def _ensure_network(api, namespace: str, network, ns_id: str) -> None:

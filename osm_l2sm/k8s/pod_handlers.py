@@ -18,7 +18,8 @@ from . import cluster
 from .nad import ensure_nad
 from .network_handlers import RETRY_SECONDS, indexed_pods
 from .resources import ERROR_ANNOTATION, MULTUS_ANNOTATION
-from .wiring import NetworkInfo, PodWiring, WiringError, addresses_held_by_pods, multus_entries, pod_requests, wire_pod
+from .wiring import (NetworkInfo, PodWiring, WiringError, addresses_held_by_pods, multus_entries, pod_requests,
+                     pod_routes, wire_pod)
 
 CLAIM_ATTEMPTS = 8  # optimistic-concurrency retries when another writer changed an L2Network meanwhile
 # errors a pod waits out, wired as soon as they are gone: a network made later, an address freed, and its planned
@@ -46,7 +47,7 @@ class PodHandlers:
         networks = {n: body for n in sorted(involved) if (body := cluster.get_network(self.api(), namespace, n))}
         infos = {n: NetworkInfo.from_resource(body, self._holders(namespace, body, pods, name))
                  for n, body in networks.items()}
-        return wire_pod(name, namespace, requests, infos, current), networks
+        return wire_pod(name, namespace, requests, infos, current, pod_routes(pod)), networks
 
     def _claim(self, namespace: str, pod: str, wiring: PodWiring, networks: dict[str, dict]) -> bool:
         """Record the pod's addresses in each involved L2Network's status; False when one changed meanwhile."""

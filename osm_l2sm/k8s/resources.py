@@ -10,6 +10,8 @@ POD_LABEL = "l2sm"
 POD_LABEL_VALUE = "true"
 NETWORKS_ANNOTATION = "l2sm/networks"
 ERROR_ANNOTATION = "l2sm/error"
+# a pod's routes per network, JSON {network: [{"dst": CIDR, "gw": IP}]}: they go with its Multus entries as cni-args
+ROUTES_ANNOTATION = "l2sm/routes"
 FINALIZER = "l2sm.operator.io/finalizer"
 
 MULTUS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"

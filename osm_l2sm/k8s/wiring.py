@@ -16,7 +16,7 @@ from osm_l2sm.model.addresses import bare
 
 from . import ipam
 from .annotations import NetworkRequest, parse_networks_annotation
-from .resources import ERROR_ANNOTATION, MULTUS_ANNOTATION, NETWORKS_ANNOTATION
+from .resources import ERROR_ANNOTATION, MULTUS_ANNOTATION, NETWORKS_ANNOTATION, ROUTES_ANNOTATION
 
 
 class WiringError(L2smError):
@@ -128,13 +128,30 @@ def _addresses_for(pod: str, req: NetworkRequest, net: NetworkInfo, current: lis
     return [address] if address else []
 
 
+def pod_routes(pod: dict) -> dict[str, list[dict]]:
+    """The pod's ``l2sm/routes`` (network -> routes), empty when it has none; WiringError(reason
+    InvalidAnnotation) on a malformed one."""
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(ROUTES_ANNOTATION)
+    if not text:
+        return {}
+    try:
+        routes = json.loads(text)
+    except ValueError:
+        routes = None
+    if not isinstance(routes, dict) or not all(isinstance(r, list) for r in routes.values()):
+        raise WiringError(f"{ROUTES_ANNOTATION} is not a JSON object of network -> list of routes", "InvalidAnnotation")
+    return routes
+
+
 def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks: dict[str, NetworkInfo],
-             current: list[dict] | None = None) -> PodWiring:
+             current: list[dict] | None = None, routes: dict[str, list[dict]] | None = None) -> PodWiring:
     """Multus entries and addresses for ``pod``'s ``requests``.
 
     ``networks`` holds the L2Networks that exist in the pod's namespace; ``current`` the pod's present Multus entries,
-    whose addresses are kept for networks it stays on (no renumbering on attach/detach), as are their ``cni-args``
-    (OSM mode's routes, added at admission). Automatic addresses never repeat one held by another pod. Raises
+    whose addresses are kept for networks it stays on (no renumbering on attach/detach), as are their ``cni-args``.
+    ``routes`` (the pod's ``l2sm/routes``: OSM mode's planned routes) become the ``cni-args`` of an entry that has
+    none, so a pod wired after its admission (one that waited for an address) gets them too. Automatic addresses
+    never repeat one held by another pod. Raises
     WiringError (reason UnknownNetwork, InvalidAddress, AddressInUse, AddressesExhausted).
     """
     now = {e["name"]: [str(ip) for ip in e.get("ips") or []] for e in current or []}
@@ -150,6 +167,8 @@ def wire_pod(pod: str, namespace: str, requests: list[NetworkRequest], networks:
             entry["ips"] = ips
         if req.name in cni_args:
             entry["cni-args"] = cni_args[req.name]
+        elif (routes or {}).get(req.name):
+            entry["cni-args"] = {"routes": routes[req.name]}
         entries.append(entry)
         addresses[req.name] = ips
     return PodWiring(entries, addresses)

@@ -2,6 +2,7 @@
 kubelet names its cgroups, and which CNI commands a pod needs."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from osm_l2sm.k8s.node_attach import Sandbox, find_sandbox, plan_changes
@@ -51,6 +52,17 @@ def test_a_network_added_to_a_running_pod_is_an_add_with_its_addresses():
     assert [(c.command, c.ifname, c.network) for c in changes] == [("ADD", "net2", "red")]
     assert changes[0].config == {"cniVersion": "1.0.0", "type": "l2sm-cni", "network": "red", "name": "red",
                                  "runtimeConfig": {"ips": ["10.0.9.1/24"]}}
+
+
+def test_an_interface_added_later_gets_its_entrys_cni_args_as_multus_hands_them_on():
+    """A pod wired after its start (it waited for an address) is attached here, not by Multus: its planned routes
+    (OSM mode's cni-args) must reach the plugin all the same, as ``args.cni``."""
+    routes = [{"dst": "10.0.2.0/24", "gw": "10.0.9.254"}]
+    pod = _pod('[{"name": "red", "namespace": "ns1", "interface": "net1", "ips": ["10.0.9.1/24"], '
+               '"cni-args": {"routes": ' + json.dumps(routes) + '}}]')
+    [change] = plan_changes(pod, {"eth0": 7}, set(), lambda ns, n: NADS.get((ns, n)))
+    assert change.config["args"] == {"cni": {"routes": routes}}
+    assert "args" not in NADS[("ns1", "red")]  # the NAD's own config is not changed
 
 
 def test_a_network_removed_is_a_del_and_foreign_interfaces_are_left_alone():

@@ -10,7 +10,8 @@ from osm_l2sm.k8s import ipam
 from osm_l2sm.k8s.annotations import NetworkRequest, parse_networks_annotation
 from osm_l2sm.k8s.cluster import address_holders
 from osm_l2sm.k8s.nad import nad_body
-from osm_l2sm.k8s.wiring import NetworkInfo, WiringError, addresses_held_by_pods, multus_entries, wire_pod
+from osm_l2sm.k8s.wiring import (NetworkInfo, WiringError, addresses_held_by_pods, multus_entries, pod_routes,
+                                 wire_pod)
 
 
 # ---------------------------------------------------------------- annotation forms (pure)
@@ -144,6 +145,18 @@ def test_rewiring_keeps_the_cni_args_an_admission_added():
     current = [{**first.entries[0], "cni-args": routes}]
     again = wire_pod("p", "ns", parse_networks_annotation("a, b"), {"a": _net("a"), "b": _net("b")}, current)
     assert [e.get("cni-args") for e in again.entries] == [routes, None]
+
+
+def test_a_pods_l2sm_routes_become_the_cni_args_of_entries_that_have_none():
+    # OSM mode's planned routes ride on the pod (l2sm/routes): a wiring made after admission carries them too
+    routes = [{"dst": "10.0.2.0/24", "gw": "10.0.0.1"}]
+    pod = {"metadata": {"annotations": {"l2sm/routes": json.dumps({"a": routes})}}}
+    wiring = wire_pod("p", "ns", parse_networks_annotation("a, b"), {"a": _net("a"), "b": _net("b")},
+                      routes=pod_routes(pod))
+    assert [e.get("cni-args") for e in wiring.entries] == [{"routes": routes}, None]
+    with pytest.raises(WiringError) as err:
+        pod_routes({"metadata": {"annotations": {"l2sm/routes": '["not", "an object"]'}}})
+    assert err.value.reason == "InvalidAnnotation" and "l2sm/routes" in str(err.value)
 
 
 def test_held_addresses_come_from_multus_entries_and_explicit_requests():
@@ -300,11 +313,15 @@ class Cluster:
     def delete_network(self, name: str) -> None:
         self.objects.delete_namespaced_custom_object(GROUP, VERSION, self.ns, L2NETWORK_PLURAL, name)
 
-    def create_pod(self, name: str, networks: str | None, label: bool = True, generate: bool = False) -> dict:
+    def create_pod(self, name: str, networks: str | None, label: bool = True, generate: bool = False,
+                   routes: str | None = None) -> dict:
         """An alpine pod like upstream's ping-pong (it never runs: no kubelet here); ``generate``: ``name`` is its
-        generateName, as a ReplicaSet's pods have. Answers the annotations of the pod the API server stored."""
-        metadata = client.V1ObjectMeta(labels={"l2sm": "true"} if label else {},
-                                       annotations={"l2sm/networks": networks} if networks else {},
+        generateName, as a ReplicaSet's pods have; ``routes``: its ``l2sm/routes``. Answers the annotations of the
+        pod the API server stored."""
+        annotations = {"l2sm/networks": networks} if networks else {}
+        if routes:
+            annotations["l2sm/routes"] = routes
+        metadata = client.V1ObjectMeta(labels={"l2sm": "true"} if label else {}, annotations=annotations,
                                        **{"generate_name" if generate else "name": name})
         container = client.V1Container(name="main", image="alpine:latest", command=["sleep", "infinity"],
                                        security_context=client.V1SecurityContext(
@@ -477,6 +494,9 @@ def test_annotation_changes_attach_and_detach_and_deletion_releases(operator, cl
     assert _addresses(wait_for(lambda: cluster.multus("p2"), "p2 on net-b"), "net-b") == ["10.2.0.1/24"]
 
 
+ROUTES = [{"dst": "10.3.9.0/24", "gw": "10.3.0.1"}]
+
+
 def test_a_pod_planned_an_address_another_pod_has_waits_and_is_wired_once_that_pod_is_gone(operator, cluster):
     """A Deployment's rolling update: the new pod starts beside the old one, both planned the same address. The new
     one gets no interface while the old one is there (never two pods on one address), and is wired as soon as the
@@ -486,7 +506,7 @@ def test_a_pod_planned_an_address_another_pod_has_waits_and_is_wired_once_that_p
     planned = '[{"name": "net-p", "ips": ["10.3.0.5/24"]}]'
     cluster.create_pod("old", planned)
     assert _addresses(wait_for(lambda: cluster.multus("old"), "old wired"), "net-p") == ["10.3.0.5/24"]
-    cluster.create_pod("new", planned)
+    cluster.create_pod("new", planned, routes=json.dumps({"net-p": ROUTES}))
     error = wait_for(lambda: cluster.annotations("new").get("l2sm/error"), "new told it waits")
     assert "10.3.0.5" in error and "old" in error
     assert cluster.multus("new") is None and _addresses(cluster.multus("old"), "net-p") == ["10.3.0.5/24"]
@@ -494,6 +514,8 @@ def test_a_pod_planned_an_address_another_pod_has_waits_and_is_wired_once_that_p
     cluster.delete_pod("old")
     entries = wait_for(lambda: cluster.multus("new"), "new wired once old is gone")
     assert _addresses(entries, "net-p") == ["10.3.0.5/24"]
+    # its planned routes (OSM mode's l2sm/routes) are in the entry it got late, for node-attach to hand on
+    assert [e.get("cni-args") for e in entries] == [{"routes": ROUTES}]
     wait_for(lambda: "l2sm/error" not in cluster.annotations("new"), "the error cleared on new")
     wait_for(lambda: cluster.status("net-p").get("assignedIPs") == {"10.3.0.5": f"{cluster.ns}/new"},
              "the address claimed for new")
