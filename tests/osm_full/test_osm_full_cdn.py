@@ -192,29 +192,31 @@ def test_an_ns_whose_chart_cannot_install_fails_and_its_deletion_leaves_nothing_
     back_to(cluster, before)
 
 
-def _router_pod(env: dict, ns_id: str, namespace: str) -> str:
-    return env["cluster"].kubectl("-n", namespace, "get", "pods", "-l",
-                                  f"{NS_ID_LABEL}={ns_id},{KDU_NAME_LABEL}=router-firewall", "-o",
-                                  "jsonpath={.items[*].metadata.name}").stdout.strip()
+def _kdu_pod(env: dict, ns_id: str, namespace: str, kdu: str) -> str:
+    return env["cluster"].kubectl("-n", namespace, "get", "pods", "-l", f"{NS_ID_LABEL}={ns_id},{KDU_NAME_LABEL}={kdu}",
+                                  "-o", "jsonpath={.items[*].metadata.name}").stdout.strip()
 
 
-def test_day2_kdu_upgrade_and_rollback_replace_the_router_pod_and_the_new_one_is_wired(onboarded, tmp_path):
+def test_day2_kdu_upgrade_and_rollback_replace_the_kdus_pod_and_the_new_one_is_wired(onboarded, tmp_path):
     """``osm ns-action --action_name upgrade`` of the router's KDU with a changed pod template (LCM's helm upgrade,
     values reused): a new router pod replaces the old one, the operator wires it, the seed's checks pass; then
-    ``--action_name rollback``: the same again."""
+    ``--action_name rollback``: the same again. Then the cache's KDU upgraded: its new pod waits for the old one's
+    addresses and must come with its planned routes too (to the content server through the router)."""
     env = onboarded
     _ns_create(env, "day2", "osm-day2", tmp_path)
     ns_id = wait_state(env, "day2", "READY")["_id"]
     try:
         service = _service(env, ns_id, "osm-day2")
         _check(service)
-        for action, params in (("upgrade", '{"podAnnotations": {"osm-l2sm.test/day2": "upgraded"}}'),
-                               ("rollback", None)):
-            before = _router_pod(env, ns_id, "osm-day2")
-            osm(env, "ns-action", "day2", "--vnf_name", "router", "--kdu_name", "router-firewall",
+        for member, kdu, action, params in (
+                ("router", "router-firewall", "upgrade", '{"podAnnotations": {"osm-l2sm.test/day2": "upgraded"}}'),
+                ("router", "router-firewall", "rollback", None),
+                ("cache", "cdn-cache", "upgrade", '{"podAnnotations": {"osm-l2sm.test/day2": "upgraded"}}')):
+            before = _kdu_pod(env, ns_id, "osm-day2", kdu)
+            osm(env, "ns-action", "day2", "--vnf_name", member, "--kdu_name", kdu,
                 "--action_name", action, *(["--params", params] if params else []), "--wait")
-            wait_for(lambda b=before: _router_pod(env, ns_id, "osm-day2") not in ("", b) and " " not in
-                     _router_pod(env, ns_id, "osm-day2"), f"a new router pod after {action}", timeout=300, interval=3)
+            wait_for(lambda b=before, k=kdu: _kdu_pod(env, ns_id, "osm-day2", k) not in ("", b) and " " not in
+                     _kdu_pod(env, ns_id, "osm-day2", k), f"a new {kdu} pod after {action}", timeout=300, interval=3)
             ops = osm(env, "ns-op-list", "day2").stdout
             assert "FAILED" not in ops, ops
             _check(service)
