@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +22,7 @@ from osm_l2sm import data
 from osm_l2sm.errors import L2smError
 from osm_l2sm.model import Plan
 from osm_l2sm.osm import lifecycle
-from osm_l2sm.processes import wait_until
+from osm_l2sm.processes import in_parallel, wait_until
 from osm_l2sm.sandbox import Knf, KnfRunner, Sandbox, SandboxTarget
 
 DEFAULT_PACKAGES = data.descriptors_dir()
@@ -261,11 +260,8 @@ class CdnDemo:
     def _check_isolation(self, plan: Plan, cache: Knf, router: Knf, content: Knf) -> None:
         """The two negative checks at once: each waits half a second for what must not happen, on its own path
         (the probe's frames stay on the cache network; the firewall's SYN crosses the router)."""
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            isolation = pool.submit(self._isolation, plan, cache, content)
-            firewall = pool.submit(self._firewall, cache, router, content)
-            checks = [isolation.result(), firewall.result()]
-        for check in checks:
+        for check in in_parallel([lambda: self._isolation(plan, cache, content),
+                                  lambda: self._firewall(cache, router, content)]):
             self._check(*check)
 
     def _isolation(self, plan: Plan, cache: Knf, content: Knf) -> tuple:
