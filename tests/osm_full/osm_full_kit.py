@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from osm_l2sm.processes import stop_process
+from osm_l2sm.processes import pid_alive, stop_process, wait_until
 
 from tests.conftest import unavailable
-from tests.polling import wait_for
 from tests.ports import free_port
 
 from osm_real_kit import CACHE, REPO, SETUP_TIMEOUT, kit_dir, lcm_python
@@ -128,22 +127,16 @@ def _start(osm: FullOsm, name: str, cmd: list, cwd: Path, env: dict) -> Proc:
     return started
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] == 0
-    except ChildProcessError:
-        return False
-
-
 def _wait(osm: FullOsm, proc: Proc, ready, what: str) -> None:
     """Until ``ready()``; if the process ends first or it takes too long, all of ``osm`` is stopped and the test fails
     with the end of the process's log."""
-    try:
-        wait_for(lambda: ready() or not _alive(proc.pid), f"{what} up", timeout=START_TIMEOUT)
+    def started() -> str | None:
         if ready():
-            return
-    except pytest.fail.Exception:
-        pass
+            return "ready"
+        return None if pid_alive(proc.pid) else "exited"
+
+    if wait_until(started, START_TIMEOUT, 0.3) == "ready":
+        return
     tail = proc.log.read_text(errors="replace")[-3000:] if proc.log.is_file() else ""
     stop_full_osm(osm)
     pytest.fail(f"{what} did not start; see {proc.log}:\n{tail}", pytrace=False)

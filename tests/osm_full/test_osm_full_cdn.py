@@ -215,8 +215,8 @@ def test_day2_kdu_upgrade_and_rollback_replace_the_kdus_pod_and_the_new_one_is_w
             before = _kdu_pod(env, ns_id, "osm-day2", kdu)
             osm(env, "ns-action", "day2", "--vnf_name", member, "--kdu_name", kdu,
                 "--action_name", action, *(["--params", params] if params else []), "--wait")
-            wait_for(lambda b=before, k=kdu: _kdu_pod(env, ns_id, "osm-day2", k) not in ("", b) and " " not in
-                     _kdu_pod(env, ns_id, "osm-day2", k), f"a new {kdu} pod after {action}", timeout=300, interval=3)
+            wait_for(lambda b=before, k=kdu: (p := _kdu_pod(env, ns_id, "osm-day2", k)) not in ("", b) and " " not in p,
+                     f"a new {kdu} pod after {action}", timeout=300, interval=3)
             ops = osm(env, "ns-op-list", "day2").stdout
             assert "FAILED" not in ops, ops
             _check(service)
